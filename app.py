@@ -1,0 +1,165 @@
+"""OrderDesk HTTP API (Chalice). Routes only: parse → one service call → shape.
+
+Validation, roles, idempotency, error mapping and the OpenAPI document live in
+`orderdesk.api.http`; use cases in `orderdesk.services`."""
+
+from __future__ import annotations
+
+from chalice import AuthResponse, Chalice, Response
+
+from orderdesk.api import auth
+from orderdesk.api.http import Api, Ctx
+from orderdesk.domain.statuses import Role
+from orderdesk.schemas import (
+    AffiliateAssignIn,
+    AffiliateIn,
+    AffiliateListOut,
+    AffiliateOut,
+    ClientIn,
+    ClientListOut,
+    ClientOut,
+    ClientQuery,
+    CreateOrderIn,
+    HealthOut,
+    InvoiceOut,
+    NoteIn,
+    NoteOut,
+    OrderListOut,
+    OrderOut,
+    OrderQuery,
+    PaymentIn,
+    ServerIn,
+    ServerListOut,
+    ServerOut,
+    StatusCountOut,
+)
+from orderdesk.services import directory, invoices, orders
+
+app = Chalice(app_name="orderdesk")
+app.api.binary_types = []
+
+
+@app.authorizer()
+def jwt_auth(auth_request):  # type: ignore[no-untyped-def]
+    """Verify the bearer token; API Gateway answers 401 when this raises 'Unauthorized'."""
+    try:
+        principal = auth.verify(auth_request.token)
+    except auth.AuthError as exc:
+        raise Exception("Unauthorized") from exc  # the exact message API Gateway maps to 401
+    return AuthResponse(
+        routes=["*"],
+        principal_id=principal.subject,
+        context={"sub": principal.subject, "name": principal.name,
+                 "role": principal.role.value if principal.role else ""},
+    )
+
+
+api = Api(app, jwt_auth)
+
+
+@api.route("/health", "GET", role=None, summary="Liveness", response=HealthOut)
+def health():  # type: ignore[no-untyped-def]
+    return {"status": "ok"}
+
+
+@app.route("/openapi.json", methods=["GET"])
+def openapi() -> Response:
+    return Response(body=api.openapi("OrderDesk API", "1.0.0"), headers={"Content-Type": "application/json"})
+
+
+# -- clients, affiliates, servers ----------------------------------------------------------------
+
+
+@api.route("/clients", "POST", role=Role.SUPPORT, summary="Add a client", body=ClientIn, response=ClientOut,
+           status=201, tags=("clients",))
+def create_client(body: ClientIn):  # type: ignore[no-untyped-def]
+    return directory.create_client(body)
+
+
+@api.route("/clients", "GET", role=Role.VIEWER, summary="Find clients", query=ClientQuery,
+           response=ClientListOut, tags=("clients",))
+def list_clients(query: ClientQuery):  # type: ignore[no-untyped-def]
+    return {"clients": directory.list_clients(query.q)}
+
+
+@api.route("/clients/{client_id}", "GET", role=Role.VIEWER, summary="One client", response=ClientOut,
+           tags=("clients",))
+def get_client(client_id: str):  # type: ignore[no-untyped-def]
+    return directory.get_client(client_id)
+
+
+@api.route("/affiliates", "POST", role=Role.SUPPORT, summary="Add an affiliate", body=AffiliateIn,
+           response=AffiliateOut, status=201, tags=("affiliates",))
+def create_affiliate(body: AffiliateIn):  # type: ignore[no-untyped-def]
+    return directory.create_affiliate(body)
+
+
+@api.route("/affiliates", "GET", role=Role.VIEWER, summary="Affiliates", response=AffiliateListOut,
+           tags=("affiliates",))
+def list_affiliates():  # type: ignore[no-untyped-def]
+    return {"affiliates": directory.list_affiliates()}
+
+
+@api.route("/servers", "POST", role=Role.ADMIN, summary="Add a server (credentials are write-only)",
+           body=ServerIn, response=ServerOut, status=201, tags=("servers",))
+def create_server(body: ServerIn):  # type: ignore[no-untyped-def]
+    return directory.create_server(body)
+
+
+@api.route("/servers", "GET", role=Role.VIEWER, summary="Servers", response=ServerListOut, tags=("servers",))
+def list_servers():  # type: ignore[no-untyped-def]
+    return {"servers": directory.list_servers()}
+
+
+# -- orders --------------------------------------------------------------------------------------
+
+
+@api.route("/orders", "GET", role=Role.VIEWER, summary="List and filter orders, newest first",
+           query=OrderQuery, response=OrderListOut, tags=("orders",))
+def list_orders(query: OrderQuery):  # type: ignore[no-untyped-def]
+    return orders.list_orders(query)
+
+
+@api.route("/order-statuses", "GET", role=Role.VIEWER, summary="Order counts by status",
+           response=StatusCountOut, response_is_list=True, tags=("orders",))
+def order_statuses():  # type: ignore[no-untyped-def]
+    return [{"status": s, "count": n} for s, n in orders.order_status_counts()]
+
+
+@api.route("/orders", "POST", role=Role.SUPPORT, summary="Add New Order", body=CreateOrderIn,
+           response=OrderOut, status=201, tags=("orders",))
+def create_order(body: CreateOrderIn, ctx: Ctx):  # type: ignore[no-untyped-def]
+    return orders.create_order(body, ctx.actor)
+
+
+@api.route("/orders/{order_id}", "GET", role=Role.VIEWER, summary="Order details", response=OrderOut,
+           tags=("orders",))
+def get_order(order_id: str):  # type: ignore[no-untyped-def]
+    return orders.get_order(order_id)
+
+
+@api.route("/orders/{order_id}/affiliate", "PUT", role=Role.SUPPORT, summary="Assign or remove the affiliate",
+           body=AffiliateAssignIn, response=OrderOut, errors=(409,), tags=("orders",))
+def set_affiliate(order_id: str, body: AffiliateAssignIn, ctx: Ctx):  # type: ignore[no-untyped-def]
+    return orders.set_affiliate(order_id, body.affiliate_id, ctx.actor)
+
+
+@api.route("/orders/{order_id}/notes", "POST", role=Role.SUPPORT, summary="Add a note", body=NoteIn,
+           response=NoteOut, status=201, tags=("orders",))
+def add_note(order_id: str, body: NoteIn, ctx: Ctx):  # type: ignore[no-untyped-def]
+    return orders.add_note(order_id, body.text, ctx.actor)
+
+
+# -- invoices ------------------------------------------------------------------------------------
+
+
+@api.route("/invoices/{invoice_id}", "GET", role=Role.VIEWER, summary="The whole invoice", response=InvoiceOut,
+           tags=("invoices",))
+def get_invoice(invoice_id: str):  # type: ignore[no-untyped-def]
+    return invoices.get_invoice(invoice_id)
+
+
+@api.route("/invoices/{invoice_id}/payments", "POST", role=Role.BILLING, summary="Record a payment",
+           body=PaymentIn, response=InvoiceOut, status=201, errors=(409,), tags=("invoices",))
+def record_payment(invoice_id: str, body: PaymentIn, ctx: Ctx):  # type: ignore[no-untyped-def]
+    return invoices.record_payment(invoice_id, body, ctx.actor)

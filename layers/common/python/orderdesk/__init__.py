@@ -1,0 +1,1 @@
+"""OrderDesk shared library (deployed as the Lambda layer `layers/common`)."""

@@ -1,0 +1,67 @@
+"""Idempotency through Powertools (DynamoDB persistence in the OrderDesk table).
+
+The persistence layer builds a boto3 client, so it is created on first use, never at import."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from ..config import get_settings
+from ..domain.errors import IdempotencyConflict
+
+_stores: dict[str, Any] = {}
+_lock = threading.Lock()
+
+
+def persistence_store(scope: str) -> Any:
+    """One Powertools DynamoDB persistence layer per scope (`api`, `refund`, ...)."""
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    settings = get_settings()
+    cache_key = f"{settings.table_name}|{scope}"
+    with _lock:
+        store = _stores.get(cache_key)
+        if store is None:
+            store = DynamoDBPersistenceLayer(
+                table_name=settings.table_name,
+                key_attr="pk",
+                sort_key_attr="sk",
+                static_pk_value=f"IDEMPOTENCY#{scope}",
+                expiry_attr="ttl",
+            )
+            _stores[cache_key] = store
+        return store
+
+
+def config(**kwargs: Any) -> Any:
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
+
+    return IdempotencyConfig(expires_after_seconds=get_settings().idempotency_ttl_seconds, **kwargs)
+
+
+def run_once(scope: str, key: str, payload_hash: str, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Run `fn` once per `key`; a repeat returns the first result. The same key with another
+    payload raises IdempotencyConflict, as does a repeat while the first is still running."""
+    from aws_lambda_powertools.utilities.idempotency import idempotent_function
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyAlreadyInProgressError,
+        IdempotencyValidationError,
+    )
+
+    @idempotent_function(
+        data_keyword_argument="request",
+        persistence_store=persistence_store(scope),
+        config=config(event_key_jmespath="key", payload_validation_jmespath="payload",
+                      raise_on_no_idempotency_key=True),
+    )
+    def _once(request: dict[str, str]) -> dict[str, Any]:
+        return fn()
+
+    try:
+        return _once(request={"key": key, "payload": payload_hash})
+    except IdempotencyValidationError as exc:
+        raise IdempotencyConflict("this Idempotency-Key was used with another request body") from exc
+    except IdempotencyAlreadyInProgressError as exc:
+        raise IdempotencyConflict("a request with this Idempotency-Key is still in progress") from exc

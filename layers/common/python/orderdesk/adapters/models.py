@@ -1,0 +1,360 @@
+"""pynamodb models of the single OrderDesk table. These never leave `adapters/`.
+
+Table layout (one table, `pk`/`sk`):
+
+| record            | pk                  | sk                       | indexes |
+|-------------------|---------------------|--------------------------|---------|
+| order             | ORDER#<id>          | ORDER                    | by_status, by_all, by_client |
+| order item        | ORDER#<id>          | ITEM#<item id>           | |
+| invoice           | ORDER#<id>          | INVOICE                  | |
+| note              | ORDER#<id>          | NOTE#<at>#<id>           | |
+| history entry     | ORDER#<id>          | HIST#<at>#<seq>          | |
+| action            | ORDER#<id>          | ACTION#<id>              | |
+| order number      | ORDERNO#<number>    | ORDERNO                  | (uniqueness guard and lookup) |
+| status counters   | STATS#<shard>       | ORDER_STATUS             | |
+| client            | CLIENT#<id>         | CLIENT                   | by_type |
+| affiliate         | AFFILIATE#<id>      | AFFILIATE                | by_type |
+| server            | SERVER#<id>         | SERVER                   | by_type |
+| bulk job          | BULKJOB#<id>        | JOB                      | |
+
+So an order's whole detail is one Query on `ORDER#<id>`. GSIs (all projecting ALL, so a list page
+needs no second read):
+
+* `by_status`: `gsi1pk = STATUS#<status>#<shard>`, `gsi1sk = <placed_at>#<id>` — write-sharded by a
+  hash of the order id so no status is a hot partition; a page queries every shard in parallel.
+* `by_all`: `gsi2pk = ORDERS#<shard>`, same sort key — every order, newest first.
+* `by_client`: `gsi3pk = CLIENT#<client id>`, same sort key — one client's orders.
+* `by_type`: `gsi4pk = CLIENT|AFFILIATE|SERVER`, `gsi4sk = <lower name>#<id>` — small lists.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from pynamodb.attributes import (
+    Attribute,
+    BooleanAttribute,
+    DiscriminatorAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    VersionAttribute,
+)
+from pynamodb.constants import NUMBER, STRING
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from ..config import get_settings
+
+
+class DecimalAttribute(Attribute[Decimal]):
+    """A DynamoDB Number read back as Decimal (pynamodb's NumberAttribute goes through float)."""
+
+    attr_type = NUMBER
+
+    def serialize(self, value: Decimal) -> str:
+        return format(Decimal(value), "f")
+
+    def deserialize(self, value: str) -> Decimal:
+        return Decimal(value)
+
+
+def _default(obj: Any) -> Any:
+    if isinstance(obj, Decimal):
+        return {"__d": format(obj, "f")}
+    raise TypeError(f"cannot store {type(obj).__name__}")
+
+
+def _hook(obj: dict[str, Any]) -> Any:
+    if len(obj) == 1 and "__d" in obj:
+        return Decimal(obj["__d"])
+    return obj
+
+
+class JsonAttribute(Attribute[Any]):
+    """Nested data kept as a JSON string; Decimals survive the round trip exactly."""
+
+    attr_type = STRING
+
+    def serialize(self, value: Any) -> str:
+        return json.dumps(value, default=_default, separators=(",", ":"))
+
+    def deserialize(self, value: str) -> Any:
+        return json.loads(value, object_hook=_hook)
+
+
+class _Meta:
+    """Table name and region come from settings when the model is first used, never at import."""
+
+
+def _meta() -> type:
+    settings = get_settings()
+
+    class Meta:
+        table_name = settings.table_name
+        region = settings.region
+        host = None  # botocore reads AWS_ENDPOINT_URL_DYNAMODB, as in AWS there is none
+        max_retry_attempts = 3
+        base_backoff_ms = 25
+        connect_timeout_seconds = 2
+        read_timeout_seconds = 10
+        max_pool_connections = 32
+        extra_headers = None
+        aws_access_key_id = None
+        aws_secret_access_key = None
+        aws_session_token = None
+
+    return Meta
+
+
+class StatusIndex(GlobalSecondaryIndex["Record"]):
+    class Meta:
+        index_name = "by_status"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class AllOrdersIndex(GlobalSecondaryIndex["Record"]):
+    class Meta:
+        index_name = "by_all"
+        projection = AllProjection()
+
+    gsi2pk = UnicodeAttribute(hash_key=True)
+    gsi2sk = UnicodeAttribute(range_key=True)
+
+
+class ClientOrdersIndex(GlobalSecondaryIndex["Record"]):
+    class Meta:
+        index_name = "by_client"
+        projection = AllProjection()
+
+    gsi3pk = UnicodeAttribute(hash_key=True)
+    gsi3sk = UnicodeAttribute(range_key=True)
+
+
+def _type_index() -> GlobalSecondaryIndex[Any]:
+    """A fresh index object per model: pynamodb binds an index class to one model."""
+
+    class TypeIndex(GlobalSecondaryIndex[Any]):
+        class Meta:
+            index_name = "by_type"
+            projection = AllProjection()
+
+        gsi4pk = UnicodeAttribute(hash_key=True)
+        gsi4sk = UnicodeAttribute(range_key=True)
+
+    return TypeIndex()
+
+
+class Record(Model):
+    """Base of every record in the table; `kind` tells pynamodb which subclass to build."""
+
+    Meta = _Meta  # replaced by bind_models()
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    kind = DiscriminatorAttribute()
+    ttl = TTLAttribute(null=True)
+
+
+class OrderRecord(Record, discriminator="order"):
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+    gsi2pk = UnicodeAttribute(null=True)
+    gsi2sk = UnicodeAttribute(null=True)
+    gsi3pk = UnicodeAttribute(null=True)
+    gsi3sk = UnicodeAttribute(null=True)
+    by_status = StatusIndex()
+    by_all = AllOrdersIndex()
+    by_client = ClientOrdersIndex()
+
+    id = UnicodeAttribute()
+    number = UnicodeAttribute()
+    placed_at = UnicodeAttribute()
+    status = UnicodeAttribute()
+    client_id = UnicodeAttribute()
+    client = JsonAttribute()
+    promo_code = UnicodeAttribute(null=True)
+    discount = DecimalAttribute()
+    payment_method = UnicodeAttribute()
+    total = DecimalAttribute()
+    currency = UnicodeAttribute()
+    invoice_id = UnicodeAttribute()
+    payment_status = UnicodeAttribute()
+    ip_address = UnicodeAttribute(null=True)
+    affiliate_id = UnicodeAttribute(null=True)
+    affiliate = JsonAttribute(null=True)
+    notes = UnicodeAttribute(null=True)
+    fraud_check = JsonAttribute(null=True)
+    flagged_for_review = BooleanAttribute(default=False)
+    skip_fraud_check = BooleanAttribute(default=False)
+    pending_action = JsonAttribute(null=True)
+    search = UnicodeAttribute()  # lower-cased client name, email, company and domains, for `q`
+    version = VersionAttribute()
+
+
+class ItemRecord(Record, discriminator="item"):
+    id = UnicodeAttribute()
+    order_id = UnicodeAttribute()
+    position = NumberAttribute(default=0)
+    item_kind = UnicodeAttribute()
+    description = UnicodeAttribute()
+    billing_cycle = UnicodeAttribute()
+    amount = DecimalAttribute()
+    status = UnicodeAttribute()
+    server_id = UnicodeAttribute(null=True)
+    username = UnicodeAttribute(null=True)
+    module = UnicodeAttribute(null=True)
+    password_enc = UnicodeAttribute(null=True)  # write-only: encrypted, never returned
+    domain = UnicodeAttribute(null=True)
+    registration_type = UnicodeAttribute(null=True)
+    period_years = NumberAttribute(null=True)
+    registrar = UnicodeAttribute(null=True)
+    last_error = UnicodeAttribute(null=True)
+
+
+class InvoiceRecord(Record, discriminator="invoice"):
+    id = UnicodeAttribute()
+    order_id = UnicodeAttribute()
+    client_id = UnicodeAttribute()
+    status = UnicodeAttribute()
+    lines = JsonAttribute()
+    subtotal = DecimalAttribute()
+    discount = DecimalAttribute()
+    tax = DecimalAttribute()
+    total = DecimalAttribute()
+    balance = DecimalAttribute()
+    currency = UnicodeAttribute()
+    due_date = UnicodeAttribute()
+    date_paid = UnicodeAttribute(null=True)
+    payment_method = UnicodeAttribute()
+    transactions = JsonAttribute()
+    version = VersionAttribute()
+
+
+class NoteRecord(Record, discriminator="note"):
+    id = UnicodeAttribute()
+    at = UnicodeAttribute()
+    author = UnicodeAttribute()
+    text = UnicodeAttribute()
+
+
+class HistoryRecord(Record, discriminator="history"):
+    at = UnicodeAttribute()
+    actor = UnicodeAttribute()
+    action = UnicodeAttribute()
+    from_status = UnicodeAttribute(null=True)
+    to_status = UnicodeAttribute(null=True)
+    detail = UnicodeAttribute(null=True)
+    execution = UnicodeAttribute(null=True)
+
+
+class ActionRecord(Record, discriminator="action"):
+    id = UnicodeAttribute()
+    order_id = UnicodeAttribute()
+    action_type = UnicodeAttribute()
+    status = UnicodeAttribute()
+    steps = JsonAttribute()
+    started_at = UnicodeAttribute()
+    finished_at = UnicodeAttribute(null=True)
+    error = UnicodeAttribute(null=True)
+    actor = UnicodeAttribute(null=True)
+    execution_arn = UnicodeAttribute(null=True)
+    params = JsonAttribute(null=True)
+
+
+class OrderNumberRecord(Record, discriminator="order_number"):
+    order_id = UnicodeAttribute()
+
+
+class StatsRecord(Record, discriminator="stats"):
+    """Order counts per status, one record per shard so no counter is a hot key."""
+
+    Pending = NumberAttribute(default=0)
+    Active = NumberAttribute(default=0)
+    Cancelled = NumberAttribute(default=0)
+    Fraud = NumberAttribute(default=0)
+
+
+class ClientRecord(Record, discriminator="client"):
+    gsi4pk = UnicodeAttribute(null=True)
+    gsi4sk = UnicodeAttribute(null=True)
+    by_type = _type_index()
+
+    id = UnicodeAttribute()
+    first_name = UnicodeAttribute()
+    last_name = UnicodeAttribute()
+    email = UnicodeAttribute()
+    company = UnicodeAttribute(null=True)
+    country = UnicodeAttribute()
+    address = UnicodeAttribute(null=True)
+    phone = UnicodeAttribute(null=True)
+    credit_balance = DecimalAttribute()
+    created_at = UnicodeAttribute()
+    first_order_at = UnicodeAttribute(null=True)
+
+
+class AffiliateRecord(Record, discriminator="affiliate"):
+    gsi4pk = UnicodeAttribute(null=True)
+    gsi4sk = UnicodeAttribute(null=True)
+    by_type = _type_index()
+
+    id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    email = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+
+
+class ServerRecord(Record, discriminator="server"):
+    gsi4pk = UnicodeAttribute(null=True)
+    gsi4sk = UnicodeAttribute(null=True)
+    by_type = _type_index()
+
+    id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    module = UnicodeAttribute()
+    hostname = UnicodeAttribute(null=True)
+    url = UnicodeAttribute(null=True)
+    username = UnicodeAttribute(null=True)
+    credentials_enc = UnicodeAttribute(null=True)  # write-only: encrypted, never returned
+    created_at = UnicodeAttribute()
+
+
+class BulkJobRecord(Record, discriminator="bulk_job"):
+    id = UnicodeAttribute()
+    status = UnicodeAttribute()
+    target = UnicodeAttribute()  # an order status, or "delete"
+    total = NumberAttribute()
+    succeeded = NumberAttribute(default=0)
+    failed = NumberAttribute(default=0)
+    created_at = UnicodeAttribute()
+    actor = UnicodeAttribute(null=True)
+
+
+class BulkOutcomeRecord(Record, discriminator="bulk_outcome"):
+    """One per order of a bulk job: makes a redelivered message count once."""
+
+    order_id = UnicodeAttribute()
+    ok = BooleanAttribute()
+    error = UnicodeAttribute(null=True)
+
+
+ALL_MODELS: tuple[type[Record], ...] = (Record,)
+_bound_table: str | None = None
+
+
+def bind_models() -> None:
+    """Point every model at the configured table. Called on first use, not at import time."""
+    global _bound_table
+    settings = get_settings()
+    if _bound_table == settings.table_name:
+        return
+    meta = _meta()
+    for cls in [Record, *Record.__subclasses__()]:
+        cls.Meta = meta  # type: ignore[assignment]
+        cls._connection = None  # type: ignore[attr-defined]
+    _bound_table = settings.table_name

@@ -1,0 +1,1074 @@
+"""The one repository: every read and write of the OrderDesk table goes through here.
+
+Domain objects in, domain objects out; pynamodb records stay inside this module and `models`.
+SDK errors become domain errors (`OrderNotFound`, `TransitionNotAllowed`, `ActionInProgress`,
+`ConcurrentUpdate`) raised `from` the original.
+
+Which index serves which filter of GET /orders (see `list_orders`):
+
+* `number`        — the order-number guard record (GetItem), then the order's own partition
+                    (Query with the other filters as a FilterExpression).
+* `client_id`     — `by_client` (one partition, newest first).
+* `status`        — `by_status`, every write shard queried in parallel, merged newest first.
+* none of those   — `by_all`, every write shard in parallel.
+* `placed_from`/`placed_to` — the sort key of whichever index (`<placed_at>#<id>`): a key condition.
+* everything else (`status` on the client index, `payment_status`, `promo_code`,
+  `payment_method`, `ip_address`, `affiliate_id`, `min_total`, `max_total`, `q`) — a
+  FilterExpression on the same read; pages are filled by reading on until `limit` match.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import (
+    DeleteError,
+    DoesNotExist,
+    PutError,
+    TransactWriteError,
+    UpdateError,
+)
+from pynamodb.expressions.condition import Condition
+from pynamodb.transactions import TransactWrite
+
+from ..config import get_settings
+from ..domain.errors import (
+    ActionInProgress,
+    ConcurrentUpdate,
+    NotFound,
+    OrderNotFound,
+    TransitionNotAllowed,
+)
+from ..domain.model import (
+    Action,
+    ActionStep,
+    Affiliate,
+    AffiliateRef,
+    Client,
+    ClientRef,
+    FraudCheck,
+    FraudSignal,
+    HistoryEntry,
+    Invoice,
+    InvoiceLine,
+    Note,
+    Order,
+    OrderItem,
+    PendingAction,
+    Server,
+    Transaction,
+    iso,
+    new_id,
+    order_id_of_invoice,
+    utcnow,
+)
+from ..domain.statuses import (
+    ActionStatus,
+    InvoiceStatus,
+    ItemKind,
+    ItemStatus,
+    OrderStatus,
+    PaymentStatus,
+    payment_status_of,
+)
+from . import models as m
+
+ORDER_SK = "ORDER"
+INVOICE_SK = "INVOICE"
+_MAX_SK = "~"  # sorts after every character of our sort keys
+
+
+def order_pk(order_id: str) -> str:
+    return f"ORDER#{order_id}"
+
+
+def shard_of(order_id: str, shards: int | None = None) -> int:
+    n = shards or get_settings().status_shards
+    return int.from_bytes(hashlib.blake2b(order_id.encode(), digest_size=4).digest(), "big") % n
+
+
+def sort_key(placed_at: str, order_id: str) -> str:
+    return f"{placed_at}#{order_id}"
+
+
+@dataclass
+class OrderFilter:
+    status: OrderStatus | None = None
+    client_id: str | None = None
+    payment_status: PaymentStatus | None = None
+    placed_from: str | None = None  # inclusive lower bound of placed_at (normalised)
+    placed_to: str | None = None  # inclusive upper bound of placed_at (normalised)
+    promo_code: str | None = None
+    payment_method: str | None = None
+    ip_address: str | None = None
+    number: str | None = None
+    affiliate_id: str | None = None
+    min_total: Decimal | None = None
+    max_total: Decimal | None = None
+    q: str | None = None
+
+
+@dataclass
+class OrderPage:
+    orders: list[Order]
+    last_sort_key: str | None  # where the next page starts (exclusive); None when no more
+
+
+@dataclass
+class OrderChange:
+    """A status change of one order, applied in one transaction with its guards."""
+
+    to_status: OrderStatus | None = None
+    item_status: ItemStatus | None = None  # every item of the order moves to this
+    invoice_status: InvoiceStatus | None = None
+    history: list[HistoryEntry] = field(default_factory=list)
+    set_lock: PendingAction | None = None
+    clear_lock: bool = False
+    set_fields: dict[str, Any] = field(default_factory=dict)
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="orderdesk-q")
+        return _pool
+
+
+def _is_condition_failure(exc: Exception) -> bool:
+    code = getattr(exc, "cause_response_code", None)
+    if code == "ConditionalCheckFailedException":
+        return True
+    if isinstance(exc, TransactWriteError):
+        reasons = exc.cancellation_reasons or []
+        return any(r is not None and r.code == "ConditionalCheckFailed" for r in reasons)
+    return False
+
+
+def _is_transaction_conflict(exc: Exception) -> bool:
+    if isinstance(exc, TransactWriteError):
+        reasons = exc.cancellation_reasons or []
+        return any(r is not None and r.code == "TransactionConflict" for r in reasons)
+    return False
+
+
+class Repository:
+    """Data access for orders, items, invoices, clients, affiliates, servers and jobs."""
+
+    def __init__(self) -> None:
+        m.bind_models()
+        self.settings = get_settings()
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def _connection(self) -> Connection:
+        return m.Record._get_connection().connection
+
+    def transaction(self, client_request_token: str | None = None) -> TransactWrite:
+        return TransactWrite(connection=self._connection(), client_request_token=client_request_token)
+
+    # -- conversions -------------------------------------------------------------------------
+
+    @staticmethod
+    def _order_from(rec: m.OrderRecord) -> Order:
+        client = rec.client or {}
+        fraud = rec.fraud_check
+        pending = rec.pending_action
+        affiliate = rec.affiliate
+        return Order(
+            id=rec.id,
+            number=rec.number,
+            placed_at=rec.placed_at,
+            status=OrderStatus(rec.status),
+            client=ClientRef(
+                id=rec.client_id,
+                name=client.get("name", ""),
+                email=client.get("email", ""),
+                company=client.get("company"),
+                country=client.get("country", ""),
+            ),
+            payment_method=rec.payment_method,
+            total=rec.total,
+            currency=rec.currency,
+            invoice_id=rec.invoice_id,
+            promo_code=rec.promo_code,
+            discount=rec.discount,
+            ip_address=rec.ip_address,
+            affiliate=AffiliateRef(id=affiliate["id"], name=affiliate["name"]) if affiliate else None,
+            notes=rec.notes,
+            fraud_check=_fraud_from(fraud) if fraud else None,
+            pending_action=PendingAction(**pending) if pending else None,
+            payment_status=PaymentStatus(rec.payment_status),
+            skip_fraud_check=bool(rec.skip_fraud_check),
+            flagged_for_review=bool(rec.flagged_for_review),
+            version=int(rec.version or 0),
+        )
+
+    @staticmethod
+    def _item_from(rec: m.ItemRecord, payment_status: PaymentStatus) -> OrderItem:
+        return OrderItem(
+            id=rec.id,
+            kind=ItemKind(rec.item_kind),
+            description=rec.description,
+            billing_cycle=rec.billing_cycle,
+            amount=rec.amount,
+            status=ItemStatus(rec.status),
+            payment_status=payment_status,
+            server_id=rec.server_id,
+            username=rec.username,
+            module=rec.module,
+            has_password=rec.password_enc is not None,
+            domain=rec.domain,
+            registration_type=rec.registration_type,
+            period_years=int(rec.period_years) if rec.period_years is not None else None,
+            registrar=rec.registrar,
+            last_error=rec.last_error,
+        )
+
+    @staticmethod
+    def _invoice_from(rec: m.InvoiceRecord) -> Invoice:
+        return Invoice(
+            id=rec.id,
+            client_id=rec.client_id,
+            order_id=rec.order_id,
+            status=InvoiceStatus(rec.status),
+            lines=[InvoiceLine(**line) for line in rec.lines],
+            subtotal=rec.subtotal,
+            discount=rec.discount,
+            tax=rec.tax,
+            total=rec.total,
+            balance=rec.balance,
+            currency=rec.currency,
+            due_date=rec.due_date,
+            date_paid=rec.date_paid,
+            payment_method=rec.payment_method,
+            transactions=[Transaction(**t) for t in rec.transactions],
+        )
+
+    @staticmethod
+    def _action_from(rec: m.ActionRecord) -> Action:
+        return Action(
+            id=rec.id,
+            order_id=rec.order_id,
+            type=rec.action_type,
+            status=ActionStatus(rec.status),
+            steps=[ActionStep(**s) for s in rec.steps],
+            started_at=rec.started_at,
+            finished_at=rec.finished_at,
+            error=rec.error,
+            actor=rec.actor,
+            execution_arn=rec.execution_arn,
+            params=rec.params or {},
+        )
+
+    @staticmethod
+    def _client_from(rec: m.ClientRecord) -> Client:
+        return Client(
+            id=rec.id,
+            first_name=rec.first_name,
+            last_name=rec.last_name,
+            email=rec.email,
+            country=rec.country,
+            company=rec.company,
+            address=rec.address,
+            phone=rec.phone,
+            credit_balance=rec.credit_balance,
+            created_at=rec.created_at,
+        )
+
+    # -- records built from domain objects ----------------------------------------------------
+
+    def _order_record(self, order: Order, search: str) -> m.OrderRecord:
+        shard = shard_of(order.id, self.settings.status_shards)
+        sk = sort_key(order.placed_at, order.id)
+        return m.OrderRecord(
+            pk=order_pk(order.id),
+            sk=ORDER_SK,
+            gsi1pk=f"STATUS#{order.status.value}#{shard}",
+            gsi1sk=sk,
+            gsi2pk=f"ORDERS#{shard}",
+            gsi2sk=sk,
+            gsi3pk=f"CLIENT#{order.client.id}",
+            gsi3sk=sk,
+            id=order.id,
+            number=order.number,
+            placed_at=order.placed_at,
+            status=order.status.value,
+            client_id=order.client.id,
+            client={
+                "name": order.client.name,
+                "email": order.client.email,
+                "company": order.client.company,
+                "country": order.client.country,
+            },
+            promo_code=order.promo_code,
+            discount=order.discount,
+            payment_method=order.payment_method,
+            total=order.total,
+            currency=order.currency,
+            invoice_id=order.invoice_id,
+            payment_status=order.payment_status.value,
+            ip_address=order.ip_address,
+            affiliate_id=order.affiliate.id if order.affiliate else None,
+            affiliate={"id": order.affiliate.id, "name": order.affiliate.name} if order.affiliate else None,
+            notes=order.notes,
+            skip_fraud_check=order.skip_fraud_check,
+            flagged_for_review=order.flagged_for_review,
+            search=search,
+        )
+
+    @staticmethod
+    def _history_record(order_id: str, entry: HistoryEntry, seq: int = 0) -> m.HistoryRecord:
+        return m.HistoryRecord(
+            pk=order_pk(order_id),
+            sk=f"HIST#{entry.at}#{new_id()}{seq:03d}",
+            at=entry.at,
+            actor=entry.actor,
+            action=entry.action,
+            from_status=entry.from_,
+            to_status=entry.to,
+            detail=entry.detail,
+            execution=entry.execution,
+        )
+
+    def _stats_key(self, order_id: str) -> str:
+        return f"STATS#{shard_of(order_id, self.settings.status_shards)}"
+
+    def _count_change(self, tx: TransactWrite, order_id: str, old: OrderStatus | None, new: OrderStatus | None) -> None:
+        if old == new:
+            return
+        actions = []
+        if old is not None:
+            actions.append(getattr(m.StatsRecord, old.value).add(-1))
+        if new is not None:
+            actions.append(getattr(m.StatsRecord, new.value).add(1))
+        stats = m.StatsRecord(pk=self._stats_key(order_id), sk="ORDER_STATUS")
+        tx.update(stats, actions=[*actions, m.StatsRecord.kind.set(m.StatsRecord)])
+
+    # -- orders: create and read ---------------------------------------------------------------
+
+    def create_order(
+        self,
+        order: Order,
+        items: list[OrderItem],
+        invoice: Invoice,
+        item_passwords: dict[str, str],
+        history: HistoryEntry,
+        search: str,
+    ) -> None:
+        """Order, items, invoice, number guard, counters and history in one transaction."""
+        record = self._order_record(order, search)
+        try:
+            with self.transaction() as tx:
+                tx.save(record, condition=m.OrderRecord.pk.does_not_exist())
+                tx.save(
+                    m.OrderNumberRecord(pk=f"ORDERNO#{order.number}", sk="ORDERNO", order_id=order.id),
+                    condition=m.OrderNumberRecord.pk.does_not_exist(),
+                )
+                for position, item in enumerate(items):
+                    tx.save(self._item_record(order.id, position, item, item_passwords.get(item.id)))
+                tx.save(self._invoice_record(invoice))
+                tx.save(self._history_record(order.id, history))
+                self._count_change(tx, order.id, None, order.status)
+        except TransactWriteError as exc:
+            if _is_condition_failure(exc):
+                raise ConcurrentUpdate("order id or number already taken; try again") from exc
+            raise
+
+    @staticmethod
+    def _item_record(order_id: str, position: int, item: OrderItem, password_enc: str | None) -> m.ItemRecord:
+        return m.ItemRecord(
+            pk=order_pk(order_id),
+            sk=f"ITEM#{item.id}",
+            id=item.id,
+            order_id=order_id,
+            position=position,
+            item_kind=item.kind.value,
+            description=item.description,
+            billing_cycle=item.billing_cycle,
+            amount=item.amount,
+            status=item.status.value,
+            server_id=item.server_id,
+            username=item.username,
+            module=item.module,
+            password_enc=password_enc,
+            domain=item.domain,
+            registration_type=item.registration_type,
+            period_years=item.period_years,
+            registrar=item.registrar,
+        )
+
+    @staticmethod
+    def _invoice_record(invoice: Invoice) -> m.InvoiceRecord:
+        return m.InvoiceRecord(
+            pk=order_pk(invoice.order_id),
+            sk=INVOICE_SK,
+            id=invoice.id,
+            order_id=invoice.order_id,
+            client_id=invoice.client_id,
+            status=invoice.status.value,
+            lines=[{"item_id": li.item_id, "description": li.description, "amount": li.amount} for li in invoice.lines],
+            subtotal=invoice.subtotal,
+            discount=invoice.discount,
+            tax=invoice.tax,
+            total=invoice.total,
+            balance=invoice.balance,
+            currency=invoice.currency,
+            due_date=invoice.due_date,
+            date_paid=invoice.date_paid,
+            payment_method=invoice.payment_method,
+            transactions=[_txn_dict(t) for t in invoice.transactions],
+        )
+
+    def get_order(self, order_id: str, *, consistent: bool = True) -> Order:
+        """The whole order (items, invoice, notes, history, actions) in one Query."""
+        order_rec: m.OrderRecord | None = None
+        items: list[m.ItemRecord] = []
+        invoice_rec: m.InvoiceRecord | None = None
+        notes: list[Note] = []
+        history: list[HistoryEntry] = []
+        actions: list[Action] = []
+        for rec in m.Record.query(order_pk(order_id), consistent_read=consistent):
+            if isinstance(rec, m.OrderRecord):
+                order_rec = rec
+            elif isinstance(rec, m.ItemRecord):
+                items.append(rec)
+            elif isinstance(rec, m.InvoiceRecord):
+                invoice_rec = rec
+            elif isinstance(rec, m.NoteRecord):
+                notes.append(Note(id=rec.id, at=rec.at, author=rec.author, text=rec.text))
+            elif isinstance(rec, m.HistoryRecord):
+                history.append(
+                    HistoryEntry(
+                        at=rec.at,
+                        actor=rec.actor,
+                        action=rec.action,
+                        from_=rec.from_status,
+                        to=rec.to_status,
+                        detail=rec.detail,
+                        execution=rec.execution,
+                    )
+                )
+            elif isinstance(rec, m.ActionRecord):
+                actions.append(self._action_from(rec))
+        if order_rec is None:
+            raise OrderNotFound(f"order {order_id} not found", order_id=order_id)
+        order = self._order_from(order_rec)
+        invoice = self._invoice_from(invoice_rec) if invoice_rec else None
+        pay = invoice.payment_status if invoice else order.payment_status
+        order.items = [self._item_from(r, pay) for r in sorted(items, key=lambda r: int(r.position or 0))]
+        order.invoice = invoice
+        order.admin_notes = notes
+        order.history = history
+        order.actions = sorted(actions, key=lambda a: a.started_at)
+        return order
+
+    def get_order_header(self, order_id: str) -> Order:
+        """Just the order record (no items), strongly consistent."""
+        try:
+            rec = m.OrderRecord.get(order_pk(order_id), ORDER_SK, consistent_read=True)
+        except DoesNotExist as exc:
+            raise OrderNotFound(f"order {order_id} not found", order_id=order_id) from exc
+        return self._order_from(rec)
+
+    def item_password(self, order_id: str, item_id: str) -> str | None:
+        """The encrypted password of an item, for the provisioning step only."""
+        try:
+            rec = m.ItemRecord.get(order_pk(order_id), f"ITEM#{item_id}", consistent_read=True)
+        except DoesNotExist:
+            return None
+        return rec.password_enc
+
+    # -- orders: list --------------------------------------------------------------------------
+
+    def _filter_condition(self, f: OrderFilter, *, index: str) -> Condition | None:
+        conds: list[Condition] = []
+        if f.status is not None and index in ("by_client", "main"):
+            conds.append(m.OrderRecord.status == f.status.value)
+        if f.client_id is not None and index == "main":
+            conds.append(m.OrderRecord.client_id == f.client_id)
+        if f.payment_status is not None:
+            conds.append(m.OrderRecord.payment_status == f.payment_status.value)
+        if f.promo_code is not None:
+            conds.append(m.OrderRecord.promo_code == f.promo_code)
+        if f.payment_method is not None:
+            conds.append(m.OrderRecord.payment_method == f.payment_method)
+        if f.ip_address is not None:
+            conds.append(m.OrderRecord.ip_address == f.ip_address)
+        if f.affiliate_id is not None:
+            conds.append(m.OrderRecord.affiliate_id == f.affiliate_id)
+        if f.min_total is not None:
+            conds.append(m.OrderRecord.total >= f.min_total)
+        if f.max_total is not None:
+            conds.append(m.OrderRecord.total <= f.max_total)
+        if f.q:
+            conds.append(m.OrderRecord.search.contains(f.q.lower()))
+        if index == "main":
+            if f.placed_from is not None:
+                conds.append(m.OrderRecord.placed_at >= f.placed_from)
+            if f.placed_to is not None:
+                conds.append(m.OrderRecord.placed_at <= f.placed_to)
+        if not conds:
+            return None
+        out = conds[0]
+        for c in conds[1:]:
+            out &= c
+        return out
+
+    def list_orders(self, f: OrderFilter, limit: int, after_sort_key: str | None) -> OrderPage:
+        if f.number is not None:
+            return self._list_by_number(f, after_sort_key)
+        if f.client_id is not None:
+            index, key_attr, partitions = "by_client", m.OrderRecord.gsi3sk, [f"CLIENT#{f.client_id}"]
+        elif f.status is not None:
+            index, key_attr = "by_status", m.OrderRecord.gsi1sk
+            partitions = [f"STATUS#{f.status.value}#{s}" for s in range(self.settings.status_shards)]
+        else:
+            index, key_attr = "by_all", m.OrderRecord.gsi2sk
+            partitions = [f"ORDERS#{s}" for s in range(self.settings.status_shards)]
+
+        low = f.placed_from
+        high = f"{f.placed_to}#{_MAX_SK}" if f.placed_to is not None else None
+        if after_sort_key is not None and (high is None or after_sort_key < high):
+            high = after_sort_key
+        if low is not None and high is not None:
+            key_cond: Condition | None = key_attr.between(low, high)
+        elif low is not None:
+            key_cond = key_attr >= low
+        elif high is not None:
+            key_cond = key_attr <= high
+        else:
+            key_cond = None
+        filt = self._filter_condition(f, index=index)
+        want = limit + 1
+
+        def read(partition: str) -> list[m.OrderRecord]:
+            out: list[m.OrderRecord] = []
+            results = m.OrderRecord.query(
+                partition,
+                range_key_condition=key_cond,
+                filter_condition=filt,
+                index_name=index,
+                scan_index_forward=False,
+                page_size=want + 1,
+            )
+            for rec in results:
+                key = sort_key(rec.placed_at, rec.id)
+                if after_sort_key is not None and key >= after_sort_key:
+                    continue  # the cursor's own order (inclusive bound); never repeat it
+                out.append(rec)
+                if len(out) >= want:
+                    break
+            return out
+
+        if len(partitions) == 1:
+            found = read(partitions[0])
+        else:
+            found = [r for part in _executor().map(read, partitions) for r in part]
+        found.sort(key=lambda r: sort_key(r.placed_at, r.id), reverse=True)
+        page = found[:limit]
+        more = len(found) > limit
+        last = sort_key(page[-1].placed_at, page[-1].id) if (more and page) else None
+        return OrderPage(orders=[self._order_from(r) for r in page], last_sort_key=last)
+
+    def _list_by_number(self, f: OrderFilter, after_sort_key: str | None) -> OrderPage:
+        if after_sort_key is not None:
+            return OrderPage(orders=[], last_sort_key=None)
+        try:
+            guard = m.OrderNumberRecord.get(f"ORDERNO#{f.number}", "ORDERNO")
+        except DoesNotExist:
+            return OrderPage(orders=[], last_sort_key=None)
+        low = f.placed_from
+        high = f"{f.placed_to}~" if f.placed_to is not None else None
+        filt = self._filter_condition(f, index="main")
+        recs = list(
+            m.OrderRecord.query(order_pk(guard.order_id), m.OrderRecord.sk == ORDER_SK, filter_condition=filt)
+        )
+        recs = [r for r in recs if (low is None or r.placed_at >= low) and (high is None or r.placed_at <= high)]
+        return OrderPage(orders=[self._order_from(r) for r in recs], last_sort_key=None)
+
+    def status_counts(self) -> dict[OrderStatus, int]:
+        keys = [(f"STATS#{s}", "ORDER_STATUS") for s in range(self.settings.status_shards)]
+        counts = {s: 0 for s in OrderStatus}
+        for rec in m.StatsRecord.batch_get(keys):
+            for status in OrderStatus:
+                counts[status] += int(getattr(rec, status.value) or 0)
+        return counts
+
+    def orders_of_ip_since(self, ip_address: str, since: str, exclude_id: str) -> int:
+        """Orders from one IP address placed since a time (fraud screening)."""
+        filt = (m.OrderRecord.ip_address == ip_address) & (m.OrderRecord.id != exclude_id)
+        low = since
+
+        def count(partition: str) -> int:
+            return sum(
+                1
+                for _ in m.OrderRecord.query(
+                    partition, m.OrderRecord.gsi2sk >= low, filter_condition=filt, index_name="by_all"
+                )
+            )
+
+        parts = [f"ORDERS#{s}" for s in range(self.settings.status_shards)]
+        return sum(_executor().map(count, parts))
+
+    def orders_of_client_since(self, client_id: str, since: str, exclude_id: str) -> int:
+        return sum(
+            1
+            for _ in m.OrderRecord.query(
+                f"CLIENT#{client_id}",
+                m.OrderRecord.gsi3sk >= since,
+                filter_condition=m.OrderRecord.id != exclude_id,
+                index_name="by_client",
+            )
+        )
+
+    def iter_orders(self, status: OrderStatus, placed_before: str | None = None) -> Iterator[Order]:
+        """Every order of a status, optionally placed before a time (cleanups)."""
+        cond = m.OrderRecord.gsi1sk < placed_before if placed_before else None
+        for s in range(self.settings.status_shards):
+            for rec in m.OrderRecord.query(f"STATUS#{status.value}#{s}", cond, index_name="by_status"):
+                yield self._order_from(rec)
+
+    def iter_locked_orders(self) -> Iterator[Order]:
+        """Orders carrying a pending action (the lock sweep); reads each status index."""
+        for status in OrderStatus:
+            for s in range(self.settings.status_shards):
+                for rec in m.OrderRecord.query(
+                    f"STATUS#{status.value}#{s}",
+                    filter_condition=m.OrderRecord.pending_action.exists(),
+                    index_name="by_status",
+                ):
+                    yield self._order_from(rec)
+
+    # -- orders: changes -----------------------------------------------------------------------
+
+    def _raise_for_order_guard(self, order_id: str, exc: Exception) -> None:
+        """A conditional write on an order failed: say why, from its current state."""
+        try:
+            current = self.get_order_header(order_id)
+        except OrderNotFound:
+            raise
+        if current.pending_action is not None:
+            raise ActionInProgress(
+                f"order {order_id} has an action in progress ({current.pending_action.type})",
+                action_id=current.pending_action.action_id,
+            ) from exc
+        raise ConcurrentUpdate(f"order {order_id} changed meanwhile; try again") from exc
+
+    def change_order(
+        self,
+        order: Order,
+        change: OrderChange,
+        *,
+        lock_action_id: str | None = None,
+        extra: Iterable[Any] = (),
+    ) -> None:
+        """Apply `change` to `order` as read (status and version guarded) in one transaction.
+
+        `lock_action_id`: the change belongs to that running action (the order must carry its
+        lock); otherwise the order must carry no lock. `extra` are callables `fn(tx)` adding more
+        operations (bulk outcome records, job counters) to the same transaction."""
+        rec = m.OrderRecord(pk=order_pk(order.id), sk=ORDER_SK)
+        rec.version = order.version
+        actions: list[Any] = []
+        shard = shard_of(order.id, self.settings.status_shards)
+        new_status = change.to_status or order.status
+        if change.to_status is not None and change.to_status != order.status:
+            actions += [
+                m.OrderRecord.status.set(change.to_status.value),
+                m.OrderRecord.gsi1pk.set(f"STATUS#{change.to_status.value}#{shard}"),
+            ]
+        if change.invoice_status is not None:
+            actions.append(m.OrderRecord.payment_status.set(payment_status_of(change.invoice_status).value))
+        if change.set_lock is not None:
+            actions.append(m.OrderRecord.pending_action.set(_pending_dict(change.set_lock)))
+        elif change.clear_lock:
+            actions.append(m.OrderRecord.pending_action.remove())
+        for name, value in change.set_fields.items():
+            attr = getattr(m.OrderRecord, name)
+            actions.append(attr.remove() if value is None else attr.set(value))
+        condition: Condition = (m.OrderRecord.status == order.status.value)
+        if lock_action_id is None:
+            condition &= m.OrderRecord.pending_action.does_not_exist()
+        try:
+            with self.transaction() as tx:
+                if actions:
+                    tx.update(rec, actions=actions, condition=condition)
+                else:
+                    tx.condition_check(m.OrderRecord, order_pk(order.id), ORDER_SK, condition=condition)
+                if change.item_status is not None:
+                    for item in order.items:
+                        if item.status != change.item_status:
+                            irec = m.ItemRecord(pk=order_pk(order.id), sk=f"ITEM#{item.id}")
+                            tx.update(
+                                irec,
+                                actions=[m.ItemRecord.status.set(change.item_status.value)],
+                                condition=m.ItemRecord.status == item.status.value,
+                            )
+                if change.invoice_status is not None and order.invoice is not None:
+                    inv = m.InvoiceRecord(pk=order_pk(order.id), sk=INVOICE_SK)
+                    tx.update(
+                        inv,
+                        actions=[m.InvoiceRecord.status.set(change.invoice_status.value)],
+                        condition=m.InvoiceRecord.status == order.invoice.status.value,
+                        add_version_condition=False,
+                    )
+                for seq, entry in enumerate(change.history):
+                    tx.save(self._history_record(order.id, entry, seq))
+                self._count_change(tx, order.id, order.status, new_status)
+                for add in extra:
+                    add(tx)
+        except TransactWriteError as exc:
+            if _is_condition_failure(exc) or _is_transaction_conflict(exc):
+                self._raise_for_order_guard(order.id, exc)
+            raise
+
+    def start_action(self, order: Order, action: Action, allowed: frozenset[OrderStatus], history: HistoryEntry) -> None:
+        """Take the order's lock for a workflow: status allowed, no other lock; record the action."""
+        rec = m.OrderRecord(pk=order_pk(order.id), sk=ORDER_SK)
+        lock = PendingAction(action_id=action.id, type=action.type, started_at=action.started_at,
+                             execution_arn=action.execution_arn)
+        condition = m.OrderRecord.status.is_in(*[s.value for s in allowed]) & m.OrderRecord.pending_action.does_not_exist()
+        try:
+            with self.transaction() as tx:
+                tx.update(rec, actions=[m.OrderRecord.pending_action.set(_pending_dict(lock))],
+                          condition=condition, add_version_condition=False)
+                tx.save(self._action_record(action), condition=m.ActionRecord.pk.does_not_exist())
+                tx.save(self._history_record(order.id, history))
+        except TransactWriteError as exc:
+            if _is_condition_failure(exc) or _is_transaction_conflict(exc):
+                current = self.get_order_header(order.id)
+                if current.pending_action is not None:
+                    raise ActionInProgress(
+                        f"order {order.id} has an action in progress ({current.pending_action.type})",
+                        action_id=current.pending_action.action_id,
+                    ) from exc
+                if current.status not in allowed:
+                    raise TransitionNotAllowed(
+                        f"order {order.id} is {current.status.value}", current=current.status.value
+                    ) from exc
+                raise ConcurrentUpdate(f"order {order.id} changed meanwhile; try again") from exc
+            raise
+
+    def set_lock_execution(self, order_id: str, action_id: str, execution_arn: str) -> None:
+        """Remember which workflow execution holds the order's lock (the sweep asks it later)."""
+        order = self.get_order_header(order_id)
+        if order.pending_action is not None and order.pending_action.action_id == action_id:
+            lock = PendingAction(**{**order.pending_action.__dict__, "execution_arn": execution_arn})
+            rec = m.OrderRecord(pk=order_pk(order_id), sk=ORDER_SK)
+            try:
+                rec.update(
+                    actions=[m.OrderRecord.pending_action.set(_pending_dict(lock))],
+                    condition=m.OrderRecord.pending_action.exists(),
+                    add_version_condition=False,
+                )
+            except UpdateError as exc:
+                if not _is_condition_failure(exc):
+                    raise
+        arec = m.ActionRecord(pk=order_pk(order_id), sk=f"ACTION#{action_id}")
+        arec.update(actions=[m.ActionRecord.execution_arn.set(execution_arn)], condition=m.ActionRecord.pk.exists())
+
+    @staticmethod
+    def _action_record(action: Action) -> m.ActionRecord:
+        return m.ActionRecord(
+            pk=order_pk(action.order_id),
+            sk=f"ACTION#{action.id}",
+            id=action.id,
+            order_id=action.order_id,
+            action_type=action.type,
+            status=action.status.value,
+            steps=[s.__dict__ for s in action.steps],
+            started_at=action.started_at,
+            finished_at=action.finished_at,
+            error=action.error,
+            actor=action.actor,
+            execution_arn=action.execution_arn,
+            params=action.params,
+        )
+
+    def get_action(self, order_id: str, action_id: str) -> Action:
+        try:
+            rec = m.ActionRecord.get(order_pk(order_id), f"ACTION#{action_id}", consistent_read=True)
+        except DoesNotExist as exc:
+            raise NotFound(f"action {action_id} of order {order_id} not found") from exc
+        return self._action_from(rec)
+
+    def save_action(self, action: Action) -> None:
+        self._action_record(action).save()
+
+    def update_item(self, order_id: str, item_id: str, *, expect_status: ItemStatus | None = None,
+                    **fields: Any) -> None:
+        """Set fields of one item (status, server, username, last_error, ...)."""
+        rec = m.ItemRecord(pk=order_pk(order_id), sk=f"ITEM#{item_id}")
+        actions = []
+        for name, value in fields.items():
+            attr = getattr(m.ItemRecord, name)
+            actions.append(attr.remove() if value is None else attr.set(value))
+        condition = m.ItemRecord.pk.exists()
+        if expect_status is not None:
+            condition &= m.ItemRecord.status == expect_status.value
+        try:
+            rec.update(actions=actions, condition=condition)
+        except UpdateError as exc:
+            if _is_condition_failure(exc):
+                raise ConcurrentUpdate(f"item {item_id} changed meanwhile") from exc
+            raise
+
+    def add_history(self, order_id: str, entry: HistoryEntry) -> None:
+        self._history_record(order_id, entry).save()
+
+    def update_order_fields(self, order: Order, fields: dict[str, Any], history: HistoryEntry) -> None:
+        """Non-status fields (affiliate, fraud check, review flag), version-guarded."""
+        self.change_order(order, OrderChange(set_fields=fields, history=[history]),
+                          lock_action_id=order.pending_action.action_id if order.pending_action else None)
+
+    def add_note(self, order_id: str, note: Note, history: HistoryEntry) -> None:
+        try:
+            with self.transaction() as tx:
+                tx.condition_check(m.OrderRecord, order_pk(order_id), ORDER_SK, condition=m.OrderRecord.pk.exists())
+                tx.save(m.NoteRecord(pk=order_pk(order_id), sk=f"NOTE#{note.at}#{note.id}", id=note.id,
+                                     at=note.at, author=note.author, text=note.text))
+                tx.save(self._history_record(order_id, history))
+        except TransactWriteError as exc:
+            if _is_condition_failure(exc):
+                raise OrderNotFound(f"order {order_id} not found") from exc
+            raise
+
+    def delete_order_children(self, order_id: str) -> int:
+        """Delete every record of the order's partition but the order itself (batched)."""
+        deleted = 0
+        with m.Record.batch_write() as batch:
+            for rec in m.Record.query(order_pk(order_id), consistent_read=True):
+                if rec.sk == ORDER_SK:
+                    continue
+                batch.delete(rec)
+                deleted += 1
+        return deleted
+
+    def delete_order_record(self, order: Order) -> None:
+        """The last step of Delete: the order record, its number guard and its count, at once."""
+        try:
+            with self.transaction() as tx:
+                tx.delete(m.OrderRecord(pk=order_pk(order.id), sk=ORDER_SK),
+                          condition=m.OrderRecord.status == order.status.value, add_version_condition=False)
+                tx.delete(m.OrderNumberRecord(pk=f"ORDERNO#{order.number}", sk="ORDERNO"))
+                self._count_change(tx, order.id, order.status, None)
+        except TransactWriteError as exc:
+            if _is_condition_failure(exc):
+                raise ConcurrentUpdate(f"order {order.id} changed meanwhile") from exc
+            raise
+
+    # -- invoices ------------------------------------------------------------------------------
+
+    def get_invoice(self, invoice_id: str) -> Invoice:
+        order_id = order_id_of_invoice(invoice_id)
+        if order_id is None:
+            raise NotFound(f"invoice {invoice_id} not found")
+        try:
+            rec = m.InvoiceRecord.get(order_pk(order_id), INVOICE_SK, consistent_read=True)
+        except DoesNotExist as exc:
+            raise NotFound(f"invoice {invoice_id} not found") from exc
+        return self._invoice_from(rec)
+
+    def get_invoice_versioned(self, invoice_id: str) -> tuple[Invoice, int]:
+        order_id = order_id_of_invoice(invoice_id)
+        if order_id is None:
+            raise NotFound(f"invoice {invoice_id} not found")
+        try:
+            rec = m.InvoiceRecord.get(order_pk(order_id), INVOICE_SK, consistent_read=True)
+        except DoesNotExist as exc:
+            raise NotFound(f"invoice {invoice_id} not found") from exc
+        return self._invoice_from(rec), int(rec.version or 0)
+
+    def save_invoice(self, invoice: Invoice, version: int, history: HistoryEntry | None = None,
+                     sync_order_status: bool = True, extra: Iterable[Any] = ()) -> None:
+        """Write the invoice's status, balance and transactions if nobody changed it meanwhile;
+        the order's payment status follows in the same transaction."""
+        rec = m.InvoiceRecord(pk=order_pk(invoice.order_id), sk=INVOICE_SK)
+        rec.version = version
+        try:
+            with self.transaction() as tx:
+                tx.update(
+                    rec,
+                    actions=[
+                        m.InvoiceRecord.status.set(invoice.status.value),
+                        m.InvoiceRecord.balance.set(invoice.balance),
+                        m.InvoiceRecord.transactions.set([_txn_dict(t) for t in invoice.transactions]),
+                        m.InvoiceRecord.date_paid.set(invoice.date_paid) if invoice.date_paid
+                        else m.InvoiceRecord.date_paid.remove(),
+                    ],
+                    condition=m.InvoiceRecord.pk.exists(),
+                )
+                if sync_order_status:
+                    orec = m.OrderRecord(pk=order_pk(invoice.order_id), sk=ORDER_SK)
+                    tx.update(orec, actions=[m.OrderRecord.payment_status.set(invoice.payment_status.value)],
+                              condition=m.OrderRecord.pk.exists(), add_version_condition=False)
+                if history is not None:
+                    tx.save(self._history_record(invoice.order_id, history))
+                for add in extra:
+                    add(tx)
+        except TransactWriteError as exc:
+            if _is_condition_failure(exc) or _is_transaction_conflict(exc):
+                raise ConcurrentUpdate(f"invoice {invoice.id} changed meanwhile; try again") from exc
+            raise
+
+    # -- clients, affiliates, servers ----------------------------------------------------------
+
+    def put_client(self, client: Client) -> None:
+        rec = m.ClientRecord(
+            pk=f"CLIENT#{client.id}", sk="CLIENT", gsi4pk="CLIENT",
+            gsi4sk=f"{client.last_name.lower()} {client.first_name.lower()}#{client.id}",
+            id=client.id, first_name=client.first_name, last_name=client.last_name, email=client.email,
+            company=client.company, country=client.country, address=client.address, phone=client.phone,
+            credit_balance=client.credit_balance, created_at=client.created_at,
+        )
+        try:
+            rec.save(condition=m.ClientRecord.pk.does_not_exist())
+        except PutError as exc:
+            if _is_condition_failure(exc):
+                raise ConcurrentUpdate("client id already taken") from exc
+            raise
+
+    def get_client(self, client_id: str) -> Client:
+        try:
+            return self._client_from(m.ClientRecord.get(f"CLIENT#{client_id}", "CLIENT"))
+        except DoesNotExist as exc:
+            raise NotFound(f"client {client_id} not found") from exc
+
+    def get_clients(self, client_ids: Iterable[str]) -> dict[str, Client]:
+        keys = [(f"CLIENT#{cid}", "CLIENT") for cid in set(client_ids)]
+        return {r.id: self._client_from(r) for r in m.ClientRecord.batch_get(keys)} if keys else {}
+
+    def list_clients(self, q: str | None = None, limit: int = 100) -> list[Client]:
+        filt = None
+        if q:
+            ql = q.lower()
+            filt = m.ClientRecord.gsi4sk.contains(ql) | m.ClientRecord.email.contains(ql) | \
+                m.ClientRecord.company.contains(q)
+        return [self._client_from(r) for r in m.ClientRecord.query(
+            "CLIENT", filter_condition=filt, index_name="by_type", limit=limit)]
+
+    def add_client_credit(self, client_id: str, amount: Decimal, extra_tx: TransactWrite | None = None) -> None:
+        rec = m.ClientRecord(pk=f"CLIENT#{client_id}", sk="CLIENT")
+        if extra_tx is not None:
+            extra_tx.update(rec, actions=[m.ClientRecord.credit_balance.add(amount)], condition=m.ClientRecord.pk.exists())
+            return
+        rec.update(actions=[m.ClientRecord.credit_balance.add(amount)], condition=m.ClientRecord.pk.exists())
+
+    def mark_client_ordered(self, client_id: str, at: str) -> bool:
+        """Record the client's first order time; True when this was the first order."""
+        rec = m.ClientRecord(pk=f"CLIENT#{client_id}", sk="CLIENT")
+        try:
+            rec.update(actions=[m.ClientRecord.first_order_at.set(at)],
+                       condition=m.ClientRecord.first_order_at.does_not_exist())
+            return True
+        except UpdateError:
+            return False
+
+    def put_affiliate(self, affiliate: Affiliate) -> None:
+        m.AffiliateRecord(
+            pk=f"AFFILIATE#{affiliate.id}", sk="AFFILIATE", gsi4pk="AFFILIATE",
+            gsi4sk=f"{affiliate.name.lower()}#{affiliate.id}", id=affiliate.id, name=affiliate.name,
+            email=affiliate.email, created_at=affiliate.created_at,
+        ).save(condition=m.AffiliateRecord.pk.does_not_exist())
+
+    def get_affiliate(self, affiliate_id: str) -> Affiliate:
+        try:
+            r = m.AffiliateRecord.get(f"AFFILIATE#{affiliate_id}", "AFFILIATE")
+        except DoesNotExist as exc:
+            raise NotFound(f"affiliate {affiliate_id} not found") from exc
+        return Affiliate(id=r.id, name=r.name, email=r.email, created_at=r.created_at)
+
+    def list_affiliates(self) -> list[Affiliate]:
+        return [Affiliate(id=r.id, name=r.name, email=r.email, created_at=r.created_at)
+                for r in m.AffiliateRecord.query("AFFILIATE", index_name="by_type")]
+
+    def put_server(self, server: Server, credentials_enc: str | None) -> None:
+        m.ServerRecord(
+            pk=f"SERVER#{server.id}", sk="SERVER", gsi4pk="SERVER", gsi4sk=f"{server.name.lower()}#{server.id}",
+            id=server.id, name=server.name, module=server.module, hostname=server.hostname, url=server.url,
+            username=server.username, credentials_enc=credentials_enc, created_at=server.created_at,
+        ).save(condition=m.ServerRecord.pk.does_not_exist())
+
+    @staticmethod
+    def _server_from(r: m.ServerRecord) -> Server:
+        return Server(id=r.id, name=r.name, module=r.module, hostname=r.hostname, url=r.url,
+                      username=r.username, has_credentials=r.credentials_enc is not None, created_at=r.created_at)
+
+    def get_server(self, server_id: str) -> Server:
+        try:
+            return self._server_from(m.ServerRecord.get(f"SERVER#{server_id}", "SERVER"))
+        except DoesNotExist as exc:
+            raise NotFound(f"server {server_id} not found") from exc
+
+    def server_credentials(self, server_id: str) -> str | None:
+        """Encrypted credentials of a server, for provisioning modules only."""
+        try:
+            return m.ServerRecord.get(f"SERVER#{server_id}", "SERVER").credentials_enc
+        except DoesNotExist as exc:
+            raise NotFound(f"server {server_id} not found") from exc
+
+    def list_servers(self) -> list[Server]:
+        return [self._server_from(r) for r in m.ServerRecord.query("SERVER", index_name="by_type")]
+
+    # -- generic -------------------------------------------------------------------------------
+
+    def delete_records(self, keys: Iterable[tuple[str, str]]) -> None:
+        with m.Record.batch_write() as batch:
+            for pk, sk in keys:
+                batch.delete(m.Record(pk=pk, sk=sk))
+
+    def ttl_at(self, days: int | None = None) -> datetime:
+        return utcnow() + timedelta(days=days if days is not None else self.settings.record_ttl_days)
+
+
+def _pending_dict(p: PendingAction) -> dict[str, Any]:
+    return {"action_id": p.action_id, "type": p.type, "started_at": p.started_at, "execution_arn": p.execution_arn}
+
+
+def _txn_dict(t: Transaction) -> dict[str, Any]:
+    return {"id": t.id, "type": t.type, "gateway": t.gateway, "transaction_id": t.transaction_id,
+            "amount": t.amount, "at": t.at, "refund_of": t.refund_of}
+
+
+def _fraud_from(d: dict[str, Any]) -> FraudCheck:
+    return FraudCheck(
+        provider=d["provider"], score=int(d["score"]), decision=d["decision"],
+        signals=[FraudSignal(**s) for s in d.get("signals", [])], checked_at=d["checked_at"], error=d.get("error"),
+    )
+
+
+def fraud_dict(check: FraudCheck) -> dict[str, Any]:
+    return {"provider": check.provider, "score": check.score, "decision": check.decision,
+            "signals": [s.__dict__ for s in check.signals], "checked_at": check.checked_at, "error": check.error}
+
+
+_repo: Repository | None = None
+_repo_lock = threading.Lock()
+
+
+def get_repository() -> Repository:
+    """The process-wide repository, built on first use (never at import time)."""
+    global _repo
+    with _repo_lock:
+        if _repo is None or _repo.settings is not get_settings():
+            _repo = Repository()
+        return _repo
+
+
+__all__ = [
+    "DeleteError", "OrderChange", "OrderFilter", "OrderPage", "Repository", "get_repository",
+    "fraud_dict", "iso", "shard_of", "sort_key", "UTC",
+]

@@ -1,0 +1,1 @@
+"""HTTP concerns shared by app.py: auth, error mapping, route registry, OpenAPI, presenters."""

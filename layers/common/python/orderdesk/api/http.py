@@ -1,0 +1,335 @@
+"""The route registry behind app.py.
+
+`Api.route` registers a Chalice view that: checks the caller's role, refuses bodies over the
+limit (413), validates path, query and body with the route's pydantic models (400 naming every
+bad field), replays POSTs carrying an `Idempotency-Key`, calls the route function (one service
+call), shapes the answer with the response model, and maps every domain error to its HTTP status
+in one place. The same registry renders the OpenAPI document, so docs and behaviour agree."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import inspect
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from chalice import Chalice, Response
+from pydantic import BaseModel, ValidationError
+from pydantic.json_schema import models_json_schema
+
+from ..config import get_settings
+from ..domain.errors import (
+    Conflict,
+    NotFound,
+    OrderDeskError,
+    ValidationFailed,
+)
+from ..domain.statuses import Role
+from ..observability import logger
+from ..schemas import ErrorOut
+from .auth import Principal
+
+JSON = "application/json"
+
+
+@dataclass
+class RouteSpec:
+    path: str
+    method: str
+    name: str
+    summary: str
+    role: Role | None
+    body: type[BaseModel] | None
+    query: type[BaseModel] | None
+    response: type[BaseModel] | None
+    status: int
+    response_is_list: bool = False
+    idempotent: bool = False
+    errors: tuple[int, ...] = ()
+    tags: tuple[str, ...] = ()
+
+
+@dataclass
+class Ctx:
+    """What a route may know about the call besides its inputs."""
+
+    principal: Principal | None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def actor(self) -> str:
+        return self.principal.actor if self.principal else "anonymous"
+
+
+class HttpError(Exception):
+    def __init__(self, status: int, code: str, message: str, fields: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.fields = status, code, message, fields or {}
+
+
+def error_response(status: int, code: str, message: str, fields: dict[str, str] | None = None) -> Response:
+    body = {"error": {"code": code, "message": message, "fields": fields or {}}}
+    return Response(body=json.dumps(body), status_code=status, headers={"Content-Type": JSON})
+
+
+def status_for(exc: OrderDeskError) -> int:
+    if isinstance(exc, ValidationFailed):
+        return 400
+    if isinstance(exc, NotFound):
+        return 404
+    if isinstance(exc, Conflict):
+        return 409
+    return 502  # a remote system failed in a way worth telling the caller
+
+
+_VALUE_ERROR = re.compile(r"^(?:Value error, )?([A-Za-z_][\w.]*): (.+)$")
+
+
+def fields_of(exc: ValidationError, prefix: str = "") -> dict[str, str]:
+    out: dict[str, str] = {}
+    for err in exc.errors(include_url=False):
+        loc = ".".join(str(p) for p in err["loc"])
+        msg = str(err["msg"])
+        if err["type"] == "json_invalid":
+            out["body"] = "is not valid JSON (or nests too deeply)"
+            continue
+        if err["type"] == "model_type" or (err["type"] == "dict_type" and not loc):
+            out["body"] = "must be a JSON object"
+            continue
+        m = _VALUE_ERROR.match(msg)
+        if m and (not loc or loc.endswith(m.group(1))):
+            base = loc.rsplit(".", 1)[0] + "." if "." in loc else ""
+            loc, msg = (base if loc else "") + m.group(1), m.group(2)
+        elif msg.startswith("Value error, "):
+            msg = msg[len("Value error, "):]
+        key = f"{prefix}{loc}" if loc else (prefix.rstrip(".") or "body")
+        out.setdefault(key, msg)
+    return out
+
+
+class Api:
+    def __init__(self, app: Chalice, authorizer: Any) -> None:
+        self.app = app
+        self.authorizer = authorizer
+        self.specs: list[RouteSpec] = []
+
+    def route(
+        self,
+        path: str,
+        method: str,
+        *,
+        role: Role | None,
+        summary: str,
+        body: type[BaseModel] | None = None,
+        query: type[BaseModel] | None = None,
+        response: type[BaseModel] | None = None,
+        response_is_list: bool = False,
+        status: int = 200,
+        errors: tuple[int, ...] = (),
+        tags: tuple[str, ...] = (),
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+            spec = RouteSpec(path=path, method=method, name=fn.__name__, summary=summary, role=role, body=body,
+                             query=query, response=response, status=status, response_is_list=response_is_list,
+                             idempotent=method == "POST", errors=errors, tags=tags)
+            self.specs.append(spec)
+            wanted = set(inspect.signature(fn).parameters)
+
+            @functools.wraps(fn)
+            def view(**path_params: str) -> Response:
+                return self._handle(spec, fn, wanted, path_params)
+
+            self.app.route(
+                path,
+                methods=[method],
+                authorizer=self.authorizer if role is not None else None,
+                content_types=[JSON, "application/json; charset=utf-8"],
+            )(view)
+            return fn
+
+        return register
+
+    # -- one request ---------------------------------------------------------------------------
+
+    def _principal(self) -> Principal | None:
+        ctx = (self.app.current_request.context or {}).get("authorizer") or {}
+        if not ctx.get("sub"):
+            return None
+        role = ctx.get("role") or None
+        return Principal(subject=ctx["sub"], name=ctx.get("name", ""), role=Role(role) if role else None)
+
+    def _handle(self, spec: RouteSpec, fn: Callable[..., Any], wanted: set[str], path_params: dict[str, str]) -> Response:
+        request = self.app.current_request
+        try:
+            principal = self._principal()
+            if spec.role is not None:
+                if principal is None:
+                    raise HttpError(401, "unauthorized", "a valid bearer token is required")
+                if principal.role is None or not principal.role.allows(spec.role):
+                    raise HttpError(403, "forbidden", f"this needs the {spec.role.value} role or higher")
+            raw = request.raw_body or b""
+            if len(raw) > get_settings().max_body_bytes:
+                raise HttpError(413, "payload_too_large", f"the body exceeds {get_settings().max_body_bytes} bytes")
+            kwargs: dict[str, Any] = {k: v for k, v in path_params.items() if k in wanted}
+            if spec.body is not None:
+                try:
+                    kwargs["body"] = spec.body.model_validate_json(raw or b"{}", strict=True)
+                except ValidationError as exc:
+                    raise HttpError(400, "bad_request", "the request body is not valid", fields_of(exc)) from exc
+            if spec.query is not None:
+                kwargs["query"] = self._query(spec.query)
+            if "ctx" in wanted:
+                kwargs["ctx"] = Ctx(principal=principal, headers=dict(request.headers or {}))
+
+            def call() -> dict[str, Any]:
+                return self._shape(spec, fn(**kwargs))
+
+            key = (request.headers or {}).get("idempotency-key")
+            if spec.idempotent and key is not None:
+                if not (1 <= len(key) <= 200) or not key.isprintable():
+                    raise HttpError(400, "bad_request", "bad Idempotency-Key",
+                                    {"Idempotency-Key": "must be 1-200 printable characters"})
+                from ..adapters.idempotency import run_once
+
+                who = principal.subject if principal else "anonymous"
+                scope_key = f"{who}|{spec.method} {request.path}|{key}"
+                digest = hashlib.sha256(raw).hexdigest()
+                shaped = run_once("api", scope_key, digest, call)
+            else:
+                shaped = call()
+            return self._respond(shaped)
+        except HttpError as exc:
+            return error_response(exc.status, exc.code, exc.message, exc.fields)
+        except ValidationFailed as exc:
+            return error_response(400, "bad_request", exc.message, exc.fields)
+        except OrderDeskError as exc:
+            return error_response(status_for(exc), exc.code, exc.message)
+        except Exception:
+            logger.exception("unhandled error", extra={"route": f"{spec.method} {spec.path}"})
+            return error_response(500, "internal", "internal error; it has been logged")
+
+    def _query(self, model: type[BaseModel]) -> BaseModel:
+        params = self.app.current_request.query_params or {}
+        values: dict[str, Any] = {}
+        for name in params:
+            many = params.getlist(name) if hasattr(params, "getlist") else [params[name]]
+            if len(many) > 1:
+                raise HttpError(400, "bad_request", "repeated query parameter", {name: "give it once"})
+            values[name] = many[0]
+        try:
+            return model.model_validate(values)
+        except ValidationError as exc:
+            raise HttpError(400, "bad_request", "the query string is not valid", fields_of(exc)) from exc
+
+    @staticmethod
+    def _shape(spec: RouteSpec, result: Any) -> dict[str, Any]:
+        if spec.status == 204 or result is None:
+            return {"status": spec.status, "body": None}
+        model = spec.response
+        if model is not None:
+            if spec.response_is_list:
+                data: Any = [(r if isinstance(r, model) else model.model_validate(r)).model_dump(mode="json", by_alias=True)
+                             for r in result]
+            else:
+                obj = result if isinstance(result, model) else model.model_validate(result)
+                data = obj.model_dump(mode="json", by_alias=True)
+        else:
+            data = result
+        return {"status": spec.status, "body": data}
+
+    @staticmethod
+    def _respond(shaped: dict[str, Any]) -> Response:
+        if shaped["body"] is None:
+            return Response(body="", status_code=shaped["status"])
+        return Response(body=json.dumps(shaped["body"]), status_code=shaped["status"], headers={"Content-Type": JSON})
+
+    # -- OpenAPI -------------------------------------------------------------------------------
+
+    def openapi(self, title: str, version: str) -> dict[str, Any]:
+        models: set[type[BaseModel]] = {ErrorOut}
+        for spec in self.specs:
+            for m in (spec.body, spec.response):
+                if m is not None:
+                    models.add(m)
+        ordered = sorted(models, key=lambda m: m.__name__)
+        keys = [(m, "validation") for m in ordered] + [(m, "serialization") for m in ordered]
+        mapping, defs = models_json_schema(keys, ref_template="#/components/schemas/{model}",
+                                           by_alias=True)
+        components = defs.get("$defs", {})
+        paths: dict[str, dict[str, Any]] = {}
+        for spec in self.specs:
+            op: dict[str, Any] = {"operationId": spec.name, "summary": spec.summary, "tags": list(spec.tags)}
+            params: list[dict[str, Any]] = [
+                {"name": p, "in": "path", "required": True,
+                 "schema": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[A-Za-z0-9_-]+$"}}
+                for p in re.findall(r"{(\w+)}", spec.path)
+            ]
+            if spec.query is not None:
+                qs = spec.query.model_json_schema(ref_template="#/components/schemas/{model}")
+                components.update(qs.get("$defs", {}))
+                required = set(qs.get("required", []))
+                for name, schema in qs.get("properties", {}).items():
+                    params.append({"name": name, "in": "query", "required": name in required,
+                                   "schema": _query_schema(schema)})
+            if spec.idempotent:
+                params.append({"name": "Idempotency-Key", "in": "header", "required": False,
+                               "schema": {"type": "string", "minLength": 1, "maxLength": 200}})
+            if params:
+                op["parameters"] = params
+            if spec.body is not None:
+                op["requestBody"] = {"required": True, "content": {JSON: {"schema": mapping[(spec.body, "validation")]}}}
+            responses: dict[str, Any] = {}
+            if spec.status == 204:
+                responses["204"] = {"description": "done"}
+            elif spec.response is not None:
+                schema = mapping[(spec.response, "serialization")]
+                if spec.response_is_list:
+                    schema = {"type": "array", "items": schema}
+                responses[str(spec.status)] = {"description": "ok", "content": {JSON: {"schema": schema}}}
+            else:
+                responses[str(spec.status)] = {"description": "ok", "content": {JSON: {"schema": {}}}}
+            err = {"content": {JSON: {"schema": mapping[(ErrorOut, "serialization")]}}}
+            codes = {400, 413, *spec.errors} if (spec.body or spec.query) else set(spec.errors)
+            if spec.role is not None:
+                codes |= {401, 403}
+            if spec.idempotent:
+                codes |= {400, 409}
+            if "{" in spec.path:
+                codes |= {404}
+            for code in sorted(codes):
+                responses[str(code)] = {"description": _REASONS.get(code, "error"), **err}
+            op["responses"] = responses
+            if spec.role is not None:
+                op["security"] = [{"bearer": []}]
+                op["x-required-role"] = spec.role.value
+            paths.setdefault(spec.path, {})[spec.method.lower()] = op
+        return {
+            "openapi": "3.0.3",
+            "info": {"title": title, "version": version},
+            "paths": paths,
+            "components": {
+                "schemas": components,
+                "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+            },
+        }
+
+
+_REASONS = {400: "bad input; every bad field is named", 401: "no or bad token", 403: "role too low",
+            404: "not found", 409: "conflict (invalid_transition, action_in_progress, idempotency_conflict)",
+            413: "body too large", 502: "a remote system failed"}
+
+
+def _query_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """Query values are strings on the wire; keep the constraint, drop nullability wrappers."""
+    if "anyOf" in schema:
+        options = [s for s in schema["anyOf"] if s.get("type") != "null"]
+        base = dict(options[0]) if options else {"type": "string"}
+        for k in ("default", "description"):
+            if k in schema:
+                base[k] = schema[k]
+        return base
+    return {k: v for k, v in schema.items() if k != "title"}

@@ -1,0 +1,126 @@
+"""One settings object, read from the environment once. No os.environ anywhere else."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw not in (None, "") else default
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _list(name: str) -> tuple[str, ...]:
+    raw = os.environ.get(name, "")
+    return tuple(x.strip().lower() for x in raw.split(",") if x.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    table_name: str = "orderdesk"
+    region: str = "us-east-1"
+    status_shards: int = 8
+    # auth
+    auth_issuer: str = "orderdesk-local"
+    auth_audience: str = "orderdesk"
+    auth_jwks_url: str | None = None
+    auth_public_key_file: str | None = None
+    # secrets: key for encrypting write-only credentials and passwords; cursor signing key
+    secrets_key: str | None = None
+    cursor_secret: str = "orderdesk-local-cursor-secret"
+    max_body_bytes: int = 262_144
+    # workflows
+    accept_state_machine_arn: str | None = None
+    cancel_state_machine_arn: str | None = None
+    # bulk
+    bulk_queue_url: str | None = None
+    # fraud
+    fraud_provider: str = "rules"
+    fraud_reject_threshold: int = 75
+    fraud_review_threshold: int = 25
+    fraud_country_blocklist: tuple[str, ...] = ()
+    fraud_email_blocklist: tuple[str, ...] = ()
+    fraud_new_client_max_total: str = "500.00"
+    fraud_max_orders_per_ip_24h: int = 3
+    fraud_max_orders_per_client_24h: int = 3
+    geoip_database: str | None = None
+    maxmind_account_id: str | None = None
+    maxmind_license_key: str | None = None
+    maxmind_host: str | None = None
+    # cleanups
+    order_unpaid_cancel_days: int = 0
+    retention_days: int = 0
+    idempotency_ttl_seconds: int = 86_400
+    record_ttl_days: int = 30
+    # email and local outbox
+    email_from: str = "orders@orderdesk.local"
+    email_outbox_dir: str | None = None
+    stripe_api_base: str | None = None
+    stripe_api_key: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        env = os.environ
+        return cls(
+            table_name=env.get("TABLE_NAME", cls.table_name),
+            region=env.get("AWS_REGION", env.get("AWS_DEFAULT_REGION", cls.region)),
+            status_shards=_int("STATUS_SHARDS", cls.status_shards),
+            auth_issuer=env.get("AUTH_ISSUER", cls.auth_issuer),
+            auth_audience=env.get("AUTH_AUDIENCE", cls.auth_audience),
+            auth_jwks_url=env.get("AUTH_JWKS_URL") or None,
+            auth_public_key_file=env.get("AUTH_PUBLIC_KEY_FILE") or None,
+            secrets_key=env.get("SECRETS_KEY") or None,
+            cursor_secret=env.get("CURSOR_SECRET", cls.cursor_secret),
+            max_body_bytes=_int("MAX_BODY_BYTES", cls.max_body_bytes),
+            accept_state_machine_arn=env.get("ACCEPT_STATE_MACHINE_ARN") or None,
+            cancel_state_machine_arn=env.get("CANCEL_STATE_MACHINE_ARN") or None,
+            bulk_queue_url=env.get("BULK_QUEUE_URL") or None,
+            fraud_provider=env.get("FRAUD_PROVIDER", cls.fraud_provider),
+            fraud_reject_threshold=_int("FRAUD_REJECT_THRESHOLD", cls.fraud_reject_threshold),
+            fraud_review_threshold=_int("FRAUD_REVIEW_THRESHOLD", cls.fraud_review_threshold),
+            fraud_country_blocklist=tuple(c.upper() for c in _list("FRAUD_COUNTRY_BLOCKLIST")),
+            fraud_email_blocklist=_list("FRAUD_EMAIL_BLOCKLIST"),
+            fraud_new_client_max_total=env.get("FRAUD_NEW_CLIENT_MAX_TOTAL", cls.fraud_new_client_max_total),
+            fraud_max_orders_per_ip_24h=_int("FRAUD_MAX_ORDERS_PER_IP_24H", cls.fraud_max_orders_per_ip_24h),
+            fraud_max_orders_per_client_24h=_int(
+                "FRAUD_MAX_ORDERS_PER_CLIENT_24H", cls.fraud_max_orders_per_client_24h
+            ),
+            geoip_database=env.get("GEOIP_DATABASE") or None,
+            maxmind_account_id=env.get("MAXMIND_ACCOUNT_ID") or None,
+            maxmind_license_key=env.get("MAXMIND_LICENSE_KEY") or None,
+            maxmind_host=env.get("MAXMIND_HOST") or None,
+            order_unpaid_cancel_days=_int("ORDER_UNPAID_CANCEL_DAYS", cls.order_unpaid_cancel_days),
+            retention_days=_int("RETENTION_DAYS", cls.retention_days),
+            idempotency_ttl_seconds=_int("IDEMPOTENCY_TTL_SECONDS", cls.idempotency_ttl_seconds),
+            record_ttl_days=_int("RECORD_TTL_DAYS", cls.record_ttl_days),
+            email_from=env.get("EMAIL_FROM", cls.email_from),
+            email_outbox_dir=env.get("EMAIL_OUTBOX_DIR") or None,
+            stripe_api_base=env.get("STRIPE_API_BASE") or None,
+            stripe_api_key=env.get("STRIPE_API_KEY") or None,
+        )
+
+    def public_key_pem(self) -> str | None:
+        if self.auth_public_key_file:
+            return Path(self.auth_public_key_file).read_text()
+        return None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings.from_env()
+
+
+def reset_settings() -> None:
+    """Tests and the local stack change the environment; forget the cached settings."""
+    get_settings.cache_clear()

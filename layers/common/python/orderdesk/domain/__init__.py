@@ -1,0 +1,1 @@
+"""The pure domain: statuses, transitions, money and errors. Standard library only."""

@@ -1,0 +1,286 @@
+"""Domain objects. The repository returns these; nothing here knows about storage."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from .money import ZERO, money_sum, quantize
+from .statuses import (
+    ActionStatus,
+    InvoiceStatus,
+    ItemKind,
+    ItemStatus,
+    OrderStatus,
+    PaymentStatus,
+    payment_status_of,
+)
+
+
+def new_id() -> str:
+    """Opaque, URL-safe, unguessable identifier."""
+    return secrets.token_hex(8)
+
+
+def new_order_number() -> str:
+    """Random 10-digit number shown to clients (never starting with 0)."""
+    return str(secrets.randbelow(9_000_000_000) + 1_000_000_000)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(ts: datetime) -> str:
+    """UTC, ISO 8601, seconds precision, with a trailing Z."""
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def invoice_id_for(order_id: str) -> str:
+    """An invoice is born with its order; its id carries the order's so it is found in one read."""
+    return f"inv-{order_id}"
+
+
+def order_id_of_invoice(invoice_id: str) -> str | None:
+    return invoice_id[4:] if invoice_id.startswith("inv-") and len(invoice_id) > 4 else None
+
+
+@dataclass
+class ClientRef:
+    """The client as at ordering."""
+
+    id: str
+    name: str
+    email: str
+    company: str | None
+    country: str
+
+
+@dataclass
+class AffiliateRef:
+    id: str
+    name: str
+
+
+@dataclass
+class PendingAction:
+    action_id: str
+    type: str
+    started_at: str
+    execution_arn: str | None = None
+
+
+@dataclass
+class OrderItem:
+    id: str
+    kind: ItemKind
+    description: str
+    billing_cycle: str
+    amount: Decimal
+    status: ItemStatus
+    payment_status: PaymentStatus = PaymentStatus.UNPAID
+    # products and addons
+    server_id: str | None = None
+    username: str | None = None
+    module: str | None = None
+    has_password: bool = False
+    # domains
+    domain: str | None = None
+    registration_type: str | None = None
+    period_years: int | None = None
+    registrar: str | None = None
+    # the last provisioning/termination outcome of this item (visible when a step failed)
+    last_error: str | None = None
+
+
+@dataclass
+class Transaction:
+    id: str
+    type: str  # payment | refund
+    gateway: str
+    transaction_id: str
+    amount: Decimal
+    at: str
+    refund_of: str | None = None
+
+
+@dataclass
+class InvoiceLine:
+    item_id: str
+    description: str
+    amount: Decimal
+
+
+@dataclass
+class Invoice:
+    id: str
+    client_id: str
+    order_id: str
+    status: InvoiceStatus
+    lines: list[InvoiceLine]
+    subtotal: Decimal
+    discount: Decimal
+    tax: Decimal
+    total: Decimal
+    balance: Decimal
+    currency: str
+    due_date: str
+    date_paid: str | None
+    payment_method: str
+    transactions: list[Transaction] = field(default_factory=list)
+
+    @staticmethod
+    def totals(lines: list[InvoiceLine], discount: Decimal, tax: Decimal = ZERO) -> tuple[Decimal, Decimal]:
+        """(subtotal, total): total = sum(lines) - discount + tax, never below zero."""
+        subtotal = money_sum(line.amount for line in lines)
+        total = quantize(max(subtotal - discount, ZERO) + tax)
+        return subtotal, total
+
+    def paid_amount(self) -> Decimal:
+        return money_sum(t.amount for t in self.transactions if t.type == "payment")
+
+    def refunded_amount(self) -> Decimal:
+        return money_sum(t.amount for t in self.transactions if t.type == "refund")
+
+    def refunded_payment_ids(self) -> set[str]:
+        return {t.refund_of for t in self.transactions if t.type == "refund" and t.refund_of}
+
+    @property
+    def payment_status(self) -> PaymentStatus:
+        return payment_status_of(self.status)
+
+
+@dataclass
+class FraudSignal:
+    name: str
+    value: Any
+    weight: int
+    triggered: bool
+
+
+@dataclass
+class FraudCheck:
+    provider: str
+    score: int
+    decision: str  # accept | review | reject | error
+    signals: list[FraudSignal]
+    checked_at: str
+    error: str | None = None
+
+
+@dataclass
+class Note:
+    id: str
+    at: str
+    author: str
+    text: str
+
+
+@dataclass
+class HistoryEntry:
+    at: str
+    actor: str
+    action: str
+    from_: str | None
+    to: str | None
+    detail: str | None = None
+    execution: str | None = None
+
+
+@dataclass
+class ActionStep:
+    name: str
+    status: str  # PENDING | RUNNING | SUCCEEDED | FAILED | SKIPPED
+    error: str | None = None
+
+
+@dataclass
+class Action:
+    id: str
+    order_id: str
+    type: str
+    status: ActionStatus
+    steps: list[ActionStep]
+    started_at: str
+    finished_at: str | None = None
+    error: str | None = None
+    actor: str | None = None
+    execution_arn: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Order:
+    id: str
+    number: str
+    placed_at: str
+    status: OrderStatus
+    client: ClientRef
+    payment_method: str
+    total: Decimal
+    currency: str
+    invoice_id: str
+    promo_code: str | None = None
+    discount: Decimal = ZERO
+    ip_address: str | None = None
+    affiliate: AffiliateRef | None = None
+    notes: str | None = None
+    fraud_check: FraudCheck | None = None
+    pending_action: PendingAction | None = None
+    payment_status: PaymentStatus = PaymentStatus.UNPAID
+    skip_fraud_check: bool = False
+    flagged_for_review: bool = False
+    version: int = 0
+    items: list[OrderItem] = field(default_factory=list)
+    invoice: Invoice | None = None
+    history: list[HistoryEntry] = field(default_factory=list)
+    admin_notes: list[Note] = field(default_factory=list)
+    actions: list[Action] = field(default_factory=list)
+
+    @property
+    def available_actions(self) -> list[str]:
+        """What the operator may do now (nothing while a workflow holds the order)."""
+        from .transitions import available_actions
+
+        return [] if self.pending_action else available_actions(self.status)
+
+
+@dataclass
+class Client:
+    id: str
+    first_name: str
+    last_name: str
+    email: str
+    country: str
+    company: str | None = None
+    address: str | None = None
+    phone: str | None = None
+    credit_balance: Decimal = ZERO
+    created_at: str = ""
+
+    @property
+    def name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+@dataclass
+class Affiliate:
+    id: str
+    name: str
+    email: str
+    created_at: str = ""
+
+
+@dataclass
+class Server:
+    id: str
+    name: str
+    module: str  # none | webhook | cpanel
+    hostname: str | None = None
+    url: str | None = None
+    username: str | None = None
+    has_credentials: bool = False
+    created_at: str = ""

@@ -1,0 +1,62 @@
+"""Which action may run from which order status, and what it leaves behind (SPEC §2)."""
+
+from __future__ import annotations
+
+from .errors import TransitionNotAllowed
+from .statuses import ActionType, ItemKind, ItemStatus, OrderStatus
+
+_ALLOWED_FROM: dict[ActionType, frozenset[OrderStatus]] = {
+    ActionType.ACCEPT: frozenset({OrderStatus.PENDING}),
+    ActionType.CANCEL: frozenset({OrderStatus.PENDING, OrderStatus.ACTIVE}),
+    ActionType.CANCEL_REFUND: frozenset({OrderStatus.PENDING, OrderStatus.ACTIVE}),
+    ActionType.FRAUD: frozenset({OrderStatus.PENDING, OrderStatus.ACTIVE, OrderStatus.CANCELLED}),
+    ActionType.PENDING: frozenset({OrderStatus.ACTIVE, OrderStatus.CANCELLED, OrderStatus.FRAUD}),
+    ActionType.DELETE: frozenset({OrderStatus.CANCELLED, OrderStatus.FRAUD}),
+}
+
+TARGET_STATUS: dict[ActionType, OrderStatus] = {
+    ActionType.ACCEPT: OrderStatus.ACTIVE,
+    ActionType.CANCEL: OrderStatus.CANCELLED,
+    ActionType.CANCEL_REFUND: OrderStatus.CANCELLED,
+    ActionType.FRAUD: OrderStatus.FRAUD,
+    ActionType.PENDING: OrderStatus.PENDING,
+}
+
+# A bulk status change moves an order as the single action with that target would (SPEC §2).
+BULK_ACTION_FOR_TARGET: dict[OrderStatus, ActionType] = {
+    OrderStatus.ACTIVE: ActionType.ACCEPT,
+    OrderStatus.CANCELLED: ActionType.CANCEL,
+    OrderStatus.FRAUD: ActionType.FRAUD,
+    OrderStatus.PENDING: ActionType.PENDING,
+}
+
+
+def allowed_from(action: ActionType) -> frozenset[OrderStatus]:
+    return _ALLOWED_FROM[action]
+
+
+def check_transition(action: ActionType, current: OrderStatus) -> None:
+    if current not in _ALLOWED_FROM[action]:
+        allowed = ", ".join(sorted(s.value for s in _ALLOWED_FROM[action]))
+        raise TransitionNotAllowed(
+            f"cannot {action.value.replace('_', ' ')} an order that is {current.value} (allowed from: {allowed})",
+            current=current.value,
+            action=action.value,
+        )
+
+
+def available_actions(current: OrderStatus) -> list[str]:
+    return [a.value for a, allowed in _ALLOWED_FROM.items() if current in allowed]
+
+
+def item_status_after(action: ActionType, kind: ItemKind, current: ItemStatus) -> ItemStatus:
+    """The status an item ends in when an order-level action finishes with it."""
+    if action in (ActionType.CANCEL, ActionType.CANCEL_REFUND):
+        return ItemStatus.CANCELLED
+    if action is ActionType.FRAUD:
+        return ItemStatus.FRAUD
+    if action is ActionType.PENDING:
+        return ItemStatus.PENDING
+    if action is ActionType.ACCEPT:
+        return ItemStatus.ACTIVE
+    return current  # pragma: no cover

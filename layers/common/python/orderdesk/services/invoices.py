@@ -1,0 +1,59 @@
+"""Invoices: read one, record a payment against it."""
+
+from __future__ import annotations
+
+from ..adapters.repository import get_repository
+from ..domain.errors import ConcurrentUpdate, Conflict, TransitionNotAllowed, ValidationFailed
+from ..domain.model import HistoryEntry, Invoice, Transaction, iso, new_id, utcnow
+from ..domain.money import ZERO, quantize
+from ..domain.statuses import InvoiceStatus
+from ..schemas import PaymentIn
+
+PAYABLE = frozenset({InvoiceStatus.UNPAID, InvoiceStatus.PAYMENT_PENDING, InvoiceStatus.COLLECTIONS})
+
+
+class DuplicateTransaction(Conflict):
+    code = "duplicate_transaction"
+
+
+def get_invoice(invoice_id: str) -> Invoice:
+    return get_repository().get_invoice(invoice_id)
+
+
+def record_payment(invoice_id: str, cmd: PaymentIn, actor: str) -> Invoice:
+    """Add a payment; the invoice becomes `Paid` when its balance reaches zero."""
+    repo = get_repository()
+    for attempt in range(5):
+        invoice, version = repo.get_invoice_versioned(invoice_id)
+        if any(t.type == "payment" and t.gateway == cmd.gateway and t.transaction_id == cmd.transaction_id
+               for t in invoice.transactions):
+            raise DuplicateTransaction(
+                f"payment {cmd.transaction_id} from {cmd.gateway} is already recorded on invoice {invoice_id}"
+            )
+        if invoice.status not in PAYABLE:
+            raise TransitionNotAllowed(
+                f"invoice {invoice_id} is {invoice.status.value}; payments are taken on unpaid invoices only",
+                current=invoice.status.value,
+            )
+        if cmd.amount > invoice.balance:
+            raise ValidationFailed("payment too large", {"amount": f"exceeds the balance due ({invoice.balance})"})
+        now = iso(utcnow())
+        invoice.transactions.append(
+            Transaction(id=new_id(), type="payment", gateway=cmd.gateway, transaction_id=cmd.transaction_id,
+                        amount=cmd.amount, at=now)
+        )
+        invoice.balance = quantize(invoice.balance - cmd.amount)
+        before = invoice.status
+        if invoice.balance == ZERO:
+            invoice.status = InvoiceStatus.PAID
+            invoice.date_paid = now
+        history = HistoryEntry(at=now, actor=actor, action="payment recorded", from_=before.value,
+                               to=invoice.status.value,
+                               detail=f"{cmd.amount} {invoice.currency} via {cmd.gateway} ({cmd.transaction_id})")
+        try:
+            repo.save_invoice(invoice, version, history)
+            return invoice
+        except ConcurrentUpdate:
+            if attempt == 4:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover

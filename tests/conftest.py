@@ -1,0 +1,134 @@
+"""Shared fixtures: one DynamoDB Local per test session, a fresh table per test, signing keys,
+and the Chalice app behind chalice.test.Client."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+from cryptography.fernet import Fernet
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from infra.local import gateway
+from infra.local.dynamodb_local import DynamoDBLocal
+from infra.local.table import create_table
+from orderdesk.config import reset_settings
+
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ.setdefault("AWS_REGION", "us-east-1")
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "OrderDeskTest")
+os.environ.setdefault("POWERTOOLS_DEV", "false")
+
+
+def make_keypair() -> tuple[str, str]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()
+    public = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return private, public
+
+
+@pytest.fixture(scope="session")
+def keypair(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    private, public = make_keypair()
+    path = tmp_path_factory.mktemp("keys") / "public.pem"
+    path.write_text(public)
+    os.environ["AUTH_PUBLIC_KEY_FILE"] = str(path)
+    os.environ["AUTH_ISSUER"] = "orderdesk-test"
+    os.environ["AUTH_AUDIENCE"] = "orderdesk"
+    os.environ.setdefault("SECRETS_KEY", Fernet.generate_key().decode())
+    os.environ.setdefault("CURSOR_SECRET", "test-cursor-secret")
+    reset_settings()
+    return {"private": private, "public": public, "public_path": str(path)}
+
+
+@pytest.fixture(scope="session")
+def dynamodb_local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DynamoDBLocal]:
+    ddb = DynamoDBLocal(data_dir=None)
+    ddb.start()
+    os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = ddb.endpoint
+    os.environ["AWS_ENDPOINT_URL_DYNAMODBSTREAMS"] = ddb.endpoint
+    yield ddb
+    ddb.stop()
+
+
+@pytest.fixture(scope="session")
+def ddb_client(dynamodb_local: DynamoDBLocal):  # type: ignore[no-untyped-def]
+    return boto3.client("dynamodb", endpoint_url=dynamodb_local.endpoint, region_name="us-east-1")
+
+
+@pytest.fixture()
+def table(dynamodb_local: DynamoDBLocal, ddb_client, keypair) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """A fresh, empty table for one test, built from template.yaml."""
+    name = f"orderdesk-{uuid.uuid4().hex[:10]}"
+    create_table(ddb_client, name)
+    os.environ["TABLE_NAME"] = name
+    reset_settings()
+    yield name
+    ddb_client.delete_table(TableName=name)
+
+
+@pytest.fixture(scope="session")
+def chalice_app(keypair):  # type: ignore[no-untyped-def]
+    gateway.install()
+    import app as app_module
+
+    return app_module.app
+
+
+@pytest.fixture()
+def client(chalice_app, table):  # type: ignore[no-untyped-def]
+    from chalice.test import Client
+
+    with Client(chalice_app) as c:
+        yield c
+
+
+@pytest.fixture()
+def token(keypair):  # type: ignore[no-untyped-def]
+    from orderdesk.api.auth import issue_token
+
+    def make(role: str = "admin", **kwargs: object) -> str:
+        return issue_token(keypair["private"], role, **kwargs)  # type: ignore[arg-type]
+
+    return make
+
+
+@pytest.fixture()
+def api(client, token):  # type: ignore[no-untyped-def]
+    """Call the API as a role: api.post('/orders', {...}, role='support')."""
+    import json as _json
+
+    class Caller:
+        def request(self, method: str, path: str, body: object = None, role: str = "admin",
+                    headers: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+            h = {"Authorization": f"Bearer {token(role)}", "Content-Type": "application/json", **(headers or {})}
+            data = _json.dumps(body) if body is not None and not isinstance(body, (bytes, str)) else body
+            resp = client.http.request(method, path, headers=h, body=data or b"")
+            resp.data = _json.loads(resp.body) if resp.body else None  # type: ignore[attr-defined]
+            return resp
+
+        def get(self, path: str, **kw):  # type: ignore[no-untyped-def]
+            return self.request("GET", path, **kw)
+
+        def post(self, path: str, body: object = None, **kw):  # type: ignore[no-untyped-def]
+            return self.request("POST", path, body if body is not None else {}, **kw)
+
+        def put(self, path: str, body: object = None, **kw):  # type: ignore[no-untyped-def]
+            return self.request("PUT", path, body, **kw)
+
+        def delete(self, path: str, **kw):  # type: ignore[no-untyped-def]
+            return self.request("DELETE", path, **kw)
+
+    return Caller()
+
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
