@@ -55,7 +55,7 @@ def dynamodb_local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DynamoD
     ddb = DynamoDBLocal(data_dir=None)
     ddb.start()
     os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = ddb.endpoint
-    os.environ["AWS_ENDPOINT_URL_DYNAMODBSTREAMS"] = ddb.endpoint
+    os.environ["AWS_ENDPOINT_URL_DYNAMODB_STREAMS"] = ddb.endpoint
     yield ddb
     ddb.stop()
 

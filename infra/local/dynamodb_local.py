@@ -119,13 +119,23 @@ class DynamoDBLocal:
             return self.endpoint
         if self.data_dir is not None:
             self.data_dir.mkdir(parents=True, exist_ok=True)
-        port = self.requested_port or free_port(self.host)
+        # A port picked here can be taken before Java binds it (parallel test workers): retry.
+        attempts = 1 if self.requested_port else 3
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._start_on(self.requested_port or free_port(self.host))
+            except DynamoDBLocalError:
+                if attempt == attempts:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _start_on(self, port: int) -> str:
         command = self.command(port)
         # Kept open for the process's life, read only to explain a failed start.
         self._log = tempfile.TemporaryFile()  # noqa: SIM115
         started = time.monotonic()
         try:
-            # cwd: the jar resolves nothing relative to it, but it may write a log there.
+            # cwd: so that nothing the jar may write lands in the caller's directory.
             self._process = subprocess.Popen(
                 command,
                 cwd=self.data_dir or tempfile.gettempdir(),

@@ -1,0 +1,179 @@
+"""Demo and test data: clients, affiliates, servers and orders across every status.
+
+Deterministic for a given seed. Orders are written through the repository (the same
+transaction as the API's create), with `placed_at` spread over the past months so lists, date
+filters and paging have something to show."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+
+from orderdesk.adapters.repository import Repository, get_repository
+from orderdesk.domain.model import (
+    Affiliate,
+    AffiliateRef,
+    Client,
+    ClientRef,
+    HistoryEntry,
+    Invoice,
+    InvoiceLine,
+    Note,
+    Order,
+    OrderItem,
+    Server,
+    Transaction,
+    invoice_id_for,
+    iso,
+    new_id,
+    new_order_number,
+    utcnow,
+)
+from orderdesk.domain.money import ZERO
+from orderdesk.domain.statuses import InvoiceStatus, ItemKind, ItemStatus, OrderStatus
+
+FIRST = ["Ada", "Alan", "Grace", "Linus", "Margaret", "Dennis", "Barbara", "Ken", "Radia", "Tim", "Frances",
+         "Edsger", "Hedy", "John", "Katherine", "Donald", "Sophie", "Niklaus", "Anita", "Guido"]
+LAST = ["Lovelace", "Turing", "Hopper", "Torvalds", "Hamilton", "Ritchie", "Liskov", "Thompson", "Perlman",
+        "Berners-Lee", "Allen", "Dijkstra", "Lamarr", "Backus", "Johnson", "Knuth", "Wilson", "Wirth", "Borg",
+        "van Rossum"]
+COMPANIES = [None, None, "Acme Hosting Ltd", "Initech", "Globex", "Umbrella Web", "Hooli", "Stark Industries",
+             "Wayne Digital", "Cyberdyne"]
+COUNTRIES = ["GB", "US", "DE", "FR", "NL", "CA", "AU", "IE", "ES", "SE", "IN", "BR"]
+DOMAINS = ["gmail.com", "outlook.com", "example.org", "proton.me", "fastmail.com", "company.test"]
+PRODUCTS = [("Starter Shared Hosting", "9.99"), ("Business Hosting", "24.00"), ("VPS 2GB", "15.00"),
+            ("VPS 8GB", "48.00"), ("Dedicated Server", "129.00"), ("Reseller Hosting", "39.95")]
+ADDONS = [("Daily Backups", "3.00"), ("Dedicated IP", "2.50"), ("SSL Certificate", "49.00")]
+TLDS = [(".com", "12.99"), (".net", "13.99"), (".org", "11.49"), (".io", "39.00"), (".co.uk", "8.99")]
+METHODS = ["stripe", "paypal", "banktransfer", "credit"]
+PROMOS = [None, None, None, "WELCOME10", "BLACKFRIDAY", "SPRING5"]
+CYCLES = ["monthly", "quarterly", "annually"]
+
+STATUS_MIX = [OrderStatus.PENDING] * 35 + [OrderStatus.ACTIVE] * 40 + [OrderStatus.CANCELLED] * 15 + \
+    [OrderStatus.FRAUD] * 10
+
+
+@dataclass
+class Seeded:
+    clients: list[Client] = field(default_factory=list)
+    affiliates: list[Affiliate] = field(default_factory=list)
+    servers: list[Server] = field(default_factory=list)
+    orders: list[Order] = field(default_factory=list)
+
+
+def seed_directory(repo: Repository, rng: random.Random, clients: int) -> Seeded:
+    out = Seeded()
+    for name, email in [("Northwind Referrals", "partners@northwind.test"), ("Hosting Reviews Weekly",
+                                                                             "ads@hrw.test"),
+                        ("Dev Podcast", "hello@devpodcast.test")]:
+        aff = Affiliate(id=new_id(), name=name, email=email, created_at=iso(utcnow()))
+        repo.put_affiliate(aff)
+        out.affiliates.append(aff)
+    for name, module, url, host in [("Manual provisioning", "none", None, None),
+                                    ("Provisioning webhook", "webhook", "http://127.0.0.1:9/provision", None)]:
+        srv = Server(id=new_id(), name=name, module=module, url=url, hostname=host, created_at=iso(utcnow()))
+        repo.put_server(srv, None)
+        out.servers.append(srv)
+    for i in range(clients):
+        first, last = FIRST[i % len(FIRST)], LAST[(i * 7) % len(LAST)]
+        client = Client(
+            id=new_id(), first_name=first, last_name=last,
+            email=f"{first.lower()}.{last.lower().replace(' ', '')}{i}@{DOMAINS[i % len(DOMAINS)]}",
+            country=COUNTRIES[i % len(COUNTRIES)], company=COMPANIES[i % len(COMPANIES)],
+            credit_balance=ZERO, created_at=iso(utcnow() - timedelta(days=400 - i)),
+        )
+        repo.put_client(client)
+        out.clients.append(client)
+    return out
+
+
+def build_order(rng: random.Random, client: Client, status: OrderStatus, placed: str,
+                affiliate: Affiliate | None, servers: list[Server]) -> tuple[Order, list[OrderItem], Invoice]:
+    order_id = new_id()
+    items: list[OrderItem] = []
+    item_status = {OrderStatus.PENDING: ItemStatus.PENDING, OrderStatus.ACTIVE: ItemStatus.ACTIVE,
+                   OrderStatus.CANCELLED: ItemStatus.CANCELLED, OrderStatus.FRAUD: ItemStatus.FRAUD}[status]
+    name, price = rng.choice(PRODUCTS)
+    server = rng.choice(servers) if servers else None
+    items.append(OrderItem(id=new_id(), kind=ItemKind.PRODUCT, description=name, billing_cycle=rng.choice(CYCLES),
+                           amount=Decimal(price), status=item_status, server_id=server.id if server else None,
+                           module=server.module if server else None,
+                           username=f"{client.first_name.lower()[:6]}{rng.randint(10, 99)}"))
+    if rng.random() < 0.6:
+        tld, tprice = rng.choice(TLDS)
+        domain = f"{client.last_name.lower().replace(' ', '')}{rng.randint(1, 999)}{tld}"
+        dstatus = ItemStatus.ACTIVE if status is OrderStatus.ACTIVE else item_status
+        items.append(OrderItem(id=new_id(), kind=ItemKind.DOMAIN, description="Domain", billing_cycle="annually",
+                               amount=Decimal(tprice), status=dstatus, domain=domain,
+                               registration_type=rng.choice(["register", "register", "transfer"]), period_years=1,
+                               registrar="none"))
+    if rng.random() < 0.3:
+        aname, aprice = rng.choice(ADDONS)
+        items.append(OrderItem(id=new_id(), kind=ItemKind.ADDON, description=aname, billing_cycle="monthly",
+                               amount=Decimal(aprice), status=item_status))
+    promo = rng.choice(PROMOS)
+    lines = [InvoiceLine(item_id=i.id, description=i.description if i.kind is not ItemKind.DOMAIN
+                         else f"Domain Registration - {i.domain}", amount=i.amount) for i in items]
+    subtotal = sum((line.amount for line in lines), ZERO)
+    discount = (subtotal * Decimal("0.10")).quantize(Decimal("0.01")) if promo else ZERO
+    subtotal, total = Invoice.totals(lines, discount)
+    method = rng.choice(METHODS)
+    paid = status is OrderStatus.ACTIVE or (status is OrderStatus.PENDING and rng.random() < 0.4)
+    inv_status = {OrderStatus.CANCELLED: InvoiceStatus.CANCELLED, OrderStatus.FRAUD: InvoiceStatus.CANCELLED}.get(
+        status, InvoiceStatus.PAID if paid else InvoiceStatus.UNPAID)
+    txns = []
+    if inv_status is InvoiceStatus.PAID:
+        txns.append(Transaction(id=new_id(), type="payment", gateway="manual" if method != "credit" else "credit",
+                                transaction_id=f"TX{rng.randint(100000, 999999)}", amount=total, at=placed))
+    invoice = Invoice(id=invoice_id_for(order_id), client_id=client.id, order_id=order_id, status=inv_status,
+                      lines=lines, subtotal=subtotal, discount=discount, tax=ZERO, total=total,
+                      balance=ZERO if inv_status is InvoiceStatus.PAID else total, currency="USD",
+                      due_date=placed[:10], date_paid=placed if inv_status is InvoiceStatus.PAID else None,
+                      payment_method=method, transactions=txns)
+    order = Order(
+        id=order_id, number=new_order_number(), placed_at=placed, status=status,
+        client=ClientRef(id=client.id, name=client.name, email=client.email, company=client.company,
+                         country=client.country),
+        payment_method=method, total=total, currency="USD", invoice_id=invoice.id, promo_code=promo,
+        discount=discount, ip_address=f"203.0.113.{rng.randint(1, 254)}" if rng.random() < 0.8
+        else f"198.51.100.{rng.randint(1, 254)}",
+        affiliate=AffiliateRef(id=affiliate.id, name=affiliate.name) if affiliate else None,
+        notes=rng.choice([None, None, "Please set up before Monday.", "Migrating from another host."]),
+        payment_status=invoice.payment_status, skip_fraud_check=True,
+    )
+    return order, items, invoice
+
+
+def seed_orders(repo: Repository, rng: random.Random, directory: Seeded, count: int,
+                statuses: list[OrderStatus] | None = None, spread_days: int = 180) -> list[Order]:
+    now = utcnow()
+    out: list[Order] = []
+    for n in range(count):
+        client = directory.clients[rng.randrange(len(directory.clients))]
+        status = (statuses or STATUS_MIX)[rng.randrange(len(statuses or STATUS_MIX))]
+        placed = iso(now - timedelta(seconds=rng.randrange(1, spread_days * 86400)))
+        affiliate = rng.choice(directory.affiliates) if directory.affiliates and rng.random() < 0.25 else None
+        order, items, invoice = build_order(rng, client, status, placed, affiliate, directory.servers)
+        search = " ".join(x.lower() for x in [client.name, client.email, client.company or "",
+                                              *(i.domain or "" for i in items)] if x)
+        history = HistoryEntry(at=placed, actor="seed", action="order placed", from_=None, to=status.value,
+                               detail="demo data")
+        repo.create_order(order, items, invoice, {}, history, search)
+        if n % 7 == 0:
+            repo.add_note(order.id, Note(id=new_id(), at=placed, author="support@orderdesk.local",
+                                         text="Customer asked about migration."),
+                          HistoryEntry(at=placed, actor="seed", action="note added", from_=None, to=None))
+        order.items, order.invoice = items, invoice
+        out.append(order)
+    return out
+
+
+def seed_demo(orders: int = 300, clients: int = 60, seed: int = 42) -> Seeded:
+    """The demo data `make run` loads on first start."""
+    repo = get_repository()
+    rng = random.Random(seed)
+    directory = seed_directory(repo, rng, clients)
+    directory.orders = seed_orders(repo, rng, directory, orders)
+    return directory
