@@ -5,9 +5,11 @@ Validation, roles, idempotency, error mapping and the OpenAPI document live in
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from chalice import AuthResponse, Chalice, Response
 
-from orderdesk.api import auth
+from orderdesk.api import auth, portal
 from orderdesk.api.http import Api, Ctx
 from orderdesk.domain.statuses import Role
 from orderdesk.schemas import (
@@ -15,11 +17,15 @@ from orderdesk.schemas import (
     AffiliateIn,
     AffiliateListOut,
     AffiliateOut,
+    BulkIn,
+    BulkJobEnvelope,
+    BulkJobOut,
     ClientIn,
     ClientListOut,
     ClientOut,
     ClientQuery,
     CreateOrderIn,
+    FraudCheckOut,
     HealthOut,
     InvoiceOut,
     NoteIn,
@@ -33,7 +39,7 @@ from orderdesk.schemas import (
     ServerOut,
     StatusCountOut,
 )
-from orderdesk.services import directory, invoices, orders
+from orderdesk.services import bulk, directory, fraud, invoices, orders
 
 app = Chalice(app_name="orderdesk")
 app.api.binary_types = []
@@ -65,6 +71,23 @@ def health():  # type: ignore[no-untyped-def]
 @app.route("/openapi.json", methods=["GET"])
 def openapi() -> Response:
     return Response(body=api.openapi("OrderDesk API", "1.0.0"), headers={"Content-Type": "application/json"})
+
+
+# -- admin portal: static files beside this module, no auth (the API calls they make carry it) ---
+
+portal_files = portal.PortalFiles(Path(__file__).resolve().parent / "portal")
+
+
+@app.route("/", methods=["GET"])
+def portal_index() -> Response:
+    return portal_files.response("index.html", (app.current_request.headers or {}).get("if-none-match"))
+
+
+@app.route("/portal/{name}", methods=["GET"])
+def portal_asset(name: str) -> Response:
+    if name == portal.CONFIG_NAME:
+        return portal.config_response()
+    return portal_files.response(name, (app.current_request.headers or {}).get("if-none-match"))
 
 
 # -- clients, affiliates, servers ----------------------------------------------------------------
@@ -163,3 +186,24 @@ def get_invoice(invoice_id: str):  # type: ignore[no-untyped-def]
            body=PaymentIn, response=InvoiceOut, status=201, errors=(409,), tags=("invoices",))
 def record_payment(invoice_id: str, body: PaymentIn, ctx: Ctx):  # type: ignore[no-untyped-def]
     return invoices.record_payment(invoice_id, body, ctx.actor)
+
+
+# -- bulk status changes, fraud screening ----------------------------------------------------------
+
+
+@api.route("/orders/bulk", "POST", role=Role.ADMIN, summary="Bulk status change or delete (queued)",
+           body=BulkIn, response=BulkJobEnvelope, status=202, errors=(502,), tags=("bulk",))
+def bulk_update(body: BulkIn, ctx: Ctx):  # type: ignore[no-untyped-def]
+    return {"job": bulk.submit(body, ctx.actor)}
+
+
+@api.route("/bulk-jobs/{job_id}", "GET", role=Role.VIEWER, summary="Progress and failures of a bulk job",
+           response=BulkJobOut, tags=("bulk",))
+def get_bulk_job(job_id: str):  # type: ignore[no-untyped-def]
+    return bulk.get_job(job_id)
+
+
+@api.route("/orders/{order_id}/fraud-check", "POST", role=Role.SUPPORT, summary="Run the fraud screening again",
+           response=FraudCheckOut, errors=(409,), tags=("orders",))
+def fraud_check(order_id: str, ctx: Ctx):  # type: ignore[no-untyped-def]
+    return fraud.recheck_order(order_id, ctx.actor)

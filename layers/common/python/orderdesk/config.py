@@ -35,6 +35,9 @@ class Settings:
     auth_audience: str = "orderdesk"
     auth_jwks_url: str | None = None
     auth_public_key_file: str | None = None
+    # admin portal sign-in through the Cognito hosted UI (unset locally: paste a token instead)
+    cognito_domain: str | None = None
+    cognito_client_id: str | None = None
     # secrets: key for encrypting write-only credentials and passwords; cursor signing key
     secrets_key: str | None = None
     cursor_secret: str = "orderdesk-local-cursor-secret"
@@ -44,6 +47,7 @@ class Settings:
     cancel_state_machine_arn: str | None = None
     # bulk
     bulk_queue_url: str | None = None
+    bulk_max_receives: int = 3  # the queue's redrive maxReceiveCount (template.yaml)
     # fraud
     fraud_provider: str = "rules"
     fraud_reject_threshold: int = 75
@@ -80,12 +84,15 @@ class Settings:
             auth_audience=env.get("AUTH_AUDIENCE", cls.auth_audience),
             auth_jwks_url=env.get("AUTH_JWKS_URL") or None,
             auth_public_key_file=env.get("AUTH_PUBLIC_KEY_FILE") or None,
+            cognito_domain=env.get("COGNITO_DOMAIN") or None,
+            cognito_client_id=env.get("COGNITO_CLIENT_ID") or None,
             secrets_key=env.get("SECRETS_KEY") or None,
             cursor_secret=env.get("CURSOR_SECRET", cls.cursor_secret),
             max_body_bytes=_int("MAX_BODY_BYTES", cls.max_body_bytes),
             accept_state_machine_arn=env.get("ACCEPT_STATE_MACHINE_ARN") or None,
             cancel_state_machine_arn=env.get("CANCEL_STATE_MACHINE_ARN") or None,
             bulk_queue_url=env.get("BULK_QUEUE_URL") or None,
+            bulk_max_receives=_int("BULK_MAX_RECEIVES", cls.bulk_max_receives),
             fraud_provider=env.get("FRAUD_PROVIDER", cls.fraud_provider),
             fraud_reject_threshold=_int("FRAUD_REJECT_THRESHOLD", cls.fraud_reject_threshold),
             fraud_review_threshold=_int("FRAUD_REVIEW_THRESHOLD", cls.fraud_review_threshold),

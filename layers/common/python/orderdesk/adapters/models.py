@@ -333,6 +333,7 @@ class BulkJobRecord(Record, discriminator="bulk_job"):
     failed = NumberAttribute(default=0)
     created_at = UnicodeAttribute()
     actor = UnicodeAttribute(null=True)
+    finished_at = UnicodeAttribute(null=True)
 
 
 class BulkOutcomeRecord(Record, discriminator="bulk_outcome"):
@@ -341,6 +342,9 @@ class BulkOutcomeRecord(Record, discriminator="bulk_outcome"):
     order_id = UnicodeAttribute()
     ok = BooleanAttribute()
     error = UnicodeAttribute(null=True)
+    # a bulk delete is begun (not yet counted): a delete spans several writes, so the outcome is
+    # claimed first and counted when the order is gone; a redelivery resumes it
+    deleting = BooleanAttribute(null=True)
 
 
 ALL_MODELS: tuple[type[Record], ...] = (Record,)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -52,6 +53,8 @@ from ..domain.model import (
     ActionStep,
     Affiliate,
     AffiliateRef,
+    BulkFailure,
+    BulkJob,
     Client,
     ClientRef,
     FraudCheck,
@@ -333,7 +336,8 @@ class Repository:
     def _history_record(order_id: str, entry: HistoryEntry, seq: int = 0) -> m.HistoryRecord:
         return m.HistoryRecord(
             pk=order_pk(order_id),
-            sk=f"HIST#{entry.at}#{new_id()}{seq:03d}",
+            # at (seconds) then write time, so entries of one second keep their order
+            sk=f"HIST#{entry.at}#{time.time_ns():020d}{seq:03d}{new_id()[:4]}",
             at=entry.at,
             actor=entry.actor,
             action=entry.action,
@@ -1022,6 +1026,107 @@ class Repository:
 
     def list_servers(self) -> list[Server]:
         return [self._server_from(r) for r in m.ServerRecord.query("SERVER", index_name="by_type")]
+
+    # -- bulk jobs -----------------------------------------------------------------------------
+
+    def create_bulk_job(self, job: BulkJob) -> None:
+        m.BulkJobRecord(
+            pk=f"BULKJOB#{job.id}", sk="JOB", id=job.id, status=job.status, target=job.target, total=job.total,
+            succeeded=0, failed=0, created_at=job.created_at, actor=job.actor, ttl=self.ttl_at(),
+        ).save(condition=m.BulkJobRecord.pk.does_not_exist())
+
+    def get_bulk_job(self, job_id: str) -> BulkJob:
+        """The job and its failures in one Query of the job's partition."""
+        job: m.BulkJobRecord | None = None
+        failures: list[BulkFailure] = []
+        counted_failure = (m.BulkOutcomeRecord.ok == False) & m.BulkOutcomeRecord.deleting.does_not_exist()  # noqa: E712
+        for rec in m.Record.query(f"BULKJOB#{job_id}", consistent_read=True,
+                                  filter_condition=(m.Record.sk == "JOB") | counted_failure):
+            if isinstance(rec, m.BulkJobRecord):
+                job = rec
+            elif isinstance(rec, m.BulkOutcomeRecord):
+                failures.append(BulkFailure(order_id=rec.order_id, error=rec.error or "failed"))
+        if job is None:
+            raise NotFound(f"bulk job {job_id} not found")
+        succeeded, failed, total = int(job.succeeded or 0), int(job.failed or 0), int(job.total)
+        return BulkJob(
+            id=job.id, target=job.target, total=total, succeeded=succeeded, failed=failed,
+            status="DONE" if succeeded + failed >= total else job.status,
+            created_at=job.created_at, actor=job.actor, failures=failures,
+        )
+
+    def bulk_outcome(self, job_id: str, order_id: str) -> str | None:
+        """None (not yet counted), "ok", "failed", or "deleting" (a delete begun, not yet counted)."""
+        try:
+            rec = m.BulkOutcomeRecord.get(f"BULKJOB#{job_id}", f"OUTCOME#{order_id}", consistent_read=True)
+        except DoesNotExist:
+            return None
+        if rec.deleting:
+            return "deleting"
+        return "ok" if rec.ok else "failed"
+
+    def bulk_outcome_op(self, job_id: str, order_id: str, ok: bool, error: str | None = None, *,
+                        claimed: bool = False) -> Any:
+        """`fn(tx)` adding an order's outcome and the job counter it moves to a transaction.
+
+        The outcome is written only if none exists (or, `claimed`, only over the claim of a
+        delete), so a redelivered message never counts an order twice."""
+        pk = f"BULKJOB#{job_id}"
+
+        def add(tx: TransactWrite) -> None:
+            if claimed:
+                tx.update(m.BulkOutcomeRecord(pk=pk, sk=f"OUTCOME#{order_id}"),
+                          actions=[m.BulkOutcomeRecord.ok.set(ok), m.BulkOutcomeRecord.deleting.remove(),
+                                   m.BulkOutcomeRecord.error.set(error) if error else m.BulkOutcomeRecord.error.remove()],
+                          condition=m.BulkOutcomeRecord.deleting == True)  # noqa: E712
+            else:
+                tx.save(m.BulkOutcomeRecord(pk=pk, sk=f"OUTCOME#{order_id}", order_id=order_id, ok=ok, error=error,
+                                            ttl=self.ttl_at()),
+                        condition=m.BulkOutcomeRecord.pk.does_not_exist())
+            counter = m.BulkJobRecord.succeeded if ok else m.BulkJobRecord.failed
+            tx.update(m.BulkJobRecord(pk=pk, sk="JOB"),
+                      actions=[counter.add(1), m.BulkJobRecord.status.set("RUNNING")],
+                      condition=m.BulkJobRecord.pk.exists())
+
+        return add
+
+    def record_bulk_outcome(self, job_id: str, order_id: str, ok: bool, error: str | None = None, *,
+                            claimed: bool = False) -> bool:
+        """Count one order's outcome on its own; False when it was already counted."""
+        try:
+            with self.transaction() as tx:
+                self.bulk_outcome_op(job_id, order_id, ok, error, claimed=claimed)(tx)
+        except TransactWriteError as exc:
+            if _is_condition_failure(exc):
+                return False
+            if _is_transaction_conflict(exc):
+                raise ConcurrentUpdate(f"bulk job {job_id} is busy; try again") from exc
+            raise
+        return True
+
+    def claim_bulk_delete(self, job_id: str, order_id: str) -> bool:
+        """Mark a bulk delete of one order as begun; False when the order already has an outcome."""
+        try:
+            m.BulkOutcomeRecord(pk=f"BULKJOB#{job_id}", sk=f"OUTCOME#{order_id}", order_id=order_id, ok=False,
+                                deleting=True, ttl=self.ttl_at()).save(
+                condition=m.BulkOutcomeRecord.pk.does_not_exist())
+        except PutError as exc:
+            if _is_condition_failure(exc):
+                return False
+            raise
+        return True
+
+    def finish_bulk_job(self, job_id: str) -> bool:
+        """Store DONE once every order is counted; True when the job is done."""
+        try:
+            rec = m.BulkJobRecord.get(f"BULKJOB#{job_id}", "JOB", consistent_read=True)
+        except DoesNotExist as exc:
+            raise NotFound(f"bulk job {job_id} not found") from exc
+        if int(rec.succeeded or 0) + int(rec.failed or 0) < int(rec.total):
+            return False
+        if rec.status != "DONE":
+            rec.update(actions=[m.BulkJobRecord.status.set("DONE"), m.BulkJobRecord.finished_at.set(iso(utcnow()))])
+        return True
 
     # -- generic -------------------------------------------------------------------------------
 

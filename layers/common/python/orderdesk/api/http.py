@@ -101,9 +101,9 @@ def fields_of(exc: ValidationError, prefix: str = "") -> dict[str, str]:
             out["body"] = "must be a JSON object"
             continue
         m = _VALUE_ERROR.match(msg)
-        if m and (not loc or loc.endswith(m.group(1))):
-            base = loc.rsplit(".", 1)[0] + "." if "." in loc else ""
-            loc, msg = (base if loc else "") + m.group(1), m.group(2)
+        if m:  # a model validator names its field: "field: what is wrong"
+            name, msg = m.group(1), m.group(2)
+            loc = loc if loc.endswith(name) else (f"{loc}.{name}" if loc else name)
         elif msg.startswith("Value error, "):
             msg = msg[len("Value error, "):]
         key = f"{prefix}{loc}" if loc else (prefix.rstrip(".") or "body")

@@ -284,3 +284,24 @@ class Server:
     username: str | None = None
     has_credentials: bool = False
     created_at: str = ""
+
+
+@dataclass
+class BulkFailure:
+    order_id: str
+    error: str
+
+
+@dataclass
+class BulkJob:
+    """A bulk status change (or delete) of many orders, worked off a queue."""
+
+    id: str
+    target: str  # an order status, or "delete"
+    total: int
+    status: str = "QUEUED"  # QUEUED | RUNNING | DONE
+    succeeded: int = 0
+    failed: int = 0
+    created_at: str = ""
+    actor: str | None = None
+    failures: list[BulkFailure] = field(default_factory=list)

@@ -1,0 +1,60 @@
+"""SQS: send the bulk job's work. The endpoint comes from botocore (AWS_ENDPOINT_URL_SQS
+locally), never from code."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from ..config import get_settings
+from ..domain.errors import PermanentError, TransientError
+
+_BATCH = 10  # SendMessageBatch takes at most ten entries
+_client: Any = None
+_client_lock = threading.Lock()
+
+
+def _sqs() -> Any:
+    global _client
+    with _client_lock:
+        if _client is None:
+            import boto3
+
+            _client = boto3.client("sqs", region_name=get_settings().region)
+        return _client
+
+
+def reset_client() -> None:
+    """Forget the client (tests and the local stack move the endpoint)."""
+    global _client
+    with _client_lock:
+        _client = None
+
+
+def send_messages(queue_url: str | None, bodies: Sequence[dict[str, Any]], attempts: int = 3) -> None:
+    """Send every body with SendMessageBatch, resending the entries SQS reports failed."""
+    if not queue_url:
+        raise PermanentError("no queue is configured (BULK_QUEUE_URL)")
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    for start in range(0, len(bodies), _BATCH):
+        entries = [{"Id": str(i), "MessageBody": json.dumps(body, separators=(",", ":"))}
+                   for i, body in enumerate(bodies[start:start + _BATCH])]
+        for attempt in range(attempts):
+            try:
+                resp = _sqs().send_message_batch(QueueUrl=queue_url, Entries=entries)
+            except (BotoCoreError, ClientError) as exc:
+                if attempt == attempts - 1:
+                    raise TransientError(f"could not queue the bulk work: {exc}") from exc
+                time.sleep(0.05 * 2**attempt)
+                continue
+            failed = {f["Id"] for f in resp.get("Failed", [])}
+            entries = [e for e in entries if e["Id"] in failed]
+            if not entries:
+                break
+            if attempt == attempts - 1:
+                raise TransientError(f"SQS refused {len(entries)} message(s) of the bulk work")
+            time.sleep(0.05 * 2**attempt)
