@@ -308,7 +308,7 @@ class Api:
                 op["x-required-role"] = spec.role.value
             paths.setdefault(spec.path, {})[spec.method.lower()] = op
         return {
-            "openapi": "3.0.3",
+            "openapi": "3.1.0",
             "info": {"title": title, "version": version},
             "paths": paths,
             "components": {
@@ -329,7 +329,7 @@ def _query_schema(schema: dict[str, Any]) -> dict[str, Any]:
         options = [s for s in schema["anyOf"] if s.get("type") != "null"]
         base = dict(options[0]) if options else {"type": "string"}
         for k in ("default", "description"):
-            if k in schema:
+            if schema.get(k) is not None:
                 base[k] = schema[k]
         return base
     return {k: v for k, v in schema.items() if k != "title"}
