@@ -1041,7 +1041,7 @@ class Repository:
         failures: list[BulkFailure] = []
         counted_failure = (m.BulkOutcomeRecord.ok == False) & m.BulkOutcomeRecord.deleting.does_not_exist()  # noqa: E712
         for rec in m.Record.query(f"BULKJOB#{job_id}", consistent_read=True,
-                                  filter_condition=(m.Record.sk == "JOB") | counted_failure):
+                                  filter_condition=m.BulkJobRecord.total.exists() | counted_failure):
             if isinstance(rec, m.BulkJobRecord):
                 job = rec
             elif isinstance(rec, m.BulkOutcomeRecord):

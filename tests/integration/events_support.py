@@ -1,0 +1,98 @@
+"""Fixtures and helpers for the event-driven tests (bulk over SQS, fraud screening, cleanups):
+moto's server over HTTP for SQS and Step Functions, queues as template.yaml declares them, and
+fast seeding of many orders straight through the repository."""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+
+import boto3
+import pytest
+
+from infra.local.moto_server import MotoServer
+from infra.local.seed import Seeded, build_order, seed_directory
+from orderdesk.adapters import queue as queue_adapter
+from orderdesk.adapters.repository import Repository, get_repository
+from orderdesk.config import reset_settings
+from orderdesk.domain.model import Action, ActionStep, HistoryEntry, Order, iso, new_id, utcnow
+from orderdesk.domain.statuses import ActionStatus, OrderStatus
+
+
+@pytest.fixture(scope="module")
+def moto() -> Iterator[MotoServer]:
+    server = MotoServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@dataclass
+class Queues:
+    url: str
+    dlq_url: str
+    sqs: object
+
+
+@pytest.fixture()
+def bulk_queue(moto: MotoServer, table: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Queues]:
+    """A bulk queue with its DLQ (redrive after 3 receives, as template.yaml), the API pointed at it."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SQS", moto.endpoint)
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    suffix = uuid.uuid4().hex[:8]
+    dlq_url = sqs.create_queue(QueueName=f"bulk-dlq-{suffix}")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    url = sqs.create_queue(QueueName=f"bulk-{suffix}", Attributes={
+        "VisibilityTimeout": "30",
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"}),
+    })["QueueUrl"]
+    monkeypatch.setenv("BULK_QUEUE_URL", url)
+    reset_settings()
+    queue_adapter.reset_client()
+    yield Queues(url=url, dlq_url=dlq_url, sqs=sqs)
+    queue_adapter.reset_client()
+    reset_settings()
+
+
+def seed(count: int, statuses: list[OrderStatus], *, clients: int = 5, seed_value: int = 7,
+         placed_days_ago: float | None = None, workers: int = 8) -> tuple[Seeded, list[Order]]:
+    """`count` orders with the given statuses (cycled), written in parallel through the repository."""
+    repo = get_repository()
+    rng = random.Random(seed_value)
+    directory = seed_directory(repo, rng, clients)
+    now = utcnow()
+    built = []
+    for n in range(count):
+        client = directory.clients[n % len(directory.clients)]
+        ago = timedelta(days=placed_days_ago) if placed_days_ago is not None else timedelta(minutes=n + 1)
+        built.append(build_order(rng, client, statuses[n % len(statuses)], iso(now - ago), None, []))
+
+    def write(b: tuple) -> Order:
+        order, items, invoice = b
+        history = HistoryEntry(at=order.placed_at, actor="test", action="order placed", from_=None,
+                               to=order.status.value)
+        repo.create_order(order, items, invoice, {}, history, order.client.name.lower())
+        order.items, order.invoice = items, invoice
+        return order
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        orders = list(pool.map(write, built))
+    return directory, orders
+
+
+def lock(repo: Repository, order: Order, action_type: str = "cancel", execution_arn: str | None = None,
+         started_at: str | None = None) -> Action:
+    """Put a running action (and its lock) on an order, as a workflow start does."""
+    action = Action(id=new_id(), order_id=order.id, type=action_type, status=ActionStatus.RUNNING,
+                    steps=[ActionStep(name="terminate", status="RUNNING")], started_at=started_at or iso(utcnow()),
+                    actor="test", execution_arn=execution_arn)
+    history = HistoryEntry(at=action.started_at, actor="test", action=f"{action_type} started", from_=None, to=None)
+    repo.start_action(order, action, frozenset(OrderStatus), history)
+    if execution_arn:
+        repo.set_lock_execution(order.id, action.id, execution_arn)
+    return action
