@@ -61,9 +61,11 @@ class Settings:
     maxmind_account_id: str | None = None
     maxmind_license_key: str | None = None
     maxmind_host: str | None = None
+    maxmind_timeout_seconds: float = 10.0
     # cleanups
     order_unpaid_cancel_days: int = 0
     retention_days: int = 0
+    stale_lock_minutes: int = 15  # a lock with no workflow execution recorded is stale after this
     idempotency_ttl_seconds: int = 86_400
     record_ttl_days: int = 30
     # email and local outbox
@@ -71,6 +73,10 @@ class Settings:
     email_outbox_dir: str | None = None
     stripe_api_base: str | None = None
     stripe_api_key: str | None = None
+    # provisioning modules and registrars (the `webhook` registrar signs with its secret)
+    remote_timeout_seconds: float = 15.0
+    registrar_webhook_url: str | None = None
+    registrar_webhook_secret: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -107,14 +113,19 @@ class Settings:
             maxmind_account_id=env.get("MAXMIND_ACCOUNT_ID") or None,
             maxmind_license_key=env.get("MAXMIND_LICENSE_KEY") or None,
             maxmind_host=env.get("MAXMIND_HOST") or None,
+            maxmind_timeout_seconds=float(env.get("MAXMIND_TIMEOUT_SECONDS") or cls.maxmind_timeout_seconds),
             order_unpaid_cancel_days=_int("ORDER_UNPAID_CANCEL_DAYS", cls.order_unpaid_cancel_days),
             retention_days=_int("RETENTION_DAYS", cls.retention_days),
+            stale_lock_minutes=_int("STALE_LOCK_MINUTES", cls.stale_lock_minutes),
             idempotency_ttl_seconds=_int("IDEMPOTENCY_TTL_SECONDS", cls.idempotency_ttl_seconds),
             record_ttl_days=_int("RECORD_TTL_DAYS", cls.record_ttl_days),
             email_from=env.get("EMAIL_FROM", cls.email_from),
             email_outbox_dir=env.get("EMAIL_OUTBOX_DIR") or None,
             stripe_api_base=env.get("STRIPE_API_BASE") or None,
             stripe_api_key=env.get("STRIPE_API_KEY") or None,
+            remote_timeout_seconds=float(env.get("REMOTE_TIMEOUT_SECONDS") or cls.remote_timeout_seconds),
+            registrar_webhook_url=env.get("REGISTRAR_WEBHOOK_URL") or None,
+            registrar_webhook_secret=env.get("REGISTRAR_WEBHOOK_SECRET") or None,
         )
 
     def public_key_pem(self) -> str | None:

@@ -1,0 +1,151 @@
+"""Payment gateways behind one interface, `refund(payment, amount, idempotency_key)`.
+
+* `stripe`: a refund of the PaymentIntent (`pi_...`) or Charge (`ch_...`) through the stripe
+  library, with Stripe's own `Idempotency-Key`: a retry with the same key returns the refund
+  Stripe already made instead of making another. `STRIPE_API_BASE` points it elsewhere (tests).
+* `credit`: the amount goes to the client's credit balance, in the same DynamoDB transaction
+  that records the refund on the invoice (`Refund.apply`), so it is credited exactly once.
+* `manual` (and any gateway without a refund API): the refund is recorded for the operator to
+  pay back by hand.
+
+The refund transaction id is deterministic for `manual` and `credit`, and Stripe's refund id for
+`stripe`, so whoever records it can tell a repeat from a second refund."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Protocol
+
+from ..config import get_settings
+from ..domain.errors import GatewayError, TransientError
+from ..domain.model import Transaction
+
+
+class GatewayUnavailable(TransientError):
+    """The gateway did not answer, rate-limited us, or failed on its side: retry (same key)."""
+
+
+@dataclass(frozen=True)
+class Refund:
+    gateway: str
+    transaction_id: str
+    note: str | None = None
+    # operations to add to the transaction that records the refund (credit balance), if any
+    apply: Callable[[Any], None] | None = None
+
+
+class PaymentGateway(Protocol):
+    name: str
+
+    def refund(self, payment: Transaction, amount: Decimal, idempotency_key: str) -> Refund: ...
+
+
+class ManualGateway:
+    name = "manual"
+
+    def __init__(self, gateway: str = "manual") -> None:
+        self.gateway = gateway
+
+    def refund(self, payment: Transaction, amount: Decimal, idempotency_key: str) -> Refund:
+        note = None if self.gateway == "manual" else f"{self.gateway} has no refund API here: refund it by hand"
+        return Refund(gateway=self.gateway, transaction_id=f"refund-{payment.transaction_id}", note=note)
+
+
+class CreditGateway:
+    name = "credit"
+
+    def __init__(self, client_id: str) -> None:
+        self.client_id = client_id
+
+    def refund(self, payment: Transaction, amount: Decimal, idempotency_key: str) -> Refund:
+        from .repository import get_repository
+
+        repo = get_repository()
+        client_id = self.client_id
+
+        def apply(tx: Any) -> None:
+            repo.add_client_credit(client_id, amount, extra_tx=tx)
+
+        return Refund(gateway="credit", transaction_id=f"credit-{payment.transaction_id}",
+                      note=f"credited to client {client_id}", apply=apply)
+
+
+# currencies Stripe counts in whole units (no cents)
+_ZERO_DECIMAL = frozenset({"BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND",
+                           "VUV", "XAF", "XOF", "XPF"})
+
+
+def minor_units(amount: Decimal, currency: str) -> int:
+    if currency.upper() in _ZERO_DECIMAL:
+        return int(amount)
+    return int((amount * 100).to_integral_value())
+
+
+class StripeGateway:
+    name = "stripe"
+
+    def __init__(self, currency: str) -> None:
+        self.currency = currency
+
+    def refund(self, payment: Transaction, amount: Decimal, idempotency_key: str) -> Refund:
+        import stripe
+
+        params: dict[str, Any] = {
+            "amount": minor_units(amount, self.currency),
+            "metadata": {"orderdesk_payment": payment.id, "orderdesk_key": idempotency_key},
+        }
+        if payment.transaction_id.startswith("ch_"):
+            params["charge"] = payment.transaction_id
+        else:
+            params["payment_intent"] = payment.transaction_id
+        try:
+            refund = _stripe().v1.refunds.create(params=params, options={"idempotency_key": idempotency_key})
+        except (stripe.APIConnectionError, stripe.RateLimitError) as exc:
+            raise GatewayUnavailable(f"stripe: {type(exc).__name__}: {exc.user_message or ''}".strip()) from exc
+        except stripe.StripeError as exc:
+            status = exc.http_status or 0
+            if status >= 500 or isinstance(exc, stripe.APIError):
+                raise GatewayUnavailable(f"stripe answered {status}: {exc.user_message or ''}".strip()) from exc
+            raise GatewayError(f"stripe refused the refund ({exc.code or status}): {exc.user_message or ''}".strip()
+                               ) from exc
+        if getattr(refund, "status", None) in ("failed", "canceled"):
+            raise GatewayError(f"stripe refund {refund.id} {refund.status}")
+        return Refund(gateway="stripe", transaction_id=str(refund.id))
+
+
+_client: Any = None
+_client_for: tuple[str, str | None] | None = None
+_client_lock = threading.Lock()
+
+
+def _stripe() -> Any:
+    """One StripeClient per (key, base), built on first use; no global stripe.api_key."""
+    global _client, _client_for
+    settings = get_settings()
+    if not settings.stripe_api_key:
+        raise GatewayError("stripe is not configured (STRIPE_API_KEY)")
+    wanted = (settings.stripe_api_key, settings.stripe_api_base)
+    with _client_lock:
+        if _client is None or _client_for != wanted:
+            import stripe
+
+            _client = stripe.StripeClient(
+                settings.stripe_api_key,
+                base_addresses={"api": settings.stripe_api_base} if settings.stripe_api_base else None,
+                max_network_retries=0,  # the workflow retries, with the same idempotency key
+                http_client=stripe.RequestsClient(timeout=(3.05, 30)),
+            )
+            _client_for = wanted
+        return _client
+
+
+def gateway_for(name: str, *, client_id: str, currency: str) -> PaymentGateway:
+    """The gateway that took a payment, as it can refund it."""
+    if name == "stripe":
+        return StripeGateway(currency)
+    if name == "credit":
+        return CreditGateway(client_id)
+    return ManualGateway(name)

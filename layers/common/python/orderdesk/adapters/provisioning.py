@@ -1,0 +1,188 @@
+"""Provisioning modules: one interface (create, suspend, unsuspend, terminate) over the systems
+that hold clients' accounts.
+
+* `none`: manual provisioning; the command is only recorded.
+* `webhook`: the command as signed JSON (see `remote`) to the server's URL.
+* `cpanel`: WHM API 1 (`createacct`, `suspendacct`, `unsuspendacct`, `removeacct`) with an API
+  token, `Authorization: whm <user>:<token>`.
+
+Every command is safe to repeat: a webhook receiver gets the same `Idempotency-Key` for every
+retry of one command, and WHM's "already exists" (create) / "does not exist" (remove) answers
+count as done. The server's credentials and the account password are decrypted by the caller at
+the moment of use and live only in memory here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+from urllib.parse import urlsplit
+
+from ..domain.errors import PermanentError
+from ..domain.model import Server
+from .remote import RemoteRejected, post_signed, request_json
+
+
+@dataclass(frozen=True)
+class Account:
+    """What a module needs to act on one client account. `password` is plaintext, in memory only."""
+
+    order_id: str
+    item_id: str
+    product: str
+    billing_cycle: str
+    username: str | None
+    password: str | None
+    domain: str | None
+    client_id: str
+    client_name: str
+    client_email: str
+
+    def __repr__(self) -> str:  # never print the password
+        return f"Account(order_id={self.order_id!r}, item_id={self.item_id!r}, username={self.username!r})"
+
+
+class ProvisioningModule(Protocol):
+    name: str
+
+    def create(self, account: Account) -> None: ...
+
+    def suspend(self, account: Account, reason: str) -> None: ...
+
+    def unsuspend(self, account: Account) -> None: ...
+
+    def terminate(self, account: Account) -> None: ...
+
+
+class NoneModule:
+    """Manual provisioning: nothing to call; the workflow records what was done."""
+
+    name = "none"
+
+    def create(self, account: Account) -> None:
+        return None
+
+    def suspend(self, account: Account, reason: str) -> None:
+        return None
+
+    def unsuspend(self, account: Account) -> None:
+        return None
+
+    def terminate(self, account: Account) -> None:
+        return None
+
+
+class WebhookModule:
+    """`{"command": "create", "account": {...}}` POSTed to the server's URL, signed with its secret."""
+
+    name = "webhook"
+
+    def __init__(self, server: Server, secret: str | None) -> None:
+        if not server.url:
+            raise PermanentError(f"server {server.name} ({server.id}) has no URL for its webhook")
+        self.server = server
+        self.secret = secret
+
+    def _send(self, command: str, account: Account, **extra: str) -> None:
+        payload = {
+            "command": command,
+            "server_id": self.server.id,
+            "account": {
+                "order_id": account.order_id,
+                "item_id": account.item_id,
+                "product": account.product,
+                "billing_cycle": account.billing_cycle,
+                "username": account.username,
+                "domain": account.domain,
+                "client": {"id": account.client_id, "name": account.client_name, "email": account.client_email},
+            },
+            **extra,
+        }
+        if command == "create" and account.password:
+            payload["account"]["password"] = account.password  # type: ignore[index]
+        key = f"orderdesk:{account.order_id}:{account.item_id}:{command}"
+        post_signed(self.server.url or "", payload, self.secret, idempotency_key=key)
+
+    def create(self, account: Account) -> None:
+        self._send("create", account)
+
+    def suspend(self, account: Account, reason: str) -> None:
+        self._send("suspend", account, reason=reason)
+
+    def unsuspend(self, account: Account) -> None:
+        self._send("unsuspend", account)
+
+    def terminate(self, account: Account) -> None:
+        self._send("terminate", account)
+
+
+class CpanelModule:
+    """WHM API 1 over HTTPS on port 2087 of the server's hostname (or the server's URL, if set)."""
+
+    name = "cpanel"
+
+    def __init__(self, server: Server, token: str | None) -> None:
+        if not token:
+            raise PermanentError(f"server {server.name} ({server.id}) has no WHM API token")
+        if not (server.url or server.hostname):
+            raise PermanentError(f"server {server.name} ({server.id}) has no hostname")
+        self.server = server
+        self.token = token
+        base = server.url or f"https://{server.hostname}"
+        if not server.url and urlsplit(base).port is None:
+            base += ":2087"
+        self.base = base.rstrip("/")
+        self.user = server.username or "root"
+
+    def _call(self, function: str, params: dict[str, str], *, done_if: str | None = None) -> None:
+        data = request_json(
+            "POST",
+            f"{self.base}/json-api/{function}?api.version=1",
+            form=params,
+            headers={"Authorization": f"whm {self.user}:{self.token}"},
+        )
+        meta = data.get("metadata") or {}
+        if int(meta.get("result", 0)) == 1:
+            return
+        reason = str(meta.get("reason") or "no reason given")
+        if done_if and done_if in reason.lower():
+            return  # a repeat of a command that already took effect
+        raise RemoteRejected(f"WHM {function} failed: {reason[:200]}")
+
+    def create(self, account: Account) -> None:
+        if not (account.username and account.password and account.domain):
+            raise PermanentError("a cPanel account needs a username, a password and a domain")
+        self._call(
+            "createacct",
+            {"username": account.username, "domain": account.domain, "password": account.password,
+             "contactemail": account.client_email},
+            done_if="already exists",
+        )
+
+    def suspend(self, account: Account, reason: str) -> None:
+        self._call("suspendacct", {"user": _need_user(account), "reason": reason[:200]})
+
+    def unsuspend(self, account: Account) -> None:
+        self._call("unsuspendacct", {"user": _need_user(account)})
+
+    def terminate(self, account: Account) -> None:
+        self._call("removeacct", {"user": _need_user(account)}, done_if="does not exist")
+
+
+def _need_user(account: Account) -> str:
+    if not account.username:
+        raise PermanentError("the account has no username on the server")
+    return account.username
+
+
+MODULES = ("none", "webhook", "cpanel")
+
+
+def module_for(server: Server | None, credentials: str | None) -> ProvisioningModule:
+    """The module that acts on `server` (no server: manual). `credentials` already decrypted."""
+    if server is None or server.module == "none":
+        return NoneModule()
+    if server.module == "webhook":
+        return WebhookModule(server, credentials)
+    if server.module == "cpanel":
+        return CpanelModule(server, credentials)
+    raise PermanentError(f"unknown provisioning module {server.module!r} on server {server.id}")
