@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..config import get_settings
-from ..domain.errors import IdempotencyConflict
+from ..domain.errors import IdempotencyConflict, TransientError
 
 _stores: dict[str, Any] = {}
 _lock = threading.Lock()
@@ -65,3 +65,30 @@ def run_once(scope: str, key: str, payload_hash: str, fn: Callable[[], dict[str,
         raise IdempotencyConflict("this Idempotency-Key was used with another request body") from exc
     except IdempotencyAlreadyInProgressError as exc:
         raise IdempotencyConflict("a request with this Idempotency-Key is still in progress") from exc
+
+
+class StillInProgress(TransientError):
+    """Another invocation with the same key is running, or died less than its timeout ago.
+    Step Functions retries it (its class name is the error name) until that record expires."""
+
+
+def once_per_key(scope: str, data: dict[str, Any], fn: Callable[[dict[str, Any]], dict[str, Any]], *,
+                 lambda_context: Any = None) -> dict[str, Any]:
+    """Run `fn(data)` once per `data` (all of it is the key) with Powertools' `idempotent_function`:
+    a repeat returns the stored result. With `lambda_context` registered, an invocation that died
+    holds the key only until its Lambda timeout, then a retry may run it again."""
+    from aws_lambda_powertools.utilities.idempotency import idempotent_function
+    from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
+
+    cfg = config(raise_on_no_idempotency_key=True)
+    if lambda_context is not None:
+        cfg.register_lambda_context(lambda_context)
+
+    @idempotent_function(data_keyword_argument="data", persistence_store=persistence_store(scope), config=cfg)
+    def _once(data: dict[str, Any]) -> dict[str, Any]:
+        return fn(data)
+
+    try:
+        return _once(data=data)
+    except IdempotencyAlreadyInProgressError as exc:
+        raise StillInProgress(f"{scope} {sorted(data.items())} is already in progress") from exc

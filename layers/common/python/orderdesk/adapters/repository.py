@@ -840,6 +840,95 @@ class Repository:
     def save_action(self, action: Action) -> None:
         self._action_record(action).save()
 
+    # -- workflow actions: steps, item changes under an action's lock, the end of an action -----
+
+    @staticmethod
+    def _lock_held(action_id: str) -> Condition:
+        """The order carries this action's lock. `pending_action` is stored as JSON, so the action
+        id, quoted as JSON quotes it, occurs in it exactly when the lock is that action's."""
+        return m.OrderRecord.pending_action.contains(action_id)
+
+    def set_action_step(self, order_id: str, action_id: str, step: ActionStep) -> None:
+        """Add or replace (by name) one step of an action. Parallel Map iterations write steps of
+        one action, so this is a compare-and-set on the stored steps."""
+        import random
+        import time as _time
+
+        for attempt in range(25):
+            try:
+                rec = m.ActionRecord.get(order_pk(order_id), f"ACTION#{action_id}", consistent_read=True)
+            except DoesNotExist as exc:
+                raise NotFound(f"action {action_id} of order {order_id} not found") from exc
+            stored = rec.steps or []
+            wanted = {"name": step.name, "status": step.status, "error": step.error}
+            steps = [dict(s) for s in stored]
+            for i, s in enumerate(steps):
+                if s.get("name") == step.name:
+                    if s == wanted:
+                        return
+                    steps[i] = wanted
+                    break
+            else:
+                steps.append(wanted)
+            try:
+                rec.update(actions=[m.ActionRecord.steps.set(steps)], condition=m.ActionRecord.steps == stored)
+                return
+            except UpdateError as exc:
+                if not _is_condition_failure(exc):
+                    raise
+            _time.sleep(random.uniform(0, 0.005 * 2 ** min(attempt, 6)))  # noqa: S311 - jitter
+        raise ConcurrentUpdate(f"steps of action {action_id} kept changing; try again")
+
+    def change_item(self, order_id: str, item_id: str, *, expect_status: ItemStatus, fields: dict[str, Any],
+                    history: HistoryEntry | None = None, action_id: str | None = None) -> None:
+        """Change one item and record why, at once: only from `expect_status` and, for a workflow
+        step (`action_id`), only while the order holds that action's lock."""
+        irec = m.ItemRecord(pk=order_pk(order_id), sk=f"ITEM#{item_id}")
+        actions = [getattr(m.ItemRecord, k).remove() if v is None else getattr(m.ItemRecord, k).set(v)
+                   for k, v in fields.items()]
+        try:
+            with self.transaction() as tx:
+                tx.update(irec, actions=actions, condition=m.ItemRecord.status == expect_status.value)
+                if action_id is not None:
+                    tx.condition_check(m.OrderRecord, order_pk(order_id), ORDER_SK,
+                                       condition=self._lock_held(action_id))
+                if history is not None:
+                    tx.save(self._history_record(order_id, history))
+        except TransactWriteError as exc:
+            if _is_condition_failure(exc) or _is_transaction_conflict(exc):
+                raise ConcurrentUpdate(f"item {item_id} or its order changed meanwhile") from exc
+            raise
+
+    def end_action(self, order: Order, change: OrderChange, action: Action) -> None:
+        """The last write of a workflow: the order's change (statuses, lock released, history) and
+        the action's outcome in one transaction. `order` must have been read holding the action's
+        lock: its version guard then proves the lock is still the action's."""
+        arec = self._action_record(action)
+
+        def add(tx: TransactWrite) -> None:
+            tx.save(arec, condition=m.ActionRecord.status == ActionStatus.RUNNING.value)
+
+        try:
+            self.change_order(order, change, lock_action_id=action.id, extra=[add])
+        except ActionInProgress as exc:  # the lock is this action's own: the order changed meanwhile
+            raise ConcurrentUpdate(f"order {order.id} changed meanwhile; try again") from exc
+
+    def close_action(self, action: Action, history: HistoryEntry | None = None) -> bool:
+        """Store the outcome of an action that no longer holds its order's lock; False when the
+        action had already ended."""
+        try:
+            with self.transaction() as tx:
+                tx.save(self._action_record(action), condition=m.ActionRecord.status == ActionStatus.RUNNING.value)
+                if history is not None:
+                    tx.save(self._history_record(action.order_id, history))
+        except TransactWriteError as exc:
+            if _is_condition_failure(exc):
+                return False
+            if _is_transaction_conflict(exc):
+                raise ConcurrentUpdate(f"action {action.id} changed meanwhile; try again") from exc
+            raise
+        return True
+
     def update_item(self, order_id: str, item_id: str, *, expect_status: ItemStatus | None = None,
                     **fields: Any) -> None:
         """Set fields of one item (status, server, username, last_error, ...)."""

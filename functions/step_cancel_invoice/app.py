@@ -1,0 +1,13 @@
+"""Workflow step: Cancel / Cancel & Refund / Set as Fraud: the invoice to Cancelled."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orderdesk.observability import logger
+from orderdesk.services import workflow_steps
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return workflow_steps.cancel_invoice(event)

@@ -1,0 +1,381 @@
+"""Order actions (SPEC §2).
+
+Accept, Cancel, Cancel & Refund and Set as Fraud run as Step Functions workflows (the steps are
+in `workflow_steps`): `start_action` checks the transition, takes the order's lock and records
+the action in one conditional transaction, then starts the execution under a deterministic name.
+Set Back to Pending and Delete run here, directly.
+
+Callers: the API routes, fraud screening (actor "fraud-screening", Set as Fraud), the cleanups
+(actor "cleanup": Cancel of unpaid orders, `fail_stale_action` for the lock sweep) and the bulk
+consumer (`delete_order`)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..adapters import secrets, workflows
+from ..adapters.repository import OrderChange, get_repository
+from ..config import get_settings
+from ..domain.errors import (
+    ActionInProgress,
+    ConcurrentUpdate,
+    NotFound,
+    OrderNotFound,
+    PermanentError,
+    ValidationFailed,
+)
+from ..domain.model import (
+    Action,
+    ActionStep,
+    HistoryEntry,
+    Order,
+    OrderItem,
+    iso,
+    new_id,
+    utcnow,
+)
+from ..domain.statuses import ActionStatus, ActionType, ItemKind, ItemStatus, OrderStatus
+from ..domain.transitions import allowed_from, check_transition
+from ..observability import logger
+
+WORKFLOW_ACTIONS = frozenset({ActionType.ACCEPT, ActionType.CANCEL, ActionType.CANCEL_REFUND, ActionType.FRAUD})
+
+LABELS = {
+    ActionType.ACCEPT: "accept",
+    ActionType.CANCEL: "cancel",
+    ActionType.CANCEL_REFUND: "cancel & refund",
+    ActionType.FRAUD: "set as fraud",
+    ActionType.PENDING: "set back to pending",
+    ActionType.DELETE: "delete",
+}
+
+# the last step of each workflow (it moves the order and releases the lock)
+FINAL_STEP = {
+    ActionType.ACCEPT: "activate_order",
+    ActionType.CANCEL: "cancel_order",
+    ActionType.CANCEL_REFUND: "cancel_order",
+    ActionType.FRAUD: "mark_fraud",
+}
+
+# items a cancel or fraud terminates through their module
+TERMINABLE = frozenset({ItemStatus.ACTIVE, ItemStatus.SUSPENDED})
+
+
+def provision_step(item: OrderItem) -> str:
+    return f"{'register' if item.kind is ItemKind.DOMAIN else 'provision'}:{item.id}"
+
+
+def terminate_step(item_id: str) -> str:
+    return f"terminate:{item_id}"
+
+
+def refund_step(payment_id: str) -> str:
+    return f"refund:{payment_id}"
+
+
+# -- workflows ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Plan:
+    steps: list[ActionStep]
+    payload: dict[str, Any]
+    public_params: dict[str, Any]
+    summary: str
+    item_fields: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def _machine_arn(action_type: ActionType) -> str:
+    settings = get_settings()
+    if action_type is ActionType.ACCEPT:
+        arn, var = settings.accept_state_machine_arn, "ACCEPT_STATE_MACHINE_ARN"
+    else:
+        arn, var = settings.cancel_state_machine_arn, "CANCEL_STATE_MACHINE_ARN"
+    if not arn:
+        raise PermanentError(f"the {LABELS[action_type]} workflow is not configured ({var})")
+    return arn
+
+
+def action_id_for(order_id: str, action_type: ActionType, idempotency_key: str | None) -> str:
+    """A fresh id, or, for a caller's idempotency key, the same id for every repeat of that key."""
+    if not idempotency_key:
+        return new_id()
+    digest = hashlib.sha256(f"{order_id}|{action_type.value}|{idempotency_key}".encode()).hexdigest()
+    return digest[:16]
+
+
+def execution_name(order_id: str, action_type: ActionType, action_id: str) -> str:
+    """Deterministic, at most 80 characters of [A-Za-z0-9-_] (Step Functions' rule)."""
+    name = f"{order_id}-{action_type.value}-{action_id}"
+    return re.sub(r"[^A-Za-z0-9_-]", "_", name)[:80]
+
+
+def start_action(order_id: str, action_type: ActionType, params: dict[str, Any], actor: str) -> Action:
+    """Start a workflow action on an order and return it RUNNING.
+
+    `params`: for accept, `items` ({item id: {server_id, username, password, registrar,
+    run_module_create, send_to_registrar}}) and `send_welcome_email`; optional
+    `idempotency_key` makes a repeat of the same start return the same action. Passwords are
+    encrypted onto their items here and go nowhere else (not the execution input, not the
+    action record, not the logs)."""
+    action_type = ActionType(action_type)
+    if action_type not in WORKFLOW_ACTIONS:
+        raise ValidationFailed(f"{action_type.value} is not a workflow action", {"action": "not a workflow action"})
+    repo = get_repository()
+    order = repo.get_order(order_id)
+    key = params.get("idempotency_key")
+    action_id = action_id_for(order.id, action_type, key)
+    if key:
+        earlier = next((a for a in order.actions if a.id == action_id), None)
+        if earlier is not None:
+            return earlier  # a repeat of a start that already happened
+    if order.pending_action is not None:
+        raise ActionInProgress(
+            f"order {order.id} has an action in progress ({order.pending_action.type})",
+            action_id=order.pending_action.action_id,
+        )
+    check_transition(action_type, order.status)
+    machine = _machine_arn(action_type)
+    plan = _plan_accept(order, params) if action_type is ActionType.ACCEPT else _plan_cancel(order, action_type)
+    name = execution_name(order.id, action_type, action_id)
+    arn = workflows.execution_arn(machine, name)
+    now = iso(utcnow())
+    action = Action(id=action_id, order_id=order.id, type=action_type.value, status=ActionStatus.RUNNING,
+                    steps=plan.steps, started_at=now, actor=actor, execution_arn=arn, params=plan.public_params)
+    history = HistoryEntry(at=now, actor=actor, action=f"{LABELS[action_type]} started", from_=order.status.value,
+                           to=None, detail=plan.summary, execution=arn)
+    try:
+        repo.start_action(order, action, allowed_from(action_type), history)
+    except (ActionInProgress, ConcurrentUpdate):
+        if key:
+            try:
+                return repo.get_action(order.id, action_id)  # a concurrent repeat of this very start won
+            except NotFound:
+                pass
+        raise
+    payload = {"order_id": order.id, "action_id": action_id, "action": action_type.value, "actor": actor,
+               **plan.payload}
+    try:
+        for item_id, fields in plan.item_fields.items():
+            repo.update_item(order.id, item_id, expect_status=ItemStatus.PENDING, **fields)
+        started = workflows.start(machine, name, payload)
+    except Exception as exc:
+        # the workflow never started: nothing may keep the order locked
+        reason = f"the workflow could not be started: {getattr(exc, 'message', None) or type(exc).__name__}"
+        fail_action(order.id, action_id, reason, actor=actor)
+        raise
+    if started != arn:
+        repo.set_lock_execution(order.id, action_id, started)
+        action.execution_arn = started
+    logger.info("action started", extra={"order_id": order.id, "action_id": action_id, "action": action_type.value,
+                                         "execution": started})
+    return action
+
+
+def _plan_accept(order: Order, params: dict[str, Any]) -> _Plan:
+    repo = get_repository()
+    wanted: dict[str, Any] = params.get("items") or {}
+    by_id = {i.id: i for i in order.items}
+    errors: dict[str, str] = {}
+    for item_id in wanted:
+        if item_id not in by_id:
+            errors[f"items.{item_id}"] = "not an item of this order"
+    servers: dict[str, str] = {}
+    for item_id, opts in wanted.items():
+        item = by_id.get(item_id)
+        if item is None:
+            continue
+        if item.kind is ItemKind.DOMAIN:
+            for f in ("server_id", "username", "password"):
+                if opts.get(f):
+                    errors[f"items.{item_id}.{f}"] = "only products and addons run on a server"
+        elif opts.get("registrar"):
+            errors[f"items.{item_id}.registrar"] = "only domains have a registrar"
+        server_id = opts.get("server_id")
+        if server_id and server_id not in servers:
+            try:
+                servers[server_id] = repo.get_server(server_id).module
+            except NotFound:
+                errors[f"items.{item_id}.server_id"] = f"no server with id {server_id}"
+    if errors:
+        raise ValidationFailed("invalid accept request", errors)
+
+    todo = [i for i in order.items if i.status is ItemStatus.PENDING]
+    steps = [ActionStep(name=provision_step(i), status="PENDING") for i in todo]
+    send_email = bool(params.get("send_welcome_email", True))
+    if send_email:
+        steps.append(ActionStep(name="welcome_email", status="PENDING"))
+    steps.append(ActionStep(name=FINAL_STEP[ActionType.ACCEPT], status="PENDING"))
+    map_items: list[dict[str, Any]] = []
+    item_fields: dict[str, dict[str, Any]] = {}
+    public_items: dict[str, Any] = {}
+    for item in todo:
+        opts = wanted.get(item.id) or {}
+        map_items.append({"item_id": item.id, "run_module_create": bool(opts.get("run_module_create", True)),
+                          "send_to_registrar": bool(opts.get("send_to_registrar", True))})
+        fields: dict[str, Any] = {}
+        if opts.get("server_id"):
+            fields["server_id"] = opts["server_id"]
+            fields["module"] = servers[opts["server_id"]]
+        if opts.get("username"):
+            fields["username"] = opts["username"]
+        if opts.get("registrar"):
+            fields["registrar"] = opts["registrar"]
+        if opts.get("password"):
+            fields["password_enc"] = secrets.encrypt(opts["password"])
+        if fields:
+            item_fields[item.id] = fields
+        public_items[item.id] = {k: v for k, v in opts.items() if k != "password"} | {
+            "password_set": bool(opts.get("password"))}
+    skipped = len(order.items) - len(todo)
+    summary = f"{len(todo)} item(s) to provision" + (f", {skipped} already done" if skipped else "")
+    return _Plan(
+        steps=steps,
+        payload={"items": map_items, "send_welcome_email": send_email},
+        public_params={"items": public_items, "send_welcome_email": send_email},
+        summary=summary,
+        item_fields=item_fields,
+    )
+
+
+def _plan_cancel(order: Order, action_type: ActionType) -> _Plan:
+    refund = action_type is ActionType.CANCEL_REFUND
+    terminate = [i for i in order.items if i.kind is not ItemKind.DOMAIN and i.status in TERMINABLE]
+    payments: list[str] = []
+    if refund and order.invoice is not None:
+        done = order.invoice.refunded_payment_ids()
+        payments = [t.id for t in order.invoice.transactions if t.type == "payment" and t.id not in done]
+    steps = [ActionStep(name=terminate_step(i.id), status="PENDING") for i in terminate]
+    steps.append(ActionStep(name="cancel_invoice", status="PENDING"))
+    steps += [ActionStep(name=refund_step(p), status="PENDING") for p in payments]
+    steps.append(ActionStep(name=FINAL_STEP[action_type], status="PENDING"))
+    summary = f"{len(terminate)} item(s) to terminate" + (f", {len(payments)} payment(s) to refund" if refund else "")
+    return _Plan(
+        steps=steps,
+        payload={"items": [{"item_id": i.id} for i in terminate], "payments": [{"payment_id": p} for p in payments],
+                 "refund": refund},
+        public_params={"refund": refund},
+        summary=summary,
+    )
+
+
+def get_action(order_id: str, action_id: str) -> Action:
+    return get_repository().get_action(order_id, action_id)
+
+
+def fail_action(order_id: str, action_id: str, reason: str, *, actor: str, execution: str | None = None) -> Action:
+    """End a running action as FAILED: unfinished steps say why, the order's lock (if the action
+    still holds it) is released and the failure recorded, in one transaction. A no-op for an
+    action that has already ended."""
+    repo = get_repository()
+    for attempt in range(8):
+        action = repo.get_action(order_id, action_id)
+        if action.status is not ActionStatus.RUNNING:
+            return action
+        now = iso(utcnow())
+        action.status = ActionStatus.FAILED
+        action.error = reason[:1000]
+        action.finished_at = now
+        for step in action.steps:
+            if step.status == "RUNNING":
+                step.status = "FAILED"
+                step.error = step.error or reason[:500]
+        label = LABELS.get(_action_type(action.type), action.type)
+        history = HistoryEntry(at=now, actor=actor, action=f"{label} failed", from_=None, to=None,
+                               detail=reason[:1000], execution=execution or action.execution_arn)
+        try:
+            try:
+                order = repo.get_order_header(order_id)
+            except OrderNotFound:
+                repo.close_action(action, None)
+                return action
+            if order.pending_action is not None and order.pending_action.action_id == action_id:
+                repo.end_action(order, OrderChange(clear_lock=True, history=[history]), action)
+            else:
+                repo.close_action(action, history)
+            return action
+        except ConcurrentUpdate:
+            if attempt == 7:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def fail_stale_action(order_id: str, action_id: str, reason: str) -> None:
+    """The lock sweep: stop the action's execution if it still runs, mark the action FAILED,
+    release the order's lock, record why."""
+    action = get_repository().get_action(order_id, action_id)
+    if action.execution_arn:
+        try:
+            workflows.stop(action.execution_arn, "LockSwept", reason)
+        except Exception:  # noqa: BLE001 - the lock is released either way; the steps check it
+            logger.exception("could not stop the execution of a stale action",
+                             extra={"order_id": order_id, "action_id": action_id})
+    fail_action(order_id, action_id, reason, actor="cleanup")
+
+
+def _action_type(value: str) -> ActionType:
+    try:
+        return ActionType(value)
+    except ValueError:
+        return ActionType.PENDING  # pragma: no cover - every stored action has a known type
+
+
+# -- direct actions ----------------------------------------------------------------------------
+
+
+def back_to_pending(order_id: str, actor: str) -> Order:
+    """Order and items back to `Pending`; no module command runs (SPEC §2)."""
+    repo = get_repository()
+    for attempt in range(4):
+        order = repo.get_order(order_id)
+        if order.pending_action is not None:
+            raise ActionInProgress(
+                f"order {order.id} has an action in progress ({order.pending_action.type})",
+                action_id=order.pending_action.action_id,
+            )
+        check_transition(ActionType.PENDING, order.status)
+        now = iso(utcnow())
+        moved = [i for i in order.items if i.status is not ItemStatus.PENDING]
+        history = [HistoryEntry(at=now, actor=actor, action="set back to pending", from_=order.status.value,
+                                to=OrderStatus.PENDING.value, detail="no module command run")]
+        if moved:
+            history.append(HistoryEntry(
+                at=now, actor=actor, action="items set back to pending", from_=None, to=ItemStatus.PENDING.value,
+                detail="; ".join(f"{i.description} ({i.id}) {i.status.value}" for i in moved)[:2000]))
+        try:
+            repo.change_order(order, OrderChange(to_status=OrderStatus.PENDING, item_status=ItemStatus.PENDING,
+                                                 history=history))
+            return repo.get_order(order_id)
+        except ConcurrentUpdate:
+            if attempt == 3:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def delete_order(order_id: str, actor: str) -> None:
+    """Remove the order, its items, invoice, notes, actions and history, irrevocably.
+
+    That can exceed one transaction, so: lock the order with a `delete` pending action (from
+    Cancelled or Fraud, no other action running), delete its other records in batches, then the
+    order record, its number guard and its status count in one transaction. A delete that died
+    half-way leaves the lock; the next delete (or a retry) resumes it."""
+    repo = get_repository()
+    order = repo.get_order_header(order_id)
+    lock = order.pending_action
+    if lock is None or lock.type != ActionType.DELETE.value:
+        if lock is not None:
+            raise ActionInProgress(f"order {order.id} has an action in progress ({lock.type})",
+                                   action_id=lock.action_id)
+        check_transition(ActionType.DELETE, order.status)
+        now = iso(utcnow())
+        action = Action(id=new_id(), order_id=order.id, type=ActionType.DELETE.value, status=ActionStatus.RUNNING,
+                        steps=[ActionStep(name="delete_records", status="RUNNING")], started_at=now, actor=actor)
+        history = HistoryEntry(at=now, actor=actor, action="delete started", from_=order.status.value, to=None)
+        repo.start_action(order, action, allowed_from(ActionType.DELETE), history)
+        order = repo.get_order_header(order_id)
+    deleted = repo.delete_order_children(order.id)
+    repo.delete_order_record(order)
+    logger.info("order deleted", extra={"order_id": order.id, "records": deleted + 1, "actor": actor})
