@@ -1,9 +1,119 @@
-"""Fraud screening of orders (being written)."""
+"""Fraud screening of orders (SPEC §4): gather what is known about an order, let the configured
+provider score it, store the result on the order, and act on the decision — reject: the Set as
+Fraud workflow (the manual action's own), started as `fraud-screening`; review: the order stays
+Pending, flagged for review. A provider failure is stored as decision "error" (the order stays
+Pending) and the caller decides whether to retry (the stream consumer raises)."""
 
 from __future__ import annotations
 
-from ..domain.model import FraudCheck
+from datetime import datetime, timedelta
+
+from ..adapters.fraud import FraudProviderError, ScreeningInput, get_provider
+from ..adapters.repository import fraud_dict, get_repository
+from ..config import get_settings
+from ..domain.errors import ConcurrentUpdate, PermanentError, TransitionNotAllowed
+from ..domain.model import FraudCheck, HistoryEntry, Order, iso, utcnow
+from ..domain.statuses import ActionType, OrderStatus
+from ..observability import logger
+
+SCREENING_ACTOR = "fraud-screening"
+_EVER = "0000"  # sorts before every placed_at
+
+
+class FraudScreeningFailed(FraudProviderError):
+    """The provider failed; raised by the stream consumer so the stream retries the record."""
+
+
+def decide(score: int) -> str:
+    settings = get_settings()
+    if score >= settings.fraud_reject_threshold:
+        return "reject"
+    if score >= settings.fraud_review_threshold:
+        return "review"
+    return "accept"
+
+
+def screen_new_order(order_id: str) -> FraudCheck | None:
+    """The stream's use case: screen an order once. A redelivered record finds the stored result
+    (and still starts the fraud workflow if a reject's start was lost); a stored error is retried."""
+    order = get_repository().get_order_header(order_id)
+    if order.skip_fraud_check:
+        return None
+    if order.fraud_check is not None and order.fraud_check.decision != "error":
+        _act(order, order.fraud_check, SCREENING_ACTOR)
+        return order.fraud_check
+    return _screen(order, SCREENING_ACTOR)
 
 
 def recheck_order(order_id: str, actor: str) -> FraudCheck:
-    raise NotImplementedError
+    """POST /orders/{id}/fraud-check: run the screening again, whatever was stored."""
+    return _screen(get_repository().get_order_header(order_id), actor)
+
+
+def facts_of(order: Order) -> ScreeningInput:
+    repo = get_repository()
+    since = iso(datetime.fromisoformat(order.placed_at.replace("Z", "+00:00")) - timedelta(hours=24))
+    return ScreeningInput(
+        order_id=order.id,
+        client_id=order.client.id,
+        email=order.client.email,
+        client_country=order.client.country,
+        ip_address=order.ip_address,
+        total=order.total,
+        currency=order.currency,
+        placed_at=order.placed_at,
+        orders_from_ip_24h=repo.orders_of_ip_since(order.ip_address, since, order.id) if order.ip_address else 0,
+        orders_of_client_24h=repo.orders_of_client_since(order.client.id, since, order.id),
+        first_order=repo.orders_of_client_since(order.client.id, _EVER, order.id) == 0,
+    )
+
+
+def _screen(order: Order, actor: str) -> FraudCheck:
+    provider = get_provider()
+    try:
+        assessment = provider.assess(facts_of(order))
+        check = FraudCheck(provider=provider.name, score=assessment.score, decision=decide(assessment.score),
+                           signals=assessment.signals, checked_at=iso(utcnow()))
+    except (FraudProviderError, PermanentError) as exc:
+        logger.warning("fraud screening failed", extra={"order_id": order.id, "error": str(exc)})
+        check = FraudCheck(provider=provider.name, score=0, decision="error", signals=[], checked_at=iso(utcnow()),
+                           error=exc.message)
+    order = _store(order, check, actor)
+    _act(order, check, actor)
+    return check
+
+
+def _store(order: Order, check: FraudCheck, actor: str) -> Order:
+    repo = get_repository()
+    fields: dict[str, object] = {"fraud_check": fraud_dict(check)}
+    if check.decision != "error":
+        fields["flagged_for_review"] = check.decision in ("review", "reject")
+    detail = f"{check.provider}: {check.error}" if check.error else f"{check.provider}: score {check.score}"
+    for attempt in range(5):
+        entry = HistoryEntry(at=check.checked_at, actor=actor, action="fraud check", from_=None, to=check.decision,
+                             detail=detail)
+        try:
+            repo.update_order_fields(order, fields, entry)
+            return order
+        except ConcurrentUpdate:
+            if attempt == 4:
+                raise
+            order = repo.get_order_header(order.id)
+    return order  # pragma: no cover
+
+
+def _act(order: Order, check: FraudCheck, actor: str) -> None:
+    """Reject → Set as Fraud through its workflow, for an order still Pending and free."""
+    if check.decision != "reject" or order.status is not OrderStatus.PENDING:
+        return
+    current = get_repository().get_order_header(order.id)
+    if current.status is not OrderStatus.PENDING:
+        return
+    if current.pending_action is not None and current.pending_action.type == ActionType.FRAUD.value:
+        return  # already on its way
+    from . import actions  # the single-order actions (issue 3); imported when first needed
+
+    try:
+        actions.start_action(order.id, ActionType.FRAUD, {"reason": f"fraud score {check.score}"}, actor)
+    except TransitionNotAllowed:
+        pass  # someone moved it meanwhile (accepted, cancelled, or already Fraud)
