@@ -49,3 +49,19 @@ bench: setup
 
 clean-local:
 	rm -rf .local
+
+# `sam build` of template.yaml, no container (README, "Deploy"). aws-sam-cli pins boto3, click and
+# pydantic apart from the app's pins, so it lives in its own venv. The layer's wheels are fetched
+# for Lambda (CPython 3.12, aarch64) by layers/common/Makefile, whatever this machine is.
+SAM_VERSION := 1.170.0
+SAM_VENV := .venv-sam
+SAM_STAMP := $(SAM_VENV)/.installed-$(SAM_VERSION)
+
+$(SAM_STAMP):
+	@test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/python -m pip install --quiet aws-sam-cli==$(SAM_VERSION)
+	@touch $@
+
+package: $(SAM_STAMP)
+	SAM_CLI_TELEMETRY=0 PATH="$(abspath $(SAM_VENV))/bin:$$PATH" sam build --template-file template.yaml
