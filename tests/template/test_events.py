@@ -1,0 +1,97 @@
+"""Event sources of template.yaml: SQS consumers with partial failures and a dead-letter queue
+after 3 receives, the stream trigger filtered to new order records with bisect, bounded retries
+and an on-failure destination, and the schedules. Iterates over whatever events exist."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.template import support
+
+FUNCTIONS = support.functions()
+QUEUES = {lid: r.get("Properties", {}) for lid, r in support.resources(support.QUEUE).items()}
+
+
+def events(kind: str) -> list[tuple[str, str, dict[str, Any]]]:
+    return [(fid, name, e.get("Properties", {})) for fid, props in FUNCTIONS.items()
+            for name, e in props.get("Events", {}).items() if e["Type"] == kind]
+
+
+def matches(pattern: Any, event: Any) -> bool:
+    """EventBridge-style pattern matching, for the subset Lambda filters use here: objects of
+    lists of exact values (and nested objects)."""
+    if isinstance(pattern, dict):
+        return isinstance(event, dict) and all(k in event and matches(v, event[k]) for k, v in pattern.items())
+    if isinstance(pattern, list):
+        return event in pattern
+    raise AssertionError(f"pattern form not handled here: {pattern!r}")
+
+
+def stream_record(event_name: str, **image: Any) -> dict[str, Any]:
+    """A DynamoDB stream record as Lambda filters it (NewImage in DynamoDB JSON)."""
+    def attr(v: Any) -> dict[str, Any]:
+        return {"BOOL": v} if isinstance(v, bool) else {"S": v}
+    record: dict[str, Any] = {"eventName": event_name, "dynamodb": {}}
+    if event_name != "REMOVE":
+        record["dynamodb"]["NewImage"] = {k: attr(v) for k, v in image.items()}
+    return record
+
+
+SQS_EVENTS = events("SQS")
+STREAM_EVENTS = events("DynamoDB")
+
+
+@pytest.mark.parametrize(("function", "event", "props"), SQS_EVENTS, ids=[f"{f}.{e}" for f, e, _ in SQS_EVENTS])
+def test_sqs_consumer_reports_partial_failures_and_parks_poison_messages(function: str, event: str, props: dict) -> None:  # type: ignore[type-arg]
+    # GIVEN an SQS event source and its queue
+    queue = QUEUES[support.logical_id(props["Queue"])]
+
+    # THEN one bad message fails alone, and after 3 receives it goes to a dead-letter queue
+    assert props.get("FunctionResponseTypes") == ["ReportBatchItemFailures"]
+    assert queue["RedrivePolicy"]["maxReceiveCount"] == 3
+    assert support.logical_id(queue["RedrivePolicy"]["deadLetterTargetArn"]) in QUEUES
+    # and a batch still running is never handed to another consumer (Lambda's advice: 6x)
+    assert queue["VisibilityTimeout"] >= 6 * FUNCTIONS[function]["Timeout"]
+
+
+@pytest.mark.parametrize(("function", "event", "props"), STREAM_EVENTS,
+                         ids=[f"{f}.{e}" for f, e, _ in STREAM_EVENTS])
+def test_stream_trigger_sees_new_orders_only_and_parks_what_keeps_failing(function: str, event: str,
+                                                                          props: dict) -> None:  # type: ignore[type-arg]
+    # GIVEN the stream event source of the table
+    assert props["Stream"] == {"Fn::GetAtt": ["Table", "StreamArn"]}
+    patterns = [json.loads(f["Pattern"]) for f in props["FilterCriteria"]["Filters"]]
+
+    def passes(record: dict[str, Any]) -> bool:
+        return any(matches(p, record) for p in patterns)
+
+    # WHEN records of every kind go by THEN only the insert of an order record reaches the function
+    assert passes(stream_record("INSERT", pk="ORDER#o1", sk="ORDER", kind="order", skip_fraud_check=False))
+    assert not passes(stream_record("MODIFY", pk="ORDER#o1", sk="ORDER", kind="order", skip_fraud_check=False))
+    assert not passes(stream_record("REMOVE"))
+    assert not passes(stream_record("INSERT", pk="ORDER#o1", sk="ITEM#i1", kind="item"))
+    assert not passes(stream_record("INSERT", pk="ORDER#o1", sk="INVOICE", kind="invoice"))
+    assert not passes(stream_record("INSERT", pk="ORDER#o1", sk="HIST#1#1", kind="history"))
+    # and a failing batch is split to find the bad record, retried a bounded number of times,
+    # then parked in a queue of the template
+    assert props["BisectBatchOnFunctionError"] is True
+    assert 0 <= props["MaximumRetryAttempts"] <= 10
+    on_failure = props["DestinationConfig"]["OnFailure"]
+    assert on_failure["Type"] == "SQS" and support.logical_id(on_failure["Destination"]) in QUEUES
+
+
+def test_the_filter_check_can_fail() -> None:
+    pattern = {"eventName": ["INSERT"], "dynamodb": {"NewImage": {"kind": {"S": ["order"]}}}}
+    assert matches(pattern, stream_record("INSERT", kind="order"))
+    assert not matches(pattern, stream_record("INSERT", kind="item"))
+
+
+def test_schedules_run_the_cleanup_rules() -> None:
+    schedules = events("ScheduleV2") + events("Schedule")
+    for function, _, props in schedules:
+        assert props["ScheduleExpression"].startswith(("rate(", "cron(")), props
+        json.loads(props.get("Input", "{}"))
+        assert function in FUNCTIONS

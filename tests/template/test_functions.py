@@ -1,0 +1,184 @@
+"""Every Lambda function of template.yaml: runtime, architecture, code that imports and a handler
+that is callable, the shared layer, and every functions/<name>/ deployed. The checks iterate
+over whatever functions the template has, so a new function is covered the day it is added."""
+
+from __future__ import annotations
+
+import importlib
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from tests.template import support
+from tests.template.support import REPO_ROOT
+
+FUNCTIONS = support.functions()
+LAYER_DIR = REPO_ROOT / "layers" / "common"
+
+
+def handler_target(props: dict) -> tuple[str, str]:  # type: ignore[type-arg]
+    """(module to import, attribute) for CodeUri + Handler, as Lambda resolves them: the module
+    file inside CodeUri, which may be a link (api/app.py -> app.py): import what it points at."""
+    module, _, attribute = props["Handler"].rpartition(".")
+    source = (REPO_ROOT / props["CodeUri"] / Path(*module.split("."))).with_suffix(".py")
+    assert source.is_file(), f"{props['CodeUri']} has no {module}.py for Handler {props['Handler']}"
+    relative = source.resolve().relative_to(REPO_ROOT).with_suffix("")
+    return ".".join(relative.parts), attribute
+
+
+@pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
+def test_handler_resolves_to_a_callable(logical_id: str) -> None:
+    # GIVEN a function of the template
+    props = FUNCTIONS[logical_id]
+
+    # WHEN its module is imported the way Lambda would (functions.<name>.app locally)
+    module_name, attribute = handler_target(props)
+    module = importlib.import_module(module_name)
+
+    # THEN the Handler names a callable in it
+    assert callable(getattr(module, attribute, None)), f"{module_name}.{attribute} is not callable"
+
+
+@pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
+def test_function_runs_on_a_current_python_on_arm64_with_the_layer(logical_id: str) -> None:
+    # GIVEN a function with the Globals merged in
+    props = FUNCTIONS[logical_id]
+
+    # THEN it runs Python 3.12 or newer on Graviton, with the shared layer and tracing
+    match = re.fullmatch(r"python3\.(\d+)", props.get("Runtime", ""))
+    assert match and int(match[1]) >= 12, props.get("Runtime")
+    assert props.get("Architectures") == ["arm64"]
+    assert {"Ref": "CommonLayer"} in props.get("Layers", [])
+    assert props.get("Tracing") == "Active"
+    # memory and timeout are chosen (the Globals give defaults; Lambda's own 128 MB / 3 s are not)
+    assert isinstance(props.get("MemorySize"), int) and props["MemorySize"] >= 256
+    assert isinstance(props.get("Timeout"), int) and 1 <= props["Timeout"] <= 900
+
+
+@pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
+def test_function_has_powertools_environment(logical_id: str) -> None:
+    env = FUNCTIONS[logical_id].get("Environment", {}).get("Variables", {})
+    for name in ("POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL", "TABLE_NAME"):
+        assert name in env, f"{logical_id} lacks {name}"
+
+
+@pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
+def test_function_package_has_no_dependencies_of_its_own(logical_id: str) -> None:
+    # A requirements.txt in CodeUri would make `sam build` run pip with a python3.12 from PATH
+    # (none on the build machines) and could shadow the layer's pins: dependencies go in the layer.
+    code_dir = REPO_ROOT / FUNCTIONS[logical_id]["CodeUri"]
+    assert not (code_dir / "requirements.txt").exists(), f"move {code_dir}/requirements.txt into the layer"
+
+
+def test_every_function_directory_is_deployed() -> None:
+    # GIVEN the handlers under functions/
+    written = {p.parent.name for p in (REPO_ROOT / "functions").glob("*/app.py")}
+
+    # THEN each one is the CodeUri of a function in the template
+    deployed = {Path(p["CodeUri"]).name for p in FUNCTIONS.values() if p["CodeUri"].startswith("functions/")}
+    assert written - deployed == set(), "functions/ with no template.yaml resource"
+
+
+def test_api_package_is_the_chalice_app_and_the_portal() -> None:
+    # api/ is what sam build zips for the API and the authorizer: links to app.py and portal/
+    # (sam build copies what they point at). A stale copy instead of a link would drift.
+    assert (REPO_ROOT / "api" / "app.py").resolve() == REPO_ROOT / "app.py"
+    portal = REPO_ROOT / "api" / "portal"
+    if (REPO_ROOT / "portal").is_dir():
+        assert portal.resolve() == REPO_ROOT / "portal"
+    api_functions = {lid for lid, p in FUNCTIONS.items() if p["CodeUri"].rstrip("/") == "api"}
+    handlers = {FUNCTIONS[lid]["Handler"] for lid in api_functions}
+    assert handlers == {"app.app", "app.jwt_auth"}
+
+
+# -- the layer -------------------------------------------------------------------------------
+
+
+def _pins(lines: list[str]) -> dict[str, str]:
+    out = {}
+    for line in lines:
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        name, _, version = line.partition("==")
+        assert version, f"not pinned: {line}"
+        out[re.sub(r"\[.*\]", "", re.sub(r"[-_.]+", "-", name)).lower().strip()] = version.strip()
+    return out
+
+
+def test_layer_requirements_pin_what_pyproject_pins() -> None:
+    # GIVEN the runtime dependencies of pyproject.toml and the layer's requirements
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    wanted = _pins(project)
+    layer = _pins((LAYER_DIR / "requirements.txt").read_text().splitlines())
+
+    # THEN the layer has every one of them at the same version
+    assert {name: layer.get(name) for name in wanted} == wanted
+
+
+def test_layer_requirements_are_closed_under_their_dependencies() -> None:
+    # GIVEN the layer's list (installed with --no-deps, so it must be complete)
+    import importlib.metadata as metadata
+
+    from packaging.markers import default_environment
+    from packaging.requirements import Requirement
+
+    layer = _pins((LAYER_DIR / "requirements.txt").read_text().splitlines())
+    project = [Requirement(r) for r in tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]]
+    extras = {re.sub(r"[-_.]+", "-", r.name).lower(): set(r.extras) for r in project}
+    lambda_env = {**default_environment(), "python_version": "3.12", "python_full_version": "3.12.0",
+                  "platform_machine": "aarch64", "sys_platform": "linux", "platform_system": "Linux"}
+
+    # WHEN each one's requirements are read from its installed metadata (same pins in the venv)
+    missing = set()
+    for name in layer:
+        if name == "chalice":
+            continue  # only chalice/app.py is needed at run time; its CLI dependencies are left out
+        for raw in metadata.distribution(name).requires or []:
+            req = Requirement(raw)
+            wanted_extras = [""] + sorted(extras.get(name, set()))
+            if req.marker is None or any(req.marker.evaluate({**lambda_env, "extra": e}) for e in wanted_extras):
+                dep = re.sub(r"[-_.]+", "-", req.name).lower()
+                if dep not in layer:
+                    missing.add(f"{dep} (for {name})")
+
+    # THEN none is missing
+    assert missing == set()
+
+
+def test_layer_is_built_for_the_functions_runtime_and_architecture() -> None:
+    layer = support.resources("AWS::Serverless::LayerVersion")["CommonLayer"]
+    runtimes = {p["Runtime"] for p in FUNCTIONS.values()}
+    makefile = (LAYER_DIR / "Makefile").read_text()
+    version = re.search(r"^LAMBDA_PYTHON_VERSION := (\S+)$", makefile, re.M)
+    platforms = re.search(r"^LAMBDA_PLATFORMS := (.+)$", makefile, re.M)
+
+    assert layer["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": "arm64"}
+    assert layer["Properties"]["ContentUri"].rstrip("/") == "layers/common"
+    assert version and runtimes == {f"python{version[1]}"}
+    assert set(layer["Properties"]["CompatibleRuntimes"]) >= runtimes
+    assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
+    assert platforms and all(p.endswith("_aarch64") for p in platforms[1].split())
+    assert (LAYER_DIR / "python" / "orderdesk" / "__init__.py").is_file()
+
+
+def test_generated_fernet_key_shape_is_a_valid_key() -> None:
+    # GIVEN the SecretsKey secret's generator (letters and digits) and the '=' the template appends
+    import random
+    import string
+
+    from cryptography.fernet import Fernet
+
+    gen = support.resources("AWS::SecretsManager::Secret")["SecretsKey"]["Properties"]["GenerateSecretString"]
+    assert gen["ExcludePunctuation"] is True
+    env = FUNCTIONS["ApiFunction"]["Environment"]["Variables"]["SECRETS_KEY"]
+    assert env == {"Fn::Sub": "{{resolve:secretsmanager:${SecretsKey}:SecretString}}="}
+    rng = random.Random(8)
+
+    for _ in range(200):
+        # WHEN such a key is made
+        key = "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(gen["PasswordLength"])) + "="
+        # THEN Fernet accepts it and round-trips
+        assert Fernet(key.encode()).decrypt(Fernet(key.encode()).encrypt(b"secret")) == b"secret"

@@ -1,0 +1,88 @@
+"""Least privilege, checked on the IAM roles AWS would create (after the SAM transform, so the
+policies SAM adds on its own for event sources and tracing are checked too)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.template import support
+
+# AWS managed policies a role may carry: logs and traces only, no data access.
+ALLOWED_MANAGED = {"AWSLambdaBasicExecutionRole", "AWSXrayWriteOnlyAccess"}
+# Services whose actions read or change data (or run code that does).
+DATA_SERVICES = {"dynamodb", "sqs", "states", "lambda", "secretsmanager", "ses", "s3", "kms", "sns", "events",
+                 "scheduler", "cognito-idp"}
+# Actions AWS only grants on "*" (no resource-level permissions), none of them touching data:
+# CloudWatch Logs delivery for Step Functions logging, X-Ray.
+WILDCARD_ONLY = {
+    "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
+    "xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets",
+}
+
+ROLES = {lid: r["Properties"] for lid, r in support.transformed()["Resources"].items() if r["Type"] == "AWS::IAM::Role"}
+
+
+def statements(role: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for policy in role.get("Policies", []):
+        found = policy["PolicyDocument"]["Statement"]
+        out.extend(found if isinstance(found, list) else [found])
+    return out
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def is_wildcard(resource: Any) -> bool:
+    """"*" itself, or an ARN whose resource part is only a wildcard (arn:aws:sqs:*:*:*)."""
+    if resource == "*":
+        return True
+    text = resource.get("Fn::Sub") if isinstance(resource, dict) else resource
+    if isinstance(text, list):
+        text = text[0]
+    return isinstance(text, str) and text.startswith("arn:") and text.split(":", 5)[-1] in {"*", "*/*"}
+
+
+def test_every_function_and_state_machine_has_a_role_checked_here() -> None:
+    assert ROLES, "the transform made no IAM role"
+    functions = [r for r in support.transformed()["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
+    assert functions and all("Role" in f["Properties"] for f in functions)
+
+
+@pytest.mark.parametrize("role_id", sorted(ROLES))
+def test_role_uses_no_broad_managed_policy(role_id: str) -> None:
+    # e.g. AWSLambdaSQSQueueExecutionRole or AWSLambdaDynamoDBExecutionRole, which SAM attaches
+    # to the roles it generates for SQS and stream events: they allow every queue and stream
+    arns = [a.get("Fn::Sub", str(a)) if isinstance(a, dict) else a for a in ROLES[role_id].get("ManagedPolicyArns", [])]
+    names = {a.rsplit("/", 1)[-1] for a in arns}
+    assert names <= ALLOWED_MANAGED, f"{role_id} carries {names - ALLOWED_MANAGED}"
+
+
+@pytest.mark.parametrize("role_id", sorted(ROLES))
+def test_role_grants_data_actions_on_named_resources_only(role_id: str) -> None:
+    for statement in statements(ROLES[role_id]):
+        if statement.get("Effect") != "Allow":
+            continue
+        actions = as_list(statement.get("Action", []))
+        assert "NotAction" not in statement and "NotResource" not in statement, statement
+        for action in actions:
+            assert action != "*" and not action.endswith(":*"), f"{role_id}: {action}"
+        data = [a for a in actions if a.split(":")[0] in DATA_SERVICES]
+        wide = [r for r in as_list(statement.get("Resource", [])) if is_wildcard(r)]
+        if wide:
+            assert not data, f"{role_id} allows {data} on {wide}"
+            assert set(actions) <= WILDCARD_ONLY, f"{role_id} allows {actions} on *"
+
+
+def test_the_checks_catch_a_wildcard() -> None:
+    # GIVEN a statement like the one SAM's managed SQS policy has
+    role = {"Policies": [{"PolicyDocument": {"Statement": [
+        {"Effect": "Allow", "Action": ["sqs:ReceiveMessage"], "Resource": "*"}]}}]}
+    # THEN it is seen as data on a wildcard
+    (statement,) = statements(role)
+    assert is_wildcard(statement["Resource"]) and is_wildcard("arn:aws:sqs:*:*:*")
+    assert not is_wildcard({"Fn::Sub": "arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:${Q}"})
