@@ -20,8 +20,9 @@ from infra.local.seed import Seeded, build_order, seed_directory
 from orderdesk.adapters import queue as queue_adapter
 from orderdesk.adapters.repository import Repository, get_repository
 from orderdesk.config import reset_settings
-from orderdesk.domain.model import Action, ActionStep, HistoryEntry, Order, iso, new_id, utcnow
-from orderdesk.domain.statuses import ActionStatus, OrderStatus
+from orderdesk.domain.model import Action, ActionStep, Client, HistoryEntry, Order, iso, new_id, utcnow
+from orderdesk.domain.money import ZERO
+from orderdesk.domain.statuses import ActionStatus, InvoiceStatus, OrderStatus
 
 
 @pytest.fixture(scope="module")
@@ -72,17 +73,42 @@ def seed(count: int, statuses: list[OrderStatus], *, clients: int = 5, seed_valu
         ago = timedelta(days=placed_days_ago) if placed_days_ago is not None else timedelta(minutes=n + 1)
         built.append(build_order(rng, client, statuses[n % len(statuses)], iso(now - ago), None, []))
 
-    def write(b: tuple) -> Order:
-        order, items, invoice = b
-        history = HistoryEntry(at=order.placed_at, actor="test", action="order placed", from_=None,
-                               to=order.status.value)
-        repo.create_order(order, items, invoice, {}, history, order.client.name.lower())
-        order.items, order.invoice = items, invoice
-        return order
-
+    rows = [(order, items, invoice, HistoryEntry(at=order.placed_at, actor="test", action="order placed", from_=None,
+                                                 to=order.status.value), order.client.name.lower())
+            for order, items, invoice in built]
+    chunks = [rows[i:i + 50] for i in range(0, len(rows), 50)]
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        orders = list(pool.map(write, built))
+        assert sum(pool.map(repo.bulk_put_orders, chunks)) == count
+    orders = []
+    for order, items, invoice in built:
+        order.items, order.invoice, order.version = items, invoice, 1
+        orders.append(order)
     return directory, orders
+
+
+def place(status: OrderStatus, *, days_ago: float, paid: bool = False, client_index: int = 0,
+          directory: Seeded | None = None) -> Order:
+    """One order placed `days_ago` (its history too), paid or not, through the repository."""
+    repo = get_repository()
+    rng = random.Random()
+    if directory is not None:
+        client = directory.clients[client_index]
+    else:
+        client = Client(id=new_id(), first_name="Ada", last_name="Lovelace", email="ada@example.com", country="GB",
+                        created_at=iso(utcnow()))
+        repo.put_client(client)
+    placed = iso(utcnow() - timedelta(days=days_ago))
+    order, items, invoice = build_order(rng, client, status, placed, None, [])
+    if status is OrderStatus.PENDING:
+        invoice.status = InvoiceStatus.PAID if paid else InvoiceStatus.UNPAID
+        invoice.transactions = invoice.transactions if paid else []
+        invoice.balance = ZERO if paid else invoice.total
+        invoice.date_paid = placed if paid else None
+        order.payment_status = invoice.payment_status
+    history = HistoryEntry(at=placed, actor="test", action="order placed", from_=None, to=status.value)
+    repo.create_order(order, items, invoice, {}, history, "test")
+    order.items, order.invoice = items, invoice
+    return order
 
 
 def lock(repo: Repository, order: Order, action_type: str = "cancel", execution_arn: str | None = None,
