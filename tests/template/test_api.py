@@ -148,3 +148,53 @@ def test_tokens_are_checked_against_the_user_pool_and_the_portal_client() -> Non
     assert "implicit" in client["AllowedOAuthFlows"] and client["GenerateSecret"] is False
     for name in ("ApiUrl", "PortalUrl", "UserPoolId", "UserPoolClientId"):
         assert name in outputs
+
+
+def _references(value: Any) -> set[str]:
+    """Logical ids a value depends on: Ref, Fn::GetAtt and the ${...} of Fn::Sub."""
+    import re
+
+    found: set[str] = set()
+    if isinstance(value, dict):
+        for key, arg in value.items():
+            if key == "Ref" and isinstance(arg, str):
+                found.add(arg)
+            elif key == "Fn::GetAtt":
+                found.add(arg.split(".")[0] if isinstance(arg, str) else arg[0])
+            elif key == "Fn::Sub":
+                text = arg if isinstance(arg, str) else arg[0]
+                local = set(arg[1]) if isinstance(arg, list) else set()
+                found |= {m.split(".")[0] for m in re.findall(r"\$\{([^}!]+)\}", text)} - local
+                if isinstance(arg, list):
+                    found |= _references(arg[1])
+            else:
+                found |= _references(arg)
+    elif isinstance(value, list):
+        for item in value:
+            found |= _references(item)
+    return found
+
+
+def test_the_deployed_template_has_no_dependency_cycle() -> None:
+    # GIVEN the resources AWS would create and what each one references
+    resources = support.transformed()["Resources"]
+    graph = {lid: {d for d in _references(res.get("Properties", {})) | set(
+        [res["DependsOn"]] if isinstance(res.get("DependsOn"), str) else res.get("DependsOn", []))
+        if d in resources} for lid, res in resources.items()}
+
+    # WHEN they are ordered as CloudFormation must (a depth-first topological sort)
+    done: set[str] = set()
+
+    def visit(node: str, path: tuple[str, ...]) -> None:
+        assert node not in path, f"dependency cycle: {' -> '.join(path + (node,))}"
+        if node in done:
+            return
+        for dep in graph[node]:
+            visit(dep, path + (node,))
+        done.add(node)
+
+    # THEN every resource can be created after what it needs (the API names its functions by
+    # FunctionName precisely so that API -> function -> app client -> API is not a cycle)
+    for node in graph:
+        visit(node, ())
+    assert "ApiFunction" in graph["ApiInvokePermission"] and "Api" in graph["PortalClient"]
