@@ -50,6 +50,10 @@ bench: setup
 clean-local:
 	rm -rf .local
 
+# Run the scheduled cleanups once on the running `make run` stack (RULE=cancel_unpaid|release_locks|purge_old).
+cleanup: setup
+	$(PY) -m infra.local.cleanup_once $(if $(RULE),--rule $(RULE),)
+
 # `sam build` of template.yaml, no container (README, "Deploy"). aws-sam-cli pins boto3, click and
 # pydantic apart from the app's pins, so it lives in its own venv. The layer's wheels are fetched
 # for Lambda (CPython 3.12, aarch64) by layers/common/Makefile, whatever this machine is.
