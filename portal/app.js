@@ -1,0 +1,256 @@
+// OrderDesk admin portal: sign-in, hash routing, and the page chrome. Screens live in their
+// own modules (orders.js, order.js, invoice.js, new-order.js), loaded on first use.
+
+import { api, ApiError, onUnauthorized, portalConfig, session } from "./api.js";
+import { errorBox, field, h, replace, toast } from "./ui.js";
+
+const main = document.getElementById("main");
+const RETURN_KEY = "orderdesk.return";
+const STATE_KEY = "orderdesk.oauth_state";
+
+// [pattern, module, nav item]
+const ROUTES = [
+  [/^\/orders$/, () => import("./orders.js"), "orders"],
+  [/^\/orders\/new$/, () => import("./new-order.js"), "new"],
+  [/^\/orders\/([A-Za-z0-9_-]+)$/, () => import("./order.js"), "orders"],
+  [/^\/invoices\/([A-Za-z0-9_-]+)$/, () => import("./invoice.js"), "orders"],
+];
+
+let config = { cognito: null };
+let current = null; // { mod, path, ctx, controller }
+
+function parseHash() {
+  const raw = location.hash.replace(/^#/, "");
+  const at = raw.indexOf("?");
+  const path = at < 0 ? raw : raw.slice(0, at);
+  return { path: path || "/", query: new URLSearchParams(at < 0 ? "" : raw.slice(at + 1)) };
+}
+
+function teardown() {
+  if (!current) return;
+  current.controller.abort();
+  current = null;
+}
+
+function showChrome(signedIn) {
+  document.getElementById("nav").hidden = !signedIn;
+  document.getElementById("who").hidden = !signedIn;
+  if (signedIn) {
+    document.getElementById("who-name").textContent = session.name();
+    document.getElementById("who-role").textContent = session.role() || "no role";
+    document.querySelector('[data-nav="new"]').hidden = !session.can("support");
+  }
+}
+
+function markNav(item) {
+  for (const a of document.querySelectorAll("[data-nav]")) {
+    if (a.dataset.nav === item) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
+  }
+}
+
+function focusHeading() {
+  const h1 = main.querySelector("h1");
+  if (h1) {
+    h1.tabIndex = -1;
+    h1.focus({ preventScroll: true });
+  } else {
+    main.focus({ preventScroll: true });
+  }
+}
+
+async function route() {
+  const { path, query } = parseHash();
+  if (path === "/") {
+    location.replace("#/orders");
+    return;
+  }
+  if (!session.token() || session.expired()) {
+    const hadToken = Boolean(session.token());
+    session.clear();
+    sessionStorage.setItem(RETURN_KEY, location.hash || "#/orders");
+    renderSignIn(hadToken ? "Your session has expired. Sign in again." : null);
+    return;
+  }
+  showChrome(true);
+  const found = ROUTES.find(([re]) => re.test(path));
+  if (!found) {
+    teardown();
+    markNav(null);
+    replace(main, h("h1", {}, "Page not found"), h("p", {}, "There is nothing at this address. ",
+      h("a", { href: "#/orders" }, "Go to the orders list"), "."));
+    document.title = "Not found · OrderDesk";
+    focusHeading();
+    return;
+  }
+  const [re, load, nav] = found;
+  const params = path.match(re).slice(1);
+  markNav(path === "/orders/new" ? "new" : nav);
+  let mod;
+  try {
+    mod = await load();
+  } catch (err) {
+    replace(main, errorBox({ message: `The portal could not load this screen (${err.message}). Reload the page.` }));
+    return;
+  }
+  // Same screen, other query (filters, paging): the screen refreshes in place, focus stays put.
+  if (current && current.mod === mod && current.path === path && mod.update) {
+    current.ctx.query = query;
+    await mod.update(current.ctx);
+    return;
+  }
+  teardown();
+  const controller = new AbortController();
+  const ctx = {
+    params,
+    query,
+    signal: controller.signal,
+    title: (text) => {
+      document.title = text ? `${text} · OrderDesk` : "OrderDesk";
+    },
+  };
+  current = { mod, path, ctx, controller };
+  replace(main, h("p", { class: "loading", role: "status" }, "Loading…"));
+  try {
+    await mod.render(main, ctx);
+    if (!controller.signal.aborted) focusHeading();
+  } catch (err) {
+    if (controller.signal.aborted || err.name === "AbortError") return;
+    if (!(err instanceof ApiError)) console.error(err);
+    if (err instanceof ApiError && err.status === 401) return; // the sign-in screen is already up
+    replace(main, h("h1", {}, "This page could not be shown"), errorBox(err),
+      h("p", {}, h("a", { href: "#/orders" }, "Back to the orders list")));
+    focusHeading();
+  }
+}
+
+// -- sign-in -----------------------------------------------------------------------------------
+
+function hostedUiLink() {
+  const { domain, client_id: clientId } = config.cognito;
+  const state = crypto.getRandomValues(new Uint32Array(4)).join("-");
+  sessionStorage.setItem(STATE_KEY, state);
+  const params = new URLSearchParams({
+    client_id: clientId,
+    response_type: "token",
+    scope: "openid email profile",
+    redirect_uri: location.origin + location.pathname,
+    state,
+  });
+  return `${domain}/oauth2/authorize?${params}`;
+}
+
+function renderSignIn(message, { error = false } = {}) {
+  teardown();
+  showChrome(false);
+  markNav(null);
+  document.title = "Sign in · OrderDesk";
+  const slot = h("div", { class: "form-errors" });
+  const input = h("textarea", {
+    name: "token", required: true, spellcheck: "false", autocomplete: "off", autocapitalize: "off",
+    placeholder: "eyJhbGciOiJSUzI1NiIs…",
+  });
+  const submit = h("button", { type: "submit", class: "btn btn-primary" }, "Sign in");
+  const form = h("form", { novalidate: true }, slot,
+    field("Access token (JWT)", input, {
+      hint: "Locally: run “make token ROLE=admin” or copy .local/admin.token. "
+        + "The token is kept in this browser tab only, until you sign out or close it.",
+    }),
+    h("div", { class: "form-actions" }, submit));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const token = input.value.trim().replace(/^Bearer\s+/i, "");
+    const problem = token ? session.problem(token) : "Paste a token first.";
+    if (problem) {
+      slot.replaceChildren(errorBox({ message: problem }, { title: "This token cannot be used." }));
+      input.setAttribute("aria-invalid", "true");
+      input.focus();
+      return;
+    }
+    submit.disabled = true;
+    session.set(token);
+    try {
+      await api.get("/order-statuses"); // proves the API accepts it before going on
+    } catch (err) {
+      session.clear();
+      submit.disabled = false;
+      slot.replaceChildren(errorBox(err, { title: err.status === 401 ? "The API rejected this token." : undefined }));
+      slot.firstChild.focus();
+      return;
+    }
+    finishSignIn();
+  });
+  replace(main, h("section", { class: "signin card", "aria-labelledby": "signin-title" },
+    h("h1", { id: "signin-title" }, "Sign in to OrderDesk"),
+    message ? h("div", { class: `alert ${error ? "alert-error" : "alert-info"}`, role: "status" }, message) : null,
+    config.cognito ? [
+      h("p", {}, h("a", { class: "btn btn-primary", href: hostedUiLink(), id: "cognito-sign-in" }, "Sign in with Cognito")),
+      h("p", { class: "or" }, "or paste a token"),
+    ] : null,
+    form));
+  (config.cognito ? document.getElementById("cognito-sign-in") : input).focus();
+}
+
+function finishSignIn() {
+  const back = sessionStorage.getItem(RETURN_KEY) || "#/orders";
+  sessionStorage.removeItem(RETURN_KEY);
+  history.replaceState(null, "", location.pathname + location.search + back);
+  route();
+}
+
+/** The hosted UI comes back with #id_token=…&state=… (implicit flow). */
+function takeHostedUiReturn() {
+  const frag = new URLSearchParams(location.hash.replace(/^#/, ""));
+  if (!frag.has("id_token") && !frag.has("error")) return false;
+  const expected = sessionStorage.getItem(STATE_KEY);
+  sessionStorage.removeItem(STATE_KEY);
+  history.replaceState(null, "", location.pathname + location.search);
+  if (frag.has("error")) {
+    renderSignIn(`Cognito sign-in failed: ${frag.get("error_description") || frag.get("error")}`, { error: true });
+    return true;
+  }
+  if (!expected || frag.get("state") !== expected) {
+    renderSignIn("The sign-in answer did not match this tab's request; please sign in again.", { error: true });
+    return true;
+  }
+  session.set(frag.get("id_token"));
+  finishSignIn();
+  return true;
+}
+
+function signOut() {
+  session.clear();
+  if (config.cognito) {
+    const params = new URLSearchParams({ client_id: config.cognito.client_id, logout_uri: location.origin + location.pathname });
+    location.assign(`${config.cognito.domain}/logout?${params}`);
+    return;
+  }
+  history.replaceState(null, "", `${location.pathname}${location.search}#/orders`);
+  renderSignIn("You have signed out.");
+}
+
+onUnauthorized(() => {
+  if (!session.token()) return;
+  session.clear();
+  sessionStorage.setItem(RETURN_KEY, location.hash || "#/orders");
+  renderSignIn("Your session has ended or the API no longer accepts this token. Sign in again.", { error: true });
+  toast("Signed out: the API answered 401.", { error: true });
+});
+
+document.getElementById("sign-out").addEventListener("click", signOut);
+document.querySelector("[data-skip]").addEventListener("click", (event) => {
+  event.preventDefault(); // the fragment is the router's: move focus instead
+  main.focus();
+});
+
+async function start() {
+  config = await portalConfig();
+  if (takeHostedUiReturn()) {
+    window.addEventListener("hashchange", route);
+    return;
+  }
+  window.addEventListener("hashchange", route);
+  await route();
+}
+
+start();
