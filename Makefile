@@ -10,9 +10,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TOOLS_STAMP := tools/node_modules/.installed
 
-.PHONY: setup run test test-fast test-slow lint token bench clean-local package cleanup
+.PHONY: setup run test test-fast test-slow lint token bench clean-local package cleanup chromium
 
-setup: $(STAMP) $(TOOLS_STAMP) java
+setup: $(STAMP) $(TOOLS_STAMP) java chromium
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,12 @@ java:
 	  echo "Java is missing: installing a headless JRE from Debian"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null \
 	  || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jre-headless >/dev/null; }
+
+# The portal's browser tests drive Debian's Chromium through Playwright (never a downloaded browser).
+chromium:
+	@test -x /usr/bin/chromium || { \
+	  echo "Chromium is missing: installing it from Debian for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 run: setup
 	$(PY) -m infra.local.stack --port $(PORT)
