@@ -62,3 +62,56 @@ def test_local_queues_are_the_template_queues() -> None:
         if redrive:
             assert local[lid].dead_letter_queue == support.logical_id(redrive["deadLetterTargetArn"])
             assert local[lid].max_receive_count == redrive["maxReceiveCount"]
+
+
+def test_local_state_machines_run_the_template_asl_against_the_local_functions() -> None:
+    # GIVEN the state machines as the local stack builds them for moto
+    from infra.local.statemachines import lambda_functions_from_template, state_machine_definitions
+
+    local = state_machine_definitions()
+    served = set(lambda_functions_from_template())
+
+    # THEN there is one per template state machine, its ASL is the file's with only the
+    # substitutions replaced, and every Task calls a function the local stack serves
+    machines = support.state_machines()
+    assert set(local) == set(machines)
+    for lid, props in machines.items():
+        text = support.definition_path(props).read_text()
+        for key in props.get("DefinitionSubstitutions", {}):
+            text = text.replace("${" + key + "}", "<fn>")
+        skeleton = local[lid]
+        for name in served:
+            skeleton = skeleton.replace(f"arn:aws:lambda:us-east-1:123456789012:function:{name}", "<fn>")
+        assert skeleton == text, f"{lid}: the local ASL differs from {props['DefinitionUri']}"
+
+
+def test_the_api_is_pointed_at_the_state_machines_locally_as_in_aws() -> None:
+    # GIVEN the local state machine ARNs
+    from infra.local.statemachines import state_machine_environment
+
+    arns = {lid: f"arn:local:{lid}" for lid in support.state_machines()}
+
+    # THEN the variables the template gives the API function are the ones set locally
+    env = state_machine_environment(arns)
+    api_env = support.functions()["ApiFunction"]["Environment"]["Variables"]
+    for var, value in api_env.items():
+        if isinstance(value, dict) and value.get("Ref") in arns:
+            assert env[var] == arns[value["Ref"]]
+
+
+def test_table_keeps_its_data_and_holds_the_idempotency_records() -> None:
+    # GIVEN the Table and the Powertools idempotency persistence the code builds
+    from orderdesk.adapters.idempotency import persistence_store
+
+    res = support.resources("AWS::DynamoDB::Table")["Table"]
+    props = res["Properties"]
+    store = persistence_store("template-check")
+    keys = dict((k["KeyType"], k["AttributeName"]) for k in props["KeySchema"])
+
+    # THEN point-in-time recovery is on, deletion protection follows the parameter, the table
+    # outlives the stack, and idempotency records use its keys and its TTL attribute
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert props["DeletionProtectionEnabled"] == {"Fn::If": ["ProtectData", True, False]}
+    assert res["DeletionPolicy"] == res["UpdateReplacePolicy"] == "Retain"
+    assert (store.key_attr, store.sort_key_attr) == (keys["HASH"], keys["RANGE"])
+    assert store.expiry_attr == props["TimeToLiveSpecification"]["AttributeName"]
