@@ -413,3 +413,23 @@ def test_maxmind_bad_licence_is_an_error_not_a_score(api, table, screening, minf
     order_id = _order(api, _client(api, "hal@example.com"), GB_IP)
     check = fraud.recheck_order(order_id, "support@example.com")
     assert check.decision == "error" and check.score == 0
+
+
+def test_auto_fraud_runs_the_set_as_fraud_workflow(api, table, screening, workflows):  # noqa: ARG001
+    from tests.integration.conftest import wait_for_action
+
+    # GIVEN a new order whose score reaches the reject threshold (blocklisted email domain)
+    order_id = _order(api, _client(api, "eve@bad.example"), GB_IP)
+    # WHEN the stream screens it
+    _poller(table).run_once()
+    # THEN the Set as Fraud workflow (the manual action's own) ran, started by fraud-screening
+    order = get_repository().get_order(order_id)
+    action = next(a for a in order.actions if a.type == "fraud")
+    assert action.actor == "fraud-screening"
+    assert wait_for_action(api, order_id, action.id)["status"] == "SUCCEEDED"
+    order = get_repository().get_order(order_id)
+    assert order.status is OrderStatus.FRAUD
+    assert {i.status.value for i in order.items} == {"Fraud"}
+    assert order.invoice.status.value == "Cancelled"
+    assert order.fraud_check.decision == "reject" and order.pending_action is None
+    assert any(h.actor == "fraud-screening" and h.action == "fraud check" for h in order.history)
