@@ -182,3 +182,13 @@ def test_generated_fernet_key_shape_is_a_valid_key() -> None:
         key = "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(gen["PasswordLength"])) + "="
         # THEN Fernet accepts it and round-trips
         assert Fernet(key.encode()).decrypt(Fernet(key.encode()).encrypt(b"secret")) == b"secret"
+
+
+def test_named_functions_fit_with_a_48_character_stack_name() -> None:
+    # README and template.yaml promise stack names of up to 48 characters; Lambda allows 64.
+    for lid, props in FUNCTIONS.items():
+        name = props.get("FunctionName")
+        if name is not None:
+            text = name["Fn::Sub"]
+            assert text.startswith("${AWS::StackName}"), f"{lid}: a fixed name breaks a second stack"
+            assert 48 + len(text) - len("${AWS::StackName}") <= 64, f"{lid}: {text} is too long"
