@@ -18,6 +18,7 @@ const ROUTES = [
 
 let config = { cognito: null };
 let current = null; // { mod, path, ctx, controller }
+let navigated = false; // the first screen of a page load keeps focus at the top (skip link first)
 
 function parseHash() {
   const raw = location.hash.replace(/^#/, "");
@@ -50,6 +51,10 @@ function markNav(item) {
 }
 
 function focusHeading() {
+  if (!navigated) {
+    navigated = true;
+    return;
+  }
   const h1 = main.querySelector("h1");
   if (h1) {
     h1.tabIndex = -1;

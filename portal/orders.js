@@ -56,7 +56,7 @@ export async function render(main, ctx) {
   view.statusSelect = statusSelect;
   view.toggle = toggle;
   view.panel = panel;
-  view.chips = h("div", { class: "chips", "aria-label": "Active filters" });
+  view.chips = h("div", { class: "chips", role: "group", "aria-label": "Active filters" });
   view.error = h("div", {});
   view.tbody = h("tbody", {});
   view.summary = h("p", { class: "muted", role: "status", id: "list-summary" });
