@@ -4,6 +4,7 @@ running stack. A screenshot of every screen goes to test-artifacts/."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -388,3 +389,63 @@ def client_tag() -> str:
     import uuid
 
     return uuid.uuid4().hex[:8]
+
+
+AXE = Path(__file__).resolve().parents[2] / "tools" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def axe_violations(page) -> list[str]:  # type: ignore[no-untyped-def]
+    """WCAG 2.1 A and AA checks of the screen as shown (axe-core, injected by the test only)."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE.read_text())
+    result = page.evaluate("""async () => {
+        const r = await axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}});
+        return r.violations.map(v => `${v.id} (${v.impact}): ${v.help} -- ${v.nodes.map(n => n.target.join(' ')).slice(0, 5).join(', ')}`);
+    }""")
+    return list(result)
+
+
+def test_every_screen_passes_the_accessibility_checks(page, stack: PortalStack, http: HttpApi):  # type: ignore[no-untyped-def]
+    # GIVEN an order with a product and a domain, pending, with a payment
+    client = http.client()
+    order = http.order(client["id"], items=[
+        {"kind": "product", "description": "Business Hosting", "amount": "24.00"},
+        {"kind": "domain", "description": "Domain registration", "amount": "12.00", "domain": f"{client_tag()}-a11y.com"}],
+        notes="Accessible, please.")
+    http.post(f"/invoices/{order['invoice_id']}/payments", {"amount": "10.00", "gateway": "manual", "transaction_id": "A11Y-1"})
+    found: dict[str, list[str]] = {}
+    # WHEN each screen is checked: sign-in, list with the filter panel, details, invoice, add order
+    page.goto("/")
+    expect(page.get_by_role("heading", name="Sign in to OrderDesk")).to_be_visible()
+    found["sign-in"] = axe_violations(page)
+    sign_in(page, stack)
+    page.reload()  # a new document, so that the token is there
+    open_list(page)
+    # (the first Tab reaches the skip link, which moves focus to the content)
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("#main")).to_be_focused()
+    page.get_by_role("button", name="Search/Filter").click()
+    found["orders"] = axe_violations(page)
+    page.goto(f"/#/orders/{order['id']}")
+    expect(page.locator("#accept-form")).to_be_visible()
+    found["order"] = axe_violations(page)
+    # (by keyboard: Enter opens the confirmation on its safe choice, Escape closes it, focus comes back)
+    page.get_by_role("button", name="Cancel Order").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("dialog")).to_be_visible()
+    expect(page.get_by_role("button", name="Keep it")).to_be_focused()
+    found["confirm"] = axe_violations(page)
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    expect(page.get_by_role("button", name="Cancel Order")).to_be_focused()
+    assert http.get(f"/orders/{order['id']}")["status"] == "Pending"
+    page.goto(f"/#/invoices/{order['invoice_id']}")
+    expect(page.locator("#payment-form")).to_be_visible()
+    found["invoice"] = axe_violations(page)
+    page.goto("/#/orders/new")
+    expect(page.get_by_role("heading", name="Add New Order")).to_be_visible()
+    found["add-order"] = axe_violations(page)
+    # THEN none has a violation
+    assert {k: v for k, v in found.items() if v} == {}
