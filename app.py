@@ -80,7 +80,8 @@ portal_files = portal.PortalFiles(Path(__file__).resolve().parent / "portal")
 
 @app.route("/", methods=["GET"])
 def portal_index() -> Response:
-    return portal_files.response("index.html", (app.current_request.headers or {}).get("if-none-match"))
+    request = app.current_request
+    return portal_files.index((request.context or {}).get("path"), (request.headers or {}).get("if-none-match"))
 
 
 @app.route("/portal/{name}", methods=["GET"])

@@ -100,3 +100,18 @@ def test_the_portal_loads_nothing_from_outside():
     for path in PORTAL.glob("*.js"):
         for ref in re.findall(r"""import\(?\s*(?:[^"']*from\s*)?["']\./([^"']+)["']""", path.read_text()):
             assert (PORTAL / ref).is_file(), f"{path.name} imports {ref}"
+
+
+def test_a_stage_url_without_its_slash_is_sent_to_the_one_with_it():
+    # GIVEN the portal's files (behind API Gateway, the stage root arrives as /prod or /prod/)
+    from orderdesk.api.portal import PortalFiles
+
+    files = PortalFiles(PORTAL)
+    # WHEN the root is asked for without its trailing slash
+    r = files.index("/prod")
+    # THEN the browser is sent to the same place with it, so relative asset and API paths resolve
+    assert (r.status_code, r.headers["Location"]) == (301, "/prod/")
+    # AND with the slash (or locally, at /) the page itself is served
+    assert files.index("/prod/").status_code == 200
+    assert files.index("/").status_code == 200
+    assert files.index(None).status_code == 200

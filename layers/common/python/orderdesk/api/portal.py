@@ -53,6 +53,14 @@ class PortalFiles:
             return None
         return path
 
+    def index(self, request_path: str | None, if_none_match: str | None = None) -> Response:
+        """The portal's page. Its assets and the API are named relative to it, so it must be
+        served from a path ending in "/": API Gateway's stage URL without one (/prod) is sent
+        to /prod/ first."""
+        if request_path and not request_path.endswith("/"):
+            return Response(body="", status_code=301, headers={"Location": f"{request_path}/", **SECURITY_HEADERS})
+        return self.response("index.html", if_none_match)
+
     def response(self, name: str, if_none_match: str | None = None) -> Response:
         path = self.path_of(name)
         if path is None:
@@ -76,7 +84,7 @@ def config_response() -> Response:
 
 def _respond(body: bytes, content_type: str, if_none_match: str | None, *, cache: str) -> Response:
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    headers = {**SECURITY_HEADERS, "Cache-Control": cache, "ETag": etag}
+    headers: dict[str, str | list[str]] = {**SECURITY_HEADERS, "Cache-Control": cache, "ETag": etag}
     if if_none_match and etag in {t.strip() for t in if_none_match.split(",")}:
         return Response(body="", status_code=304, headers=headers)
     return Response(body=body.decode("utf-8"), status_code=200, headers={**headers, "Content-Type": content_type})
