@@ -86,11 +86,13 @@ def _parse(body: Any) -> tuple[str, str, str, list[str]]:
 def apply_to_order(job_id: str, target: str, order_id: str, actor: str) -> str:
     """Settle one order of a job; returns its outcome ("ok", "failed")."""
     repo = get_repository()
-    done = repo.bulk_outcome(job_id, order_id)
-    if done in ("ok", "failed"):
-        return done
     if target == DELETE:
+        done = repo.bulk_outcome(job_id, order_id)
+        if done in ("ok", "failed"):
+            return done
         return _delete(job_id, order_id, actor, resume=done == "deleting")
+    # No look at the outcome first: a redelivered order fails its transaction (or its failure's)
+    # on the outcome record's condition and is counted once all the same.
     status = OrderStatus(target)
     action = BULK_ACTION_FOR_TARGET[status]
     for attempt in range(_ATTEMPTS):
