@@ -225,3 +225,34 @@ def test_bad_bulk_requests_are_400(api, bulk_queue, body, field):  # noqa: F811
 def test_bulk_needs_admin_and_unknown_job_is_404(api, bulk_queue):  # noqa: F811
     assert api.post("/orders/bulk", {"order_ids": ["a"], "status": "Active"}, role="billing").status_code == 403
     assert api.get("/bulk-jobs/nosuchjob", role="viewer").status_code == 404
+
+
+def test_orders_that_could_not_be_queued_fail_with_the_reason(api, bulk_queue, monkeypatch):  # noqa: F811
+    # GIVEN 120 ids (12 messages, two SendMessageBatch calls) and SQS refusing the second call
+    from botocore.exceptions import ClientError
+
+    from orderdesk.adapters import queue
+
+    sqs = queue._sqs()
+    real = sqs.send_message_batch
+    calls = {"n": 0}
+
+    def send(**kwargs):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] > 1:
+            raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "try later"}}, "SendMessageBatch")
+        return real(**kwargs)
+
+    monkeypatch.setattr(sqs, "send_message_batch", send)
+    ids = [f"missing{i:03d}" for i in range(120)]
+    # WHEN an admin submits them
+    r = api.post("/orders/bulk", {"order_ids": ids, "status": "Cancelled"})
+    # THEN the caller is told which job and why, the queued ones are worked off, the rest failed
+    assert r.status_code == 502, r.data
+    job_id = r.data["error"]["message"].split(":")[0].removeprefix("bulk job ")
+    _poller(bulk_queue).drain()
+    job = api.get(f"/bulk-jobs/{job_id}").data
+    assert (job["status"], job["succeeded"], job["failed"]) == ("DONE", 0, 120)
+    reasons = {f["order_id"]: f["error"] for f in job["failures"]}
+    assert {reasons[i] for i in ids[:100]} == {"unknown order"}
+    assert all(reasons[i].startswith("not queued:") and "try later" in reasons[i] for i in ids[100:])

@@ -34,27 +34,39 @@ def reset_client() -> None:
         _client = None
 
 
+class NotQueued(TransientError):
+    """Some messages could not be sent; `unsent` are their positions in the bodies given."""
+
+    def __init__(self, message: str, unsent: list[int]) -> None:
+        super().__init__(message)
+        self.unsent = unsent
+
+
 def send_messages(queue_url: str | None, bodies: Sequence[dict[str, Any]], attempts: int = 3) -> None:
-    """Send every body with SendMessageBatch, resending the entries SQS reports failed."""
+    """Send every body with SendMessageBatch, resending the entries SQS reports failed. Raises
+    NotQueued naming the bodies that were not sent (every batch is still tried)."""
     if not queue_url:
         raise PermanentError("no queue is configured (BULK_QUEUE_URL)")
     from botocore.exceptions import BotoCoreError, ClientError
 
+    unsent: list[int] = []
+    error = ""
     for start in range(0, len(bodies), _BATCH):
-        entries = [{"Id": str(i), "MessageBody": json.dumps(body, separators=(",", ":"))}
+        entries = [{"Id": str(start + i), "MessageBody": json.dumps(body, separators=(",", ":"))}
                    for i, body in enumerate(bodies[start:start + _BATCH])]
         for attempt in range(attempts):
             try:
                 resp = _sqs().send_message_batch(QueueUrl=queue_url, Entries=entries)
             except (BotoCoreError, ClientError) as exc:
-                if attempt == attempts - 1:
-                    raise TransientError(f"could not queue the bulk work: {exc}") from exc
-                time.sleep(0.05 * 2**attempt)
-                continue
-            failed = {f["Id"] for f in resp.get("Failed", [])}
-            entries = [e for e in entries if e["Id"] in failed]
+                error = f"{type(exc).__name__}: {exc}"
+            else:
+                failed = {f["Id"]: f.get("Message") or f.get("Code", "") for f in resp.get("Failed", [])}
+                entries = [e for e in entries if e["Id"] in failed]
+                error = next(iter(failed.values()), error)
             if not entries:
                 break
-            if attempt == attempts - 1:
-                raise TransientError(f"SQS refused {len(entries)} message(s) of the bulk work")
-            time.sleep(0.05 * 2**attempt)
+            if attempt < attempts - 1:
+                time.sleep(0.05 * 2**attempt)
+        unsent += [int(e["Id"]) for e in entries]
+    if unsent:
+        raise NotQueued(f"SQS did not take {len(unsent)} of {len(bodies)} message(s): {error}", unsent)

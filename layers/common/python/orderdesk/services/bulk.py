@@ -38,10 +38,19 @@ def submit(cmd: BulkIn, actor: str) -> BulkJob:
     order_ids = list(dict.fromkeys(cmd.order_ids))
     target = DELETE if cmd.delete else OrderStatus(cmd.status).value  # type: ignore[arg-type]
     job = BulkJob(id=new_id(), target=target, total=len(order_ids), created_at=iso(utcnow()), actor=actor)
-    get_repository().create_bulk_job(job)
+    repo = get_repository()
+    repo.create_bulk_job(job)
     bodies = [{"job_id": job.id, "target": target, "actor": actor, "order_ids": order_ids[i:i + CHUNK]}
               for i in range(0, len(order_ids), CHUNK)]
-    queue.send_messages(get_settings().bulk_queue_url, bodies)
+    try:
+        queue.send_messages(get_settings().bulk_queue_url, bodies)
+    except queue.NotQueued as exc:
+        # the orders that never reached the queue fail with the reason, so the job still ends DONE
+        for index in exc.unsent:
+            for order_id in bodies[index]["order_ids"]:
+                _fail(job.id, order_id, f"not queued: {exc.message}")
+        repo.finish_bulk_job(job.id)
+        raise queue.NotQueued(f"bulk job {job.id}: {exc.message}", exc.unsent) from exc
     return job
 
 
