@@ -281,3 +281,11 @@ def function_environment(functions: Mapping[str, FunctionDef], resolver: Resolve
                 continue
             env[name] = text
     return env
+
+
+def resource_variables(functions: Mapping[str, FunctionDef], resolver: Resolver) -> set[str]:
+    """The variables whose template value points at a resource the stack made (``!Ref BulkQueue``),
+    as opposed to plain settings (``FRAUD_PROVIDER: rules``) or parameters."""
+    made = set(resolver.refs) | {lid for lid, _ in resolver.attributes}
+    return {name for function in functions.values() for name, raw in function.environment.items()
+            if logical_id_of(raw) in made}

@@ -79,6 +79,7 @@ def test_environment_keeps_what_resolves_locally_and_drops_what_only_aws_has() -
     # THEN refs become local values, parameters their defaults; Cognito and secrets are left out
     assert env == {"TABLE_NAME": "orderdesk", "STATUS_SHARDS": "8",
                    "BULK_QUEUE_URL": "http://moto/123/orderdesk-bulk"}
+    assert tw.resource_variables(tw.functions_in(TEMPLATE, resolver), resolver) == {"TABLE_NAME", "BULK_QUEUE_URL"}
 
 
 def test_a_disabled_schedule_is_seen_as_disabled() -> None:
