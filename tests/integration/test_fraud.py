@@ -433,3 +433,10 @@ def test_auto_fraud_runs_the_set_as_fraud_workflow(api, table, screening, workfl
     assert order.invoice.status.value == "Cancelled"
     assert order.fraud_check.decision == "reject" and order.pending_action is None
     assert any(h.actor == "fraud-screening" and h.action == "fraud check" for h in order.history)
+
+
+def test_an_order_gone_before_screening_is_no_error(table, screening):  # noqa: ARG001
+    event = {"Records": [{"eventID": "1", "eventName": "INSERT", "eventSource": "aws:dynamodb",
+                          "dynamodb": {"SequenceNumber": "7", "NewImage": {
+                              "kind": {"S": "order"}, "id": {"S": "deletedorder"}, "skip_fraud_check": {"BOOL": False}}}}]}
+    assert fraud_app.handler(event, _ctx()) == {"batchItemFailures": []}

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from ..adapters.fraud import FraudProviderError, ScreeningInput, get_provider
 from ..adapters.repository import fraud_dict, get_repository
 from ..config import get_settings
-from ..domain.errors import ConcurrentUpdate, PermanentError, TransitionNotAllowed
+from ..domain.errors import ConcurrentUpdate, OrderNotFound, PermanentError, TransitionNotAllowed
 from ..domain.model import FraudCheck, HistoryEntry, Order, iso, utcnow
 from ..domain.statuses import ActionType, OrderStatus
 from ..observability import logger
@@ -36,7 +36,10 @@ def decide(score: int) -> str:
 def screen_new_order(order_id: str) -> FraudCheck | None:
     """The stream's use case: screen an order once. A redelivered record finds the stored result
     (and still starts the fraud workflow if a reject's start was lost); a stored error is retried."""
-    order = get_repository().get_order_header(order_id)
+    try:
+        order = get_repository().get_order_header(order_id)
+    except OrderNotFound:
+        return None  # deleted before its record came through the stream: nothing to screen
     if order.skip_fraud_check:
         return None
     if order.fraud_check is not None and order.fraud_check.decision != "error":
