@@ -122,3 +122,15 @@ def lock(repo: Repository, order: Order, action_type: str = "cancel", execution_
     if execution_arn:
         repo.set_lock_execution(order.id, action.id, execution_arn)
     return action
+
+
+def wait_for_action(order_id: str, action_id: str, timeout: float = 30.0) -> Action:
+    """Wait until a workflow action has ended; returns it."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        action = get_repository().get_action(order_id, action_id)
+        if action.status is not ActionStatus.RUNNING or time.monotonic() > deadline:
+            return action
+        time.sleep(0.05)

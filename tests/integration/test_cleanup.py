@@ -19,8 +19,7 @@ from orderdesk.domain.errors import ValidationFailed
 from orderdesk.domain.model import HistoryEntry, iso, utcnow
 from orderdesk.domain.statuses import ActionStatus, OrderStatus
 from orderdesk.services import cleanup
-from tests.integration.conftest import wait_for_action
-from tests.integration.events_support import lock, place
+from tests.integration.events_support import lock, place, wait_for_action
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -50,7 +49,7 @@ def test_unpaid_pending_orders_are_cancelled_through_the_workflow(api, table, wo
     assert set(report.skipped) == {paid.id, busy.id}
     action = repo.get_order(due.id).actions[-1]
     assert (action.type, action.actor) == ("cancel", "cleanup")
-    assert wait_for_action(api, due.id, action.id)["status"] == "SUCCEEDED"
+    assert wait_for_action(due.id, action.id).status is ActionStatus.SUCCEEDED
     order = repo.get_order(due.id)
     assert order.status is OrderStatus.CANCELLED and order.invoice.status.value == "Cancelled"
     assert [repo.get_order_header(o.id).status for o in (young, paid, busy, active)] == [
@@ -59,7 +58,7 @@ def test_unpaid_pending_orders_are_cancelled_through_the_workflow(api, table, wo
     with time_machine.travel(now + timedelta(days=2), tick=False):
         later = cleanup.run("cancel_unpaid")
     assert later.changed == [young.id]
-    assert wait_for_action(api, young.id, repo.get_order(young.id).actions[-1].id)["status"] == "SUCCEEDED"
+    assert wait_for_action(young.id, repo.get_order(young.id).actions[-1].id).status is ActionStatus.SUCCEEDED
 
 
 def test_cancel_unpaid_is_off_at_zero(table, monkeypatch):  # noqa: ARG001

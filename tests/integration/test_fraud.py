@@ -27,7 +27,7 @@ from orderdesk.adapters.fraud import maxmind as maxmind_adapter
 from orderdesk.adapters.fraud.rules import WEIGHTS, RulesProvider
 from orderdesk.adapters.repository import get_repository
 from orderdesk.config import reset_settings
-from orderdesk.domain.statuses import OrderStatus
+from orderdesk.domain.statuses import ActionStatus, OrderStatus
 from orderdesk.services import fraud
 
 pytestmark = pytest.mark.timeout(120)
@@ -416,7 +416,7 @@ def test_maxmind_bad_licence_is_an_error_not_a_score(api, table, screening, minf
 
 
 def test_auto_fraud_runs_the_set_as_fraud_workflow(api, table, screening, workflows):  # noqa: ARG001
-    from tests.integration.conftest import wait_for_action
+    from tests.integration.events_support import wait_for_action
 
     # GIVEN a new order whose score reaches the reject threshold (blocklisted email domain)
     order_id = _order(api, _client(api, "eve@bad.example"), GB_IP)
@@ -426,7 +426,7 @@ def test_auto_fraud_runs_the_set_as_fraud_workflow(api, table, screening, workfl
     order = get_repository().get_order(order_id)
     action = next(a for a in order.actions if a.type == "fraud")
     assert action.actor == "fraud-screening"
-    assert wait_for_action(api, order_id, action.id)["status"] == "SUCCEEDED"
+    assert wait_for_action(order_id, action.id).status is ActionStatus.SUCCEEDED
     order = get_repository().get_order(order_id)
     assert order.status is OrderStatus.FRAUD
     assert {i.status.value for i in order.items} == {"Fraud"}
