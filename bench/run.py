@@ -1,0 +1,198 @@
+"""`make bench`: run every benchmark of issue 6 and write bench/results.json.
+
+    python -m bench.run                  # the full run (under 30 minutes on 2 cores)
+    python -m bench.run --quick          # tiny sizes: checks the harness, not the figures
+    python -m bench.run --only cold_start_ratio_max,hot_key_share_ratio
+
+Stages, in order: cold start (fresh processes, nothing else running), hot keys (computed),
+round trips and latency (1,000 orders), scale flatness (the same table grown to 100,000 orders
+with BatchWriteItem from parallel threads), bulk throughput (10,000 of those orders through the
+SQS consumer, 10,000 more by raw UpdateItem), cost (1,000 lifecycles on the whole local stack)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import random
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# before any orderdesk module builds its Powertools logger
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
+os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+
+from bench.results import NAMES, Result  # noqa: E402
+
+OUT = Path(__file__).resolve().parent / "results.json"
+LOG = logging.getLogger("bench")
+
+
+@dataclass(frozen=True)
+class Sizes:
+    small_orders: int = 1_000
+    large_orders: int = 100_000
+    bulk_orders: int = 10_000
+    lifecycles: int = 1_000
+    calibration_lifecycles: int = 20
+    lifecycle_workers: int = 8
+    latency_rounds: int = 5
+    latency_samples: int = 60
+    scale_rounds: int = 5
+    scale_samples: int = 40
+    cold_runs: int = 7
+    seed_workers: int = 8
+    warmup: int = 10
+
+
+FULL = Sizes()
+QUICK = Sizes(small_orders=150, large_orders=400, bulk_orders=60, lifecycles=3, calibration_lifecycles=1,
+              lifecycle_workers=2, latency_rounds=2, latency_samples=8, scale_rounds=2, scale_samples=6, cold_runs=1,
+              seed_workers=4)
+
+
+def _missing(name: str, exc: BaseException) -> Result:
+    return Result(name, None, "", {"error": f"not measured: {type(exc).__name__}: {exc}"[:2000],
+                                   "trace": traceback.format_exc().splitlines()[-6:]})
+
+
+def run(sizes: Sizes, only: set[str] | None = None, out: Path = OUT) -> list[Result]:
+    wanted = set(only or NAMES)
+    results: dict[str, Result] = {}
+
+    def stage(names: tuple[str, ...], fn: Callable[[], list[Result]]) -> None:
+        if not wanted & set(names):
+            return
+        started = time.perf_counter()
+        LOG.info("stage %s ...", ", ".join(names))
+        try:
+            for r in fn():
+                results[r.name] = r
+        except Exception as exc:  # a stage that cannot run says why; the others still run
+            LOG.exception("stage %s failed", names)
+            for name in names:
+                results.setdefault(name, _missing(name, exc))
+        LOG.info("stage %s done in %.1f s", ", ".join(names), time.perf_counter() - started)
+        _write(results, out, keep_others=only is not None)
+
+    from bench import coldstart, hotkey
+
+    stage(("cold_start_ratio_max",), lambda: [coldstart.measure(runs=sizes.cold_runs)])
+    stage(("hot_key_share_ratio",), lambda: [hotkey.measure(item_bytes=hotkey.order_record_bytes())])
+
+    table_stages = {"detail_round_trips", "list_round_trips", "detail_latency_ratio", "list_latency_ratio",
+                    "scale_flatness_ratio", "bulk_throughput_ratio"}
+    if wanted & table_stages:
+        _table_stages(sizes, stage)
+
+    from bench import lifecycle
+
+    stage(("cost_per_10k_lifecycles_usd",), lambda: [lifecycle.measure(
+        lifecycles=sizes.lifecycles, workers=sizes.lifecycle_workers,
+        calibration=sizes.calibration_lifecycles)])
+    return [results[n] for n in NAMES if n in results]
+
+
+def _table_stages(sizes: Sizes, stage: Callable[..., None]) -> None:
+    from bench import bulk, data, latency
+    from bench.stack import Stack
+    from orderdesk.domain.statuses import OrderStatus
+
+    rng = random.Random(6)
+    movable: list[tuple[str, str]] = []  # Pending or Active orders: what a bulk cancel may move
+    numbers: set[str] = set()
+
+    def remember(entries: Iterator[data.Entry]) -> Iterator[data.Entry]:
+        for entry in entries:
+            if entry[0].status in (OrderStatus.PENDING, OrderStatus.ACTIVE):
+                movable.append((entry[0].id, entry[0].status.value))
+            yield entry
+
+    with Stack() as stack:
+        seeded = data.directory(rng)
+        count, seconds = data.load(remember(data.build(rng, seeded, sizes.small_orders, numbers=numbers)),
+                                   workers=sizes.seed_workers)
+        LOG.info("%d orders written in %.1f s", count, seconds)
+        ids = [oid for oid, _ in movable]
+        small: dict[str, Any] = {}
+
+        def latencies() -> list[Result]:
+            out = latency.measure(stack, ids, rounds=sizes.latency_rounds, samples=sizes.latency_samples,
+                                  warmup=sizes.warmup)
+            small.update(latency.list_page_p50(stack, rounds=sizes.scale_rounds, samples=sizes.scale_samples,
+                                              warmup=sizes.warmup))
+            return out
+
+        stage(("detail_round_trips", "list_round_trips", "detail_latency_ratio", "list_latency_ratio"), latencies)
+
+        def flatness() -> list[Result]:
+            if not small:
+                small.update(latency.list_page_p50(stack, rounds=sizes.scale_rounds, samples=sizes.scale_samples,
+                                              warmup=sizes.warmup))
+            more = sizes.large_orders - sizes.small_orders
+            added, load_seconds = data.load(remember(data.build(rng, seeded, more, numbers=numbers)),
+                                            workers=sizes.seed_workers)
+            LOG.info("%d more orders written in %.1f s (%.0f orders/s)", added, load_seconds, added / load_seconds)
+            large = latency.list_page_p50(stack, rounds=sizes.scale_rounds, samples=sizes.scale_samples,
+                                              warmup=sizes.warmup)
+            return [Result("scale_flatness_ratio", round(large["app"] / small["app"], 3), "ratio", {
+                "target": "<= 1.2",
+                "request": f"GET {latency.LIST_PATH} through the app",
+                "orders_small": sizes.small_orders,
+                "orders_large": sizes.large_orders,
+                "app_p50_ms_small": round(small["app"] * 1000, 3),
+                "app_p50_ms_large": round(large["app"] * 1000, 3),
+                "raw_p50_ms_small": round(small["raw"] * 1000, 3),
+                "raw_p50_ms_large": round(large["raw"] * 1000, 3),
+                "raw_ratio": round(large["raw"] / small["raw"], 3),
+                "seeded_orders": added,
+                "seed_seconds": round(load_seconds, 1),
+                "seed_orders_per_s": round(added / load_seconds, 1),
+                "seeding": "Repository.bulk_put_orders (BatchWriteItem, 25 records a request) from "
+                           f"{sizes.seed_workers} threads, records built by the repository's own builders",
+            })]
+
+        stage(("scale_flatness_ratio",), flatness)
+        rng.shuffle(movable)
+        stage(("bulk_throughput_ratio",), lambda: [bulk.measure(stack, movable, orders=sizes.bulk_orders)])
+
+
+def _write(results: dict[str, Result], out: Path, keep_others: bool = False) -> None:
+    """Write the figures in the issue's order; `keep_others` (a run with --only) keeps the file's
+    other figures as they were."""
+    merged = {n: r.as_dict() for n, r in results.items()}
+    if keep_others and out.exists():
+        for entry in json.loads(out.read_text()):
+            merged.setdefault(entry["name"], entry)
+    out.write_text(json.dumps([merged[n] for n in NAMES if n in merged], indent=2) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes (checks the harness only)")
+    parser.add_argument("--only", help="comma-separated figure names")
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    for noisy in ("botocore", "boto3", "urllib3", "werkzeug", "moto", "pynamodb", "infra"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    only = set(args.only.split(",")) if args.only else None
+    if only and only - set(NAMES):
+        parser.error(f"unknown figure(s): {', '.join(sorted(only - set(NAMES)))}")
+    started = time.perf_counter()
+    results = run(QUICK if args.quick else FULL, only, args.out)
+    print(f"\n{'figure':32} {'value':>12}  unit   (in {time.perf_counter() - started:.0f} s; {args.out.name})")
+    for r in results:
+        value = "n/a" if r.value is None else r.value
+        print(f"{r.name:32} {value!s:>12}  {r.unit}")
+    return 0 if all(r.value is not None for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

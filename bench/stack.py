@@ -1,0 +1,181 @@
+"""The pieces of the local stack a benchmark needs, started by the benchmark itself:
+DynamoDB Local (in memory), the table from template.yaml, signing keys for the API's tokens,
+the Chalice app behind chalice.test.Client, and moto's server where SQS or Step Functions are
+needed. Endpoints go through botocore's AWS_ENDPOINT_URL_* variables, as everywhere else."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+from bench import probes
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _keypair() -> tuple[str, str]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()
+    public = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return private, public
+
+
+class Stack:
+    """`with Stack() as stack:` — DynamoDB Local and a fresh table; `stack.api()` calls the app."""
+
+    def __init__(self) -> None:
+        self.ddb: Any = None
+        self.moto: Any = None
+        self.table_name = ""
+        self.private_key = ""
+        self._tmp = tempfile.TemporaryDirectory(prefix="orderdesk-bench-")
+        self._saved_env: dict[str, str | None] = {}
+        self._client: Any = None
+
+    # -- environment -------------------------------------------------------------------------------
+
+    def setenv(self, name: str, value: str) -> None:
+        if name not in self._saved_env:
+            self._saved_env[name] = os.environ.get(name)
+        os.environ[name] = value
+
+    def _reset(self) -> None:
+        from orderdesk.adapters import queue
+        from orderdesk.config import reset_settings
+
+        reset_settings()
+        queue.reset_client()
+
+    def start(self) -> Stack:
+        probes.install()  # before the first botocore session of this process
+        from cryptography.fernet import Fernet
+
+        from infra.local.dynamodb_local import DynamoDBLocal
+
+        for name, value in {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
+                            "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
+                            "POWERTOOLS_METRICS_NAMESPACE": "OrderDeskBench", "POWERTOOLS_DEV": "false",
+                            "POWERTOOLS_LOG_LEVEL": "ERROR", "POWERTOOLS_METRICS_DISABLED": "true"}.items():
+            self.setenv(name, value)
+        self.private_key, public = _keypair()
+        key_file = Path(self._tmp.name) / "public.pem"
+        key_file.write_text(public)
+        self.setenv("AUTH_PUBLIC_KEY_FILE", str(key_file))
+        self.setenv("AUTH_ISSUER", "orderdesk-bench")
+        self.setenv("AUTH_AUDIENCE", "orderdesk")
+        self.setenv("SECRETS_KEY", Fernet.generate_key().decode())
+        self.setenv("CURSOR_SECRET", "bench-cursor-secret")
+        self.setenv("EMAIL_OUTBOX_DIR", str(Path(self._tmp.name) / "outbox"))
+
+        self.ddb = DynamoDBLocal(data_dir=None)
+        self.ddb.start()
+        self.setenv("AWS_ENDPOINT_URL_DYNAMODB", self.ddb.endpoint)
+        self.setenv("AWS_ENDPOINT_URL_DYNAMODB_STREAMS", self.ddb.endpoint)
+        self.new_table()
+        return self
+
+    def new_table(self) -> str:
+        """A fresh, empty table (built from template.yaml) that the app now uses."""
+        from infra.local.table import create_table
+
+        self.table_name = f"orderdesk-bench-{uuid.uuid4().hex[:8]}"
+        create_table(self.raw_client(), self.table_name)
+        self.setenv("TABLE_NAME", self.table_name)
+        self._reset()
+        return self.table_name
+
+    def raw_client(self) -> Any:
+        """A plain boto3 DynamoDB client: the floor the app is measured against."""
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client("dynamodb", region_name="us-east-1",
+                            config=Config(max_pool_connections=32, retries={"mode": "standard"}))
+
+    def start_moto(self, lambda_functions: dict[str, Any] | None = None) -> str:
+        """moto's server (SQS, Step Functions with execute_state_machine, Lambda Invoke served
+        in-process), pointed at by AWS_ENDPOINT_URL_SQS / _STEPFUNCTIONS / _LAMBDA."""
+        from infra.local.moto_server import MotoServer
+
+        self.moto = MotoServer(lambda_functions or {}, dynamodb_endpoint=self.ddb.endpoint, retry_sleep_scale=0.01)
+        endpoint = self.moto.start()
+        for service in ("SQS", "STEPFUNCTIONS", "SFN", "LAMBDA", "SCHEDULER"):
+            self.setenv(f"AWS_ENDPOINT_URL_{service}", endpoint)
+        self._reset()
+        return endpoint
+
+    # -- the API in-process ---------------------------------------------------------------------------
+
+    def token(self, role: str = "admin") -> str:
+        from orderdesk.api.auth import issue_token
+
+        return issue_token(self.private_key, role)
+
+    def api(self) -> Api:
+        if self._client is None:
+            from chalice.test import Client
+
+            from infra.local import gateway
+
+            gateway.install()
+            import app as app_module
+
+            self._client = Client(app_module.app)
+        return Api(self._client, self.token("admin"))
+
+    def stop(self) -> None:
+        if self.moto is not None:
+            self.moto.stop()
+            self.moto = None
+        if self.ddb is not None:
+            self.ddb.stop()
+            self.ddb = None
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_env.clear()
+        self._tmp.cleanup()
+
+    def __enter__(self) -> Stack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class ApiError(AssertionError):
+    pass
+
+
+class Api:
+    """The app through chalice.test.Client, as the admin portal calls it."""
+
+    def __init__(self, client: Any, token: str) -> None:
+        self.client = client
+        self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    def call(self, method: str, path: str, body: Any = None, expect: int | tuple[int, ...] = (200, 201, 202, 204),
+             headers: dict[str, str] | None = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else b""
+        resp = self.client.http.request(method, path, headers={**self.headers, **(headers or {})}, body=data)
+        wanted = (expect,) if isinstance(expect, int) else expect
+        if resp.status_code not in wanted:
+            raise ApiError(f"{method} {path} -> {resp.status_code}: {resp.body[:500]!r}")
+        return json.loads(resp.body) if resp.body else None
+
+    def get(self, path: str, **kw: Any) -> Any:
+        return self.call("GET", path, **kw)
+
+    def post(self, path: str, body: Any = None, **kw: Any) -> Any:
+        return self.call("POST", path, body if body is not None else {}, **kw)
