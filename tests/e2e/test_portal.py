@@ -3,8 +3,10 @@ running stack. A screenshot of every screen goes to test-artifacts/."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
 from playwright.sync_api import expect
@@ -43,6 +45,62 @@ def test_sign_in_with_a_pasted_token(page, stack: PortalStack):  # type: ignore[
     # THEN they are back at the sign-in screen
     expect(page.get_by_role("heading", name="Sign in to OrderDesk")).to_be_visible()
     expect(page.get_by_text("You have signed out.")).to_be_visible()
+
+
+def test_sign_in_with_the_cognito_hosted_ui(page, stack: PortalStack):  # type: ignore[no-untyped-def]
+    # GIVEN a portal configured for a Cognito user pool, whose hosted UI signs a support user in
+    # (the hosted UI is answered here in the browser: it sends back #id_token=...&state=...)
+    domain = "https://orderdesk-test.auth.eu-west-1.amazoncognito.com"
+    page.route("**/portal/config.json", lambda route: route.fulfill(
+        json={"cognito": {"domain": domain, "client_id": "portal-client"}}))
+    asked: dict[str, list[str]] = {}
+
+    def hosted_ui(route):  # type: ignore[no-untyped-def]
+        url = urlparse(route.request.url)
+        query = parse_qs(url.query)
+        asked.update(query, path=[url.path])
+        back = query.get("redirect_uri", query.get("logout_uri", [""]))[0]
+        if url.path == "/oauth2/authorize":
+            back += "#" + urlencode({"id_token": stack.token("support"), "access_token": "unused",
+                                     "token_type": "Bearer", "expires_in": "3600", "state": query["state"][0]})
+        route.fulfill(status=302, headers={"Location": back})
+
+    page.route(f"{domain}/**", hosted_ui)
+    page.goto("/")
+    # WHEN the operator signs in with Cognito
+    page.get_by_role("link", name="Sign in with Cognito").click()
+    # THEN the hosted UI was asked for an implicit-flow ID token for this page, and they are signed in
+    expect(page.get_by_role("heading", name="Orders", exact=True)).to_be_visible()
+    assert (asked["path"], asked["response_type"], asked["client_id"]) == (["/oauth2/authorize"], ["token"], ["portal-client"])
+    assert asked["redirect_uri"] == [stack.url.rstrip("/") + "/"]
+    expect(page.locator("#who-role")).to_have_text("support")
+    assert "id_token" not in page.url
+    # WHEN they sign out
+    page.get_by_role("button", name="Sign out").click()
+    # THEN the hosted UI signs them out too, and they are back at the sign-in screen
+    expect(page.get_by_role("link", name="Sign in with Cognito")).to_be_visible()
+    assert asked["path"] == ["/logout"] and asked["logout_uri"] == [stack.url.rstrip("/") + "/"]
+    # WHEN an answer arrives that this tab did not ask for (another state)
+    page.goto("/#" + urlencode({"id_token": stack.token("admin"), "state": "forged"}))
+    page.reload()
+    # THEN it is refused
+    expect(page.get_by_role("status").filter(has_text="did not match")).to_be_visible()
+    expect(page.locator("#nav")).to_be_hidden()
+
+
+def test_a_token_the_api_rejects_leads_back_to_sign_in(page, stack: PortalStack):  # type: ignore[no-untyped-def]
+    # GIVEN a token that looks fine but is signed by a key the API does not trust
+    from orderdesk.api.auth import issue_token
+    from tests.conftest import make_keypair
+
+    forged = issue_token(make_keypair()[0], "admin")
+    page.context.add_init_script(f"sessionStorage.setItem('orderdesk.token', {json.dumps(forged)})")
+    # WHEN the portal is opened
+    page.goto("/#/orders")
+    # THEN the API's 401 sends the operator to sign in again, saying why
+    expect(page.get_by_role("heading", name="Sign in to OrderDesk")).to_be_visible()
+    expect(page.get_by_text("the API no longer accepts this token")).to_be_visible()
+    assert page.evaluate("sessionStorage.getItem('orderdesk.token')") is None
 
 
 def open_list(page, query: str = "") -> None:  # type: ignore[no-untyped-def]
@@ -213,6 +271,12 @@ def test_accept_with_item_fields(page, stack: PortalStack, http: HttpApi):  # ty
         {"kind": "domain", "description": "Domain registration", "amount": "12.00", "domain": f"{client_tag()}-shop.com"}])
     sign_in(page, stack)
     page.goto(f"/#/orders/{order['id']}")
+    # WHEN a username the modules cannot take is given
+    page.get_by_label("Username for Business Hosting").fill("1 Bad User")
+    page.locator("#accept-submit").click()
+    # THEN the API's complaint is shown at that field, and nothing runs
+    expect(page.get_by_label("Username for Business Hosting")).to_have_attribute("aria-invalid", "true")
+    assert http.get(f"/orders/{order['id']}")["pending_action"] is None
     # WHEN the item fields are filled and the order accepted
     page.get_by_label("Server for Business Hosting").select_option(server["id"])
     page.get_by_label("Username for Business Hosting").fill("rossi1")
