@@ -30,6 +30,7 @@ from infra.local.dynamodb_local import free_port
 from infra.local.table import create_table
 from orderdesk.api.auth import issue_token
 from orderdesk.config import reset_settings
+from tests.e2e.stack_fixture import local_stack  # noqa: F401 - the whole local stack (make run), once a session
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO_ROOT / "test-artifacts"
