@@ -422,7 +422,7 @@ class OrderPage {
           h("strong", {}, "The action failed. "), action.error || "A step failed; see above.",
           " What was done is kept; the order's actions are available again to retry.") : null);
     }
-    this.progress.replaceChildren(...parts);
+    replace(this.progress, parts); // (skips the absent parts; replaceChildren would print "null")
     if (this.progress.childNodes.length) this.progress.style.marginTop = ".9rem";
   }
 

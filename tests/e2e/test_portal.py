@@ -288,6 +288,8 @@ def test_accept_with_item_fields(page, stack: PortalStack, http: HttpApi):  # ty
     expect(page.locator(".page-head .badge").first).to_have_text("Active", timeout=WORKFLOW_TIMEOUT)
     expect(page.locator("#items-table tbody tr[data-item-id]").nth(0).locator(".badge").first).to_have_text("Active")
     expect(page.get_by_label("Password for Business Hosting")).to_have_count(0)
+    expect(page.locator("#action-steps")).to_contain_text("Provision: Business Hosting")
+    expect(page.locator("#action-progress")).not_to_contain_text(re.compile(r"\bnull\b|\bundefined\b"), use_inner_text=True)
     shot(page, "order-accepted")
     saved = http.get(f"/orders/{order['id']}")
     product = saved["items"][0]
@@ -319,6 +321,7 @@ def test_cancel_and_refund_a_paid_order(page, stack: PortalStack, http: HttpApi)
     expect(page.locator("#progress-summary")).to_contain_text("Succeeded", timeout=WORKFLOW_TIMEOUT)
     for status in page.locator("#action-steps li").evaluate_all("els => els.map(e => e.dataset.status)"):
         assert status.upper() in {"SUCCEEDED", "SKIPPED"}, status
+    expect(page.locator("#action-progress")).not_to_contain_text(re.compile(r"\bnull\b|\bundefined\b"), use_inner_text=True)
     expect(page.locator(".page-head .badge").first).to_have_text("Cancelled", timeout=WORKFLOW_TIMEOUT)
     shot(page, "order-cancelled-refunded")
     # AND the invoice shows the refund
