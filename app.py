@@ -11,8 +11,11 @@ from chalice import AuthResponse, Chalice, Response
 
 from orderdesk.api import auth, portal
 from orderdesk.api.http import Api, Ctx
-from orderdesk.domain.statuses import Role
+from orderdesk.domain.statuses import ActionType, Role
 from orderdesk.schemas import (
+    AcceptIn,
+    ActionEnvelope,
+    ActionOut,
     AffiliateAssignIn,
     AffiliateIn,
     AffiliateListOut,
@@ -20,6 +23,7 @@ from orderdesk.schemas import (
     BulkIn,
     BulkJobEnvelope,
     BulkJobOut,
+    CancelIn,
     ClientIn,
     ClientListOut,
     ClientOut,
@@ -39,7 +43,7 @@ from orderdesk.schemas import (
     ServerOut,
     StatusCountOut,
 )
-from orderdesk.services import bulk, directory, fraud, invoices, orders
+from orderdesk.services import actions, bulk, directory, fraud, invoices, orders
 
 app = Chalice(app_name="orderdesk")
 app.api.binary_types = []
@@ -172,6 +176,55 @@ def set_affiliate(order_id: str, body: AffiliateAssignIn, ctx: Ctx):  # type: ig
            response=NoteOut, status=201, tags=("orders",))
 def add_note(order_id: str, body: NoteIn, ctx: Ctx):  # type: ignore[no-untyped-def]
     return orders.add_note(order_id, body.text, ctx.actor)
+
+
+# -- order actions (SPEC §2): workflows answer 202 with the action; its steps at GET .../actions/{id} --
+
+
+def _idempotency_key(ctx: Ctx) -> str | None:
+    return next((v for k, v in ctx.headers.items() if k.lower() == "idempotency-key"), None)
+
+
+@api.route("/orders/{order_id}/accept", "POST", role=Role.SUPPORT, summary="Accept: provision, register, welcome email",
+           body=AcceptIn, response=ActionEnvelope, status=202, errors=(409, 502), tags=("actions",))
+def accept_order(order_id: str, body: AcceptIn, ctx: Ctx):  # type: ignore[no-untyped-def]
+    params = {"items": {k: v.model_dump() for k, v in body.items.items()},
+              "send_welcome_email": body.send_welcome_email, "idempotency_key": _idempotency_key(ctx)}
+    return {"action": actions.start_action(order_id, ActionType.ACCEPT, params, ctx.actor)}
+
+
+@api.route("/orders/{order_id}/cancel", "POST", role=Role.BILLING,
+           summary="Cancel (terminate, invoice Cancelled); refund: true is Cancel & Refund", body=CancelIn,
+           response=ActionEnvelope, status=202, errors=(409, 502), tags=("actions",))
+def cancel_order(order_id: str, body: CancelIn, ctx: Ctx):  # type: ignore[no-untyped-def]
+    action_type = ActionType.CANCEL_REFUND if body.refund else ActionType.CANCEL
+    return {"action": actions.start_action(order_id, action_type, {"idempotency_key": _idempotency_key(ctx)},
+                                           ctx.actor)}
+
+
+@api.route("/orders/{order_id}/fraud", "POST", role=Role.BILLING, summary="Set as Fraud", response=ActionEnvelope,
+           status=202, errors=(409, 502), tags=("actions",))
+def set_fraud(order_id: str, ctx: Ctx):  # type: ignore[no-untyped-def]
+    return {"action": actions.start_action(order_id, ActionType.FRAUD, {"idempotency_key": _idempotency_key(ctx)},
+                                           ctx.actor)}
+
+
+@api.route("/orders/{order_id}/pending", "POST", role=Role.SUPPORT, summary="Set Back to Pending (no module command)",
+           response=OrderOut, errors=(409,), tags=("actions",))
+def back_to_pending(order_id: str, ctx: Ctx):  # type: ignore[no-untyped-def]
+    return actions.back_to_pending(order_id, ctx.actor)
+
+
+@api.route("/orders/{order_id}", "DELETE", role=Role.ADMIN, summary="Delete the order and everything of it",
+           status=204, errors=(409,), tags=("actions",))
+def delete_order(order_id: str, ctx: Ctx):  # type: ignore[no-untyped-def]
+    actions.delete_order(order_id, ctx.actor)
+
+
+@api.route("/orders/{order_id}/actions/{action_id}", "GET", role=Role.VIEWER, summary="An action and its steps",
+           response=ActionOut, tags=("actions",))
+def get_action(order_id: str, action_id: str):  # type: ignore[no-untyped-def]
+    return actions.get_action(order_id, action_id)
 
 
 # -- invoices ------------------------------------------------------------------------------------

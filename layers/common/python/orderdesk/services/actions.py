@@ -38,7 +38,7 @@ from ..domain.model import (
     utcnow,
 )
 from ..domain.statuses import ActionStatus, ActionType, ItemKind, ItemStatus, OrderStatus
-from ..domain.transitions import allowed_from, check_transition
+from ..domain.transitions import check_transition
 from ..observability import logger
 
 WORKFLOW_ACTIONS = frozenset({ActionType.ACCEPT, ActionType.CANCEL, ActionType.CANCEL_REFUND, ActionType.FRAUD})
@@ -148,7 +148,9 @@ def start_action(order_id: str, action_type: ActionType, params: dict[str, Any],
     history = HistoryEntry(at=now, actor=actor, action=f"{LABELS[action_type]} started", from_=order.status.value,
                            to=None, detail=plan.summary, execution=arn)
     try:
-        repo.start_action(order, action, allowed_from(action_type), history)
+        # guarded on the status as read and checked, not on every status the action may start
+        # from: an order that moved meanwhile (say, set back to pending) is not acted on as if not
+        repo.start_action(order, action, frozenset({order.status}), history)
     except (ActionInProgress, ConcurrentUpdate):
         if key:
             try:
@@ -374,7 +376,7 @@ def delete_order(order_id: str, actor: str) -> None:
         action = Action(id=new_id(), order_id=order.id, type=ActionType.DELETE.value, status=ActionStatus.RUNNING,
                         steps=[ActionStep(name="delete_records", status="RUNNING")], started_at=now, actor=actor)
         history = HistoryEntry(at=now, actor=actor, action="delete started", from_=order.status.value, to=None)
-        repo.start_action(order, action, allowed_from(ActionType.DELETE), history)
+        repo.start_action(order, action, frozenset({order.status}), history)
         order = repo.get_order_header(order_id)
     deleted = repo.delete_order_children(order.id)
     repo.delete_order_record(order)
