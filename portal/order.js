@@ -419,7 +419,7 @@ class OrderPage {
             h("span", { class: "step-name" }, this.stepLabel(s.name), s.error ? h("span", { class: "step-error" }, s.error) : null),
             badge(s.status, humanize(String(s.status).toLowerCase()))))) : null,
         action.status === "FAILED" ? h("div", { class: "alert alert-error", role: "alert" },
-          h("strong", {}, "The action failed. "), action.error || "A step failed; see above.",
+          h("strong", {}, "The action failed. "), sentence(action.error || "A step failed; see above"),
           " What was done is kept; the order's actions are available again to retry.") : null);
     }
     replace(this.progress, parts); // (skips the absent parts; replaceChildren would print "null")
@@ -561,6 +561,10 @@ class OrderPage {
           h("td", {}, e.detail || "", e.execution ? h("div", { class: "muted mono", title: e.execution }, `run ${shortRun(e.execution)}`) : null))))))
         : h("p", { class: "muted" }, "No history."));
   }
+}
+
+function sentence(text) {
+  return /[.!?]$/.test(text.trim()) ? text.trim() : `${text.trim()}.`;
 }
 
 function signalValue(value) {
