@@ -252,10 +252,11 @@ def reset_cached_clients() -> None:
 
 class DetachedDynamoDBLocal(DynamoDBLocal):
     """DynamoDB Local in a session of its own (``setsid``): a Ctrl-C in the terminal reaches only
-    the stack, which stops everything that reads the database before the database itself."""
+    the stack, which stops everything that reads the database before the database itself. And
+    without telemetry: DynamoDB Local reports usage to AWS by default; a local stack stays local."""
 
     def command(self, port: int) -> list[str]:
-        args = super().command(port)
+        args = [*super().command(port), "-disableTelemetry"]
         setsid = shutil.which("setsid")
         return [setsid, *args] if setsid else args
 
@@ -288,6 +289,24 @@ def stop_orphaned_dynamodb(db_path: Path) -> int:
                 time.sleep(0.05)
             os.kill(pid, signal.SIGKILL)
     return len(pids)
+
+
+# Imported in the background while DynamoDB Local's JVM starts: moto's Step Functions interpreter
+# alone takes seconds to import, and the main thread is only waiting for the JVM meanwhile.
+PREWARM_MODULES = (
+    "moto.moto_server.werkzeug_app",
+    "moto.stepfunctions.parser.backend.execution",
+    "moto.stepfunctions.responses",
+    "moto.sqs.responses",
+    "moto.scheduler.responses",
+    "infra.local.event_sources",
+)
+
+
+def _prewarm() -> None:
+    for name in PREWARM_MODULES:
+        with contextlib.suppress(Exception):  # a real import error surfaces where the module is used
+            importlib.import_module(name)
 
 
 def import_handler(dotted: str) -> Callable[[Any, Any], Any]:
@@ -529,6 +548,8 @@ class LocalStack:
         self._env.apply(base_environment(self.files))
         reset_cached_clients()
         self._private_key = self.files.private_key.read_text()
+        prewarm = threading.Thread(target=_prewarm, name="local-prewarm", daemon=True)
+        prewarm.start()
 
         template = load_template(self.template_path)
         resolver = tw.Resolver.for_template(template)
@@ -551,6 +572,7 @@ class LocalStack:
         with self._timed("table"):
             table_created = self._create_table(resolver)
         with self._timed("moto"):
+            prewarm.join()
             self._start_moto(functions)
             self._create_queues(template, resolver)
             self._create_state_machines(resolver)
