@@ -1,0 +1,149 @@
+"""The pure parts of the order actions: plans, names, error texts, signatures, adapter choice."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from email.message import EmailMessage
+
+import pytest
+
+from orderdesk.adapters.email import OutboxEmail
+from orderdesk.adapters.gateways import CreditGateway, ManualGateway, StripeGateway, gateway_for, minor_units
+from orderdesk.adapters.provisioning import Account, CpanelModule, NoneModule, WebhookModule, module_for
+from orderdesk.adapters.registrars import NoneRegistrar, registrar_for
+from orderdesk.adapters.remote import signature, verify_signature
+from orderdesk.adapters.workflows import execution_arn
+from orderdesk.domain.errors import PermanentError
+from orderdesk.domain.model import (
+    ClientRef,
+    Invoice,
+    InvoiceLine,
+    Order,
+    OrderItem,
+    Server,
+    Transaction,
+)
+from orderdesk.domain.statuses import ActionType, InvoiceStatus, ItemKind, ItemStatus, OrderStatus
+from orderdesk.services.actions import _plan_cancel, action_id_for, execution_name
+from orderdesk.services.workflow_steps import error_text
+
+
+def item(item_id: str, kind: ItemKind, status: ItemStatus) -> OrderItem:
+    return OrderItem(id=item_id, kind=kind, description=item_id, billing_cycle="monthly", amount=Decimal("1.00"),
+                     status=status)
+
+
+def order_with(items: list[OrderItem], transactions: list[Transaction]) -> Order:
+    invoice = Invoice(id="inv-o1", client_id="c1", order_id="o1", status=InvoiceStatus.PAID,
+                      lines=[InvoiceLine(item_id=i.id, description=i.id, amount=i.amount) for i in items],
+                      subtotal=Decimal("3.00"), discount=Decimal("0.00"), tax=Decimal("0.00"), total=Decimal("3.00"),
+                      balance=Decimal("0.00"), currency="USD", due_date="2026-01-01", date_paid=None,
+                      payment_method="stripe", transactions=transactions)
+    return Order(id="o1", number="1234567890", placed_at="2026-01-01T00:00:00Z", status=OrderStatus.ACTIVE,
+                 client=ClientRef(id="c1", name="Ada", email="ada@example.com", company=None, country="GB"),
+                 payment_method="stripe", total=Decimal("3.00"), currency="USD", invoice_id="inv-o1",
+                 items=items, invoice=invoice)
+
+
+def txn(tid: str, kind: str = "payment", refund_of: str | None = None) -> Transaction:
+    return Transaction(id=tid, type=kind, gateway="stripe", transaction_id=f"pi_{tid}", amount=Decimal("1.00"),
+                       at="2026-01-01T00:00:00Z", refund_of=refund_of)
+
+
+def test_cancel_and_refund_plans_active_products_and_payments_not_yet_refunded() -> None:
+    # GIVEN an order with an active and a suspended product, a cancelled addon, a domain, and two
+    # payments of which one is already refunded
+    order = order_with(
+        [item("p1", ItemKind.PRODUCT, ItemStatus.ACTIVE), item("p2", ItemKind.PRODUCT, ItemStatus.SUSPENDED),
+         item("a1", ItemKind.ADDON, ItemStatus.CANCELLED), item("d1", ItemKind.DOMAIN, ItemStatus.ACTIVE)],
+        [txn("t1"), txn("t2"), txn("r1", "refund", refund_of="t1")],
+    )
+
+    plan = _plan_cancel(order, ActionType.CANCEL_REFUND)
+
+    # THEN only the products with an account are terminated and only t2 is refunded
+    assert plan.payload == {"items": [{"item_id": "p1"}, {"item_id": "p2"}], "payments": [{"payment_id": "t2"}],
+                            "refund": True}
+    assert [s.name for s in plan.steps] == ["terminate:p1", "terminate:p2", "cancel_invoice", "refund:t2",
+                                            "cancel_order"]
+    assert {s.status for s in plan.steps} == {"PENDING"}
+    assert _plan_cancel(order, ActionType.FRAUD).payload["payments"] == []
+    assert _plan_cancel(order, ActionType.FRAUD).steps[-1].name == "mark_fraud"
+
+
+def test_execution_names_are_deterministic_per_key_and_valid_for_step_functions() -> None:
+    assert action_id_for("o1", ActionType.CANCEL, "key-1") == action_id_for("o1", ActionType.CANCEL, "key-1")
+    assert action_id_for("o1", ActionType.CANCEL, "key-1") != action_id_for("o1", ActionType.CANCEL_REFUND, "key-1")
+    assert action_id_for("o1", ActionType.CANCEL, None) != action_id_for("o1", ActionType.CANCEL, None)
+    name = execution_name("o" * 70, ActionType.CANCEL_REFUND, "a" * 16)
+    assert len(name) <= 80 and all(c.isalnum() or c in "-_" for c in name)
+    arn = "arn:aws:states:eu-west-1:111122223333:stateMachine:orderdesk-cancel"
+    assert execution_arn(arn, "o1-cancel-x") == "arn:aws:states:eu-west-1:111122223333:execution:orderdesk-cancel:o1-cancel-x"
+
+
+def test_error_text_reads_the_lambda_error_inside_a_caught_step_functions_error() -> None:
+    cause = json.dumps({"errorMessage": "http://h/p answered 422: nope", "errorType": "RemoteRejected"})
+    assert error_text({"Error": "RemoteRejected", "Cause": cause}) == "RemoteRejected: http://h/p answered 422: nope"
+    assert error_text({"Error": "States.Timeout", "Cause": "not json"}) == "States.Timeout: not json"
+    assert error_text({"Error": "X"}) == "X"
+    assert error_text(None) == "unknown error"
+
+
+def test_webhook_signature_is_hmac_sha256_of_timestamp_and_body_and_goes_stale() -> None:
+    sig = signature("s3cret", "1700000000", b'{"a":1}')
+    assert sig.startswith("sha256=") and len(sig) == 7 + 64
+    assert verify_signature("s3cret", "1700000000", b'{"a":1}', sig, now=1700000100)
+    assert not verify_signature("other", "1700000000", b'{"a":1}', sig, now=1700000100)
+    assert not verify_signature("s3cret", "1700000000", b'{"a":2}', sig, now=1700000100)
+    assert not verify_signature("s3cret", "1700000000", b'{"a":1}', sig, now=1700001000)
+
+
+def test_money_goes_to_stripe_in_minor_units() -> None:
+    assert minor_units(Decimal("12.50"), "usd") == 1250
+    assert minor_units(Decimal("0.01"), "EUR") == 1
+    assert minor_units(Decimal("1500"), "JPY") == 1500
+
+
+def test_each_gateway_module_and_registrar_is_chosen_by_name() -> None:
+    assert isinstance(gateway_for("stripe", client_id="c", currency="USD"), StripeGateway)
+    assert isinstance(gateway_for("credit", client_id="c", currency="USD"), CreditGateway)
+    manual = gateway_for("banktransfer", client_id="c", currency="USD")
+    assert isinstance(manual, ManualGateway)
+    refund = manual.refund(txn("t9"), Decimal("1.00"), "k")
+    assert refund.transaction_id == "refund-pi_t9" and "by hand" in (refund.note or "")
+
+    def server(module: str, **kw: str) -> Server:
+        return Server(id="s1", name="s1", module=module, **kw)
+
+    assert isinstance(module_for(None, None), NoneModule)
+    assert isinstance(module_for(server("none"), None), NoneModule)
+    assert isinstance(module_for(server("webhook", url="https://hooks.example/p"), "k"), WebhookModule)
+    whm = module_for(server("cpanel", hostname="whm.example.net"), "TOKEN")
+    assert isinstance(whm, CpanelModule) and whm.base == "https://whm.example.net:2087"
+    with pytest.raises(PermanentError):
+        module_for(server("cpanel", hostname="whm.example.net"), None)  # no token
+    with pytest.raises(PermanentError):
+        module_for(server("plesk"), None)
+    assert isinstance(registrar_for("none"), NoneRegistrar) and isinstance(registrar_for(None), NoneRegistrar)
+    with pytest.raises(PermanentError):
+        registrar_for("enom")
+
+
+def test_an_account_never_shows_its_password() -> None:
+    account = Account(order_id="o1", item_id="i1", product="Hosting", billing_cycle="monthly", username="ada",
+                      password="hunter2-secret", domain=None, client_id="c1", client_name="Ada",
+                      client_email="ada@example.com")
+    assert "hunter2-secret" not in repr(account) and "hunter2-secret" not in str(account)
+
+
+def test_the_outbox_writes_one_file_per_key(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    outbox = OutboxEmail(str(tmp_path))
+    msg = EmailMessage()
+    msg["To"], msg["Subject"] = "ada@example.com", "Welcome"
+    msg.set_content("hello")
+    first = outbox.send(msg, "welcome-o1")
+    msg.replace_header("Subject", "Welcome again")
+    assert outbox.send(msg, "welcome-o1") == first
+    (only,) = tmp_path.glob("*.eml")
+    assert "Subject: Welcome\n" in only.read_text()
