@@ -2,17 +2,42 @@
 
 Powertools reads POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE and POWERTOOLS_LOG_LEVEL
 from the environment; the Tracer is disabled outside Lambda so tests and the local stack do not
-need an X-Ray daemon."""
+need an X-Ray daemon.
+
+`tracer` and `metrics` are built on first use (`from orderdesk.observability import tracer`):
+an enabled Tracer imports the X-Ray SDK and patches botocore, about three times the import time
+of botocore and Powertools together, which a function that does not trace should not pay at
+every cold start."""
 
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Metrics, Tracer
+
+    tracer: Tracer
+    metrics: Metrics
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "orderdesk")
 
 logger = Logger(service=SERVICE)
-tracer = Tracer(service=SERVICE, disabled="AWS_LAMBDA_FUNCTION_NAME" not in os.environ
-                or os.environ.get("POWERTOOLS_TRACE_DISABLED", "").lower() == "true")
-metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "OrderDesk"), service=SERVICE)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "tracer":
+        from aws_lambda_powertools import Tracer
+
+        value: Any = Tracer(service=SERVICE, disabled="AWS_LAMBDA_FUNCTION_NAME" not in os.environ
+                            or os.environ.get("POWERTOOLS_TRACE_DISABLED", "").lower() == "true")
+    elif name == "metrics":
+        from aws_lambda_powertools import Metrics
+
+        value = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "OrderDesk"), service=SERVICE)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value  # built once
+    return value

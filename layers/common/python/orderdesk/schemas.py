@@ -87,7 +87,9 @@ _ = (IPv4Address, IPv6Address)  # ip_address returns these
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True)
+    # defer_build: a model's validator is built when first used, not at import (a cold start of
+    # the API builds the few models its first request needs, not all of them)
+    model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True, defer_build=True)
 
 
 # -- requests ----------------------------------------------------------------------------------
@@ -256,7 +258,7 @@ class ClientQuery(Strict):
 
 
 class Out(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, defer_build=True)
 
 
 class HealthOut(Out):

@@ -8,8 +8,6 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-import jwt
-
 from ..config import get_settings
 from ..domain.statuses import Role
 
@@ -38,6 +36,8 @@ _jwks_lock = threading.Lock()
 def _signing_key(token: str) -> Any:
     settings = get_settings()
     if settings.auth_jwks_url:
+        import jwt
+
         with _jwks_lock:
             client = _jwks.get(settings.auth_jwks_url)
             if client is None:
@@ -67,6 +67,10 @@ def verify(authorization: str | None) -> Principal:
         raise AuthError("Authorization must be 'Bearer <token>'")
     token = token.strip()
     settings = get_settings()
+    # PyJWT (and cryptography under it) is loaded by the first check, not at import: the API
+    # function itself never checks a token in AWS (API Gateway's authorizer does)
+    import jwt
+
     try:
         header = jwt.get_unverified_header(token)
         if header.get("alg") not in ALGORITHMS:
@@ -95,6 +99,8 @@ def issue_token(private_key_pem: str, role: str, *, subject: str = "local-admin"
                 issuer: str | None = None, audience: str | None = None, email: str | None = None) -> str:
     """Sign a token the way Cognito would (local stack and tests only)."""
     import time
+
+    import jwt
 
     settings = get_settings()
     now = int(time.time())
