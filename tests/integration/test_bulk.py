@@ -81,8 +81,9 @@ def test_crash_mid_batch_then_redelivery_counts_nothing_twice(api, bulk_queue, m
     _, orders = seed(30, [OrderStatus.PENDING])
     r = api.post("/orders/bulk", {"order_ids": [o.id for o in orders], "status": "Cancelled"})
     job_id = r.data["job"]["id"]
-    # AND a consumer whose invocation dies after 15 orders were written (no message deleted)
-    real = bulk.apply_to_order
+    # AND a consumer whose invocation dies after its first message's 10 orders were written (each
+    # message is settled in one transaction; no message deleted)
+    real = bulk.settle_chunk
     calls = {"n": 0}
 
     class Crash(BaseException):
@@ -90,7 +91,7 @@ def test_crash_mid_batch_then_redelivery_counts_nothing_twice(api, bulk_queue, m
 
     def dying(*args, **kwargs):  # type: ignore[no-untyped-def]
         calls["n"] += 1
-        if calls["n"] == 16:
+        if calls["n"] == 2:
             raise Crash()
         return real(*args, **kwargs)
 
@@ -100,13 +101,13 @@ def test_crash_mid_batch_then_redelivery_counts_nothing_twice(api, bulk_queue, m
         except Crash as exc:
             raise RuntimeError("the Lambda runtime died mid-batch") from exc
 
-    monkeypatch.setattr(bulk, "apply_to_order", dying)
+    monkeypatch.setattr(bulk, "settle_chunk", dying)
     poller = _poller(bulk_queue, handler=handler, visibility_timeout=0)
     assert poller.run_once() == 3
     mid = api.get(f"/bulk-jobs/{job_id}").data
-    assert (mid["status"], mid["succeeded"]) == ("RUNNING", 15)
+    assert (mid["status"], mid["succeeded"]) == ("RUNNING", 10)
     # WHEN every message is delivered again
-    monkeypatch.setattr(bulk, "apply_to_order", real)
+    monkeypatch.setattr(bulk, "settle_chunk", real)
     poller.drain()
     # THEN each order counted once and changed once
     done = api.get(f"/bulk-jobs/{job_id}").data
@@ -174,7 +175,11 @@ def test_an_order_failing_every_delivery_is_counted_failed_on_the_last(api, bulk
             raise RuntimeError("store unavailable")
         return real_change(self, order, change, **kw)
 
+    def apply_bulk_chunk(self, job_id, chunk, moves, refusals):  # type: ignore[no-untyped-def]
+        raise RuntimeError("store unavailable")  # the message as a whole fails too
+
     monkeypatch.setattr(type(repo), "change_order", change_order)
+    monkeypatch.setattr(type(repo), "apply_bulk_chunk", apply_bulk_chunk)
     job_id = api.post("/orders/bulk", {"order_ids": [o.id for o in orders], "status": "Cancelled"}).data["job"]["id"]
     poller = _poller(bulk_queue, visibility_timeout=0)
     # WHEN the message fails three deliveries

@@ -16,6 +16,8 @@ Table layout (one table, `pk`/`sk`):
 | affiliate         | AFFILIATE#<id>      | AFFILIATE                | by_type |
 | server            | SERVER#<id>         | SERVER                   | by_type |
 | bulk job          | BULKJOB#<id>        | JOB                      | |
+| bulk outcome      | BULKJOB#<id>        | OUTCOME#<order id>       | |
+| bulk chunk        | BULKJOB#<id>        | CHUNK#<message key>      | |
 
 So an order's whole detail is one Query on `ORDER#<id>`. GSIs (all projecting ALL, so a list page
 needs no second read):
@@ -345,6 +347,12 @@ class BulkOutcomeRecord(Record, discriminator="bulk_outcome"):
     # a bulk delete is begun (not yet counted): a delete spans several writes, so the outcome is
     # claimed first and counted when the order is gone; a redelivery resumes it
     deleting = BooleanAttribute(null=True)
+
+
+class BulkChunkRecord(Record, discriminator="bulk_chunk"):
+    """One per message of a bulk job settled in one transaction: a redelivery finds it and stops."""
+
+    orders = NumberAttribute()
 
 
 ALL_MODELS: tuple[type[Record], ...] = (Record,)

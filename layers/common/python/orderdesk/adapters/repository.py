@@ -1172,25 +1172,33 @@ class Repository:
             created_at=job.created_at, actor=job.actor, failures=failures,
         )
 
-    def bulk_outcome(self, job_id: str, order_id: str) -> str | None:
-        """None (not yet counted), "ok", "failed", or "deleting" (a delete begun, not yet counted)."""
+    def bulk_outcome(self, job_id: str, order_id: str, chunk: str | None = None) -> str | None:
+        """None (not yet counted), "ok", "failed", or "deleting" (a delete begun, not yet counted).
+        `chunk`: the key of the order's message; settled as a whole (`apply_bulk_chunk`), its moved
+        orders have no outcome record of their own: they count as "ok"."""
         try:
             rec = m.BulkOutcomeRecord.get(f"BULKJOB#{job_id}", f"OUTCOME#{order_id}", consistent_read=True)
         except DoesNotExist:
+            if chunk is not None and self.bulk_chunk_done(job_id, chunk):
+                return "ok"
             return None
         if rec.deleting:
             return "deleting"
         return "ok" if rec.ok else "failed"
 
     def bulk_outcome_op(self, job_id: str, order_id: str, ok: bool, error: str | None = None, *,
-                        claimed: bool = False) -> Any:
+                        claimed: bool = False, chunk: str | None = None) -> Any:
         """`fn(tx)` adding an order's outcome and the job counter it moves to a transaction.
 
         The outcome is written only if none exists (or, `claimed`, only over the claim of a
-        delete), so a redelivered message never counts an order twice."""
+        delete), and, with `chunk`, only while that message was not settled as a whole, so a
+        redelivered message never counts an order twice."""
         pk = f"BULKJOB#{job_id}"
 
         def add(tx: TransactWrite) -> None:
+            if chunk is not None:
+                tx.condition_check(m.BulkChunkRecord, pk, f"CHUNK#{chunk}",
+                                   condition=m.BulkChunkRecord.pk.does_not_exist())
             if claimed:
                 tx.update(m.BulkOutcomeRecord(pk=pk, sk=f"OUTCOME#{order_id}"),
                           actions=[m.BulkOutcomeRecord.ok.set(ok), m.BulkOutcomeRecord.deleting.remove(),
@@ -1208,11 +1216,11 @@ class Repository:
         return add
 
     def record_bulk_outcome(self, job_id: str, order_id: str, ok: bool, error: str | None = None, *,
-                            claimed: bool = False) -> bool:
+                            claimed: bool = False, chunk: str | None = None) -> bool:
         """Count one order's outcome on its own; False when it was already counted."""
         try:
             with self.transaction() as tx:
-                self.bulk_outcome_op(job_id, order_id, ok, error, claimed=claimed)(tx)
+                self.bulk_outcome_op(job_id, order_id, ok, error, claimed=claimed, chunk=chunk)(tx)
         except TransactWriteError as exc:
             if _is_condition_failure(exc):
                 return False
@@ -1220,6 +1228,78 @@ class Repository:
                 raise ConcurrentUpdate(f"bulk job {job_id} is busy; try again") from exc
             raise
         return True
+
+    def bulk_chunk_done(self, job_id: str, chunk: str) -> bool:
+        try:
+            m.BulkChunkRecord.get(f"BULKJOB#{job_id}", f"CHUNK#{chunk}", consistent_read=True)
+        except DoesNotExist:
+            return False
+        return True
+
+    def bulk_chunk_state(self, job_id: str, chunk: str, order_ids: list[str]) -> tuple[bool, dict[str, Order], set[str]]:
+        """In one BatchGetItem (strongly consistent): whether the message was settled as a whole,
+        its orders as stored (unknown ones absent), and which of them already have an outcome."""
+        pk = f"BULKJOB#{job_id}"
+        keys = [(pk, f"CHUNK#{chunk}"), *((order_pk(o), ORDER_SK) for o in order_ids),
+                *((pk, f"OUTCOME#{o}") for o in order_ids)]
+        done, orders, counted = False, {}, set()
+        for rec in m.Record.batch_get(keys, consistent_read=True):
+            if isinstance(rec, m.BulkChunkRecord):
+                done = True
+            elif isinstance(rec, m.OrderRecord):
+                orders[rec.id] = self._order_from(rec)
+            elif isinstance(rec, m.BulkOutcomeRecord):
+                counted.add(rec.order_id)
+        return done, orders, counted
+
+    def apply_bulk_chunk(self, job_id: str, chunk: str, moves: list[tuple[Order, OrderStatus, HistoryEntry]],
+                         refusals: list[tuple[str, str]]) -> str:
+        """Settle one message of a bulk job in one transaction: each moved order's status (guarded as
+        `change_order` guards it: the status and version as read, no lock) with its history entry,
+        the status counters once per shard, a failure outcome per refused order, the job's
+        counters, and the chunk's marker (written once). "done"; "changed" when a guard failed or
+        the marker exists (nothing written); "busy" on a conflict with another transaction."""
+        pk = f"BULKJOB#{job_id}"
+        deltas: dict[str, dict[str, int]] = {}
+        try:
+            with self.transaction() as tx:
+                for seq, (order, to, entry) in enumerate(moves):
+                    rec = m.OrderRecord(pk=order_pk(order.id), sk=ORDER_SK)
+                    rec.version = order.version
+                    shard = shard_of(order.id, self.settings.status_shards)
+                    tx.update(rec, actions=[m.OrderRecord.status.set(to.value),
+                                            m.OrderRecord.gsi1pk.set(f"STATUS#{to.value}#{shard}")],
+                              condition=(m.OrderRecord.status == order.status.value)
+                              & m.OrderRecord.pending_action.does_not_exist())
+                    tx.save(self._history_record(order.id, entry, seq))
+                    counts = deltas.setdefault(self._stats_key(order.id), {})
+                    counts[order.status.value] = counts.get(order.status.value, 0) - 1
+                    counts[to.value] = counts.get(to.value, 0) + 1
+                for order_id, error in refusals:
+                    tx.save(m.BulkOutcomeRecord(pk=pk, sk=f"OUTCOME#{order_id}", order_id=order_id, ok=False,
+                                                error=error, ttl=self.ttl_at()),
+                            condition=m.BulkOutcomeRecord.pk.does_not_exist())
+                for key, counts in deltas.items():
+                    adds = [getattr(m.StatsRecord, s).add(n) for s, n in counts.items() if n]
+                    if adds:
+                        tx.update(m.StatsRecord(pk=key, sk="ORDER_STATUS"),
+                                  actions=[*adds, m.StatsRecord.kind.set(m.StatsRecord)])
+                job = [m.BulkJobRecord.status.set("RUNNING")]
+                if moves:
+                    job.append(m.BulkJobRecord.succeeded.add(len(moves)))
+                if refusals:
+                    job.append(m.BulkJobRecord.failed.add(len(refusals)))
+                tx.update(m.BulkJobRecord(pk=pk, sk="JOB"), actions=job, condition=m.BulkJobRecord.pk.exists())
+                tx.save(m.BulkChunkRecord(pk=pk, sk=f"CHUNK#{chunk}", orders=len(moves) + len(refusals),
+                                          ttl=self.ttl_at()),
+                        condition=m.BulkChunkRecord.pk.does_not_exist())
+        except TransactWriteError as exc:
+            if _is_condition_failure(exc):
+                return "changed"
+            if _is_transaction_conflict(exc):
+                return "busy"
+            raise
+        return "done"
 
     def claim_bulk_delete(self, job_id: str, order_id: str) -> bool:
         """Mark a bulk delete of one order as begun; False when the order already has an outcome."""

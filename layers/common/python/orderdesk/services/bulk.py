@@ -8,9 +8,10 @@ counters are exact."""
 
 from __future__ import annotations
 
+import hashlib
 import random
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..adapters import queue
 from ..adapters.repository import OrderChange, get_repository
@@ -22,11 +23,13 @@ from ..domain.errors import (
     TransitionNotAllowed,
     ValidationFailed,
 )
-from ..domain.model import BulkJob, HistoryEntry, iso, new_id, utcnow
+from ..domain.model import BulkJob, HistoryEntry, Order, iso, new_id, utcnow
 from ..domain.statuses import ActionType, OrderStatus
 from ..domain.transitions import BULK_ACTION_FOR_TARGET, check_transition
 from ..observability import logger
-from ..schemas import BulkIn
+
+if TYPE_CHECKING:  # the API's pydantic models: the consumer (a Lambda of its own) needs none of them
+    from ..schemas import BulkIn
 
 DELETE = "delete"
 CHUNK = 10  # order ids per message: one SendMessageBatch carries 100 orders
@@ -65,18 +68,67 @@ def process_message(body: Any, receive_count: int = 1) -> None:
     failed with the error first, so the job still finishes with exact counters."""
     job_id, target, actor, order_ids = _parse(body)
     last_try = receive_count >= get_settings().bulk_max_receives
+    chunk = chunk_key(job_id, target, order_ids)
+    # the whole message in one transaction when nothing stands in the way (the common case); the
+    # last try goes order by order, so that an order that keeps failing is counted failed alone
+    if target != DELETE and not last_try and settle_chunk(job_id, target, order_ids, actor, chunk):
+        get_repository().finish_bulk_job(job_id)
+        return
     error: Exception | None = None
     for order_id in order_ids:
         try:
-            apply_to_order(job_id, target, order_id, actor)
+            apply_to_order(job_id, target, order_id, actor, chunk=chunk)
         except Exception as exc:
             logger.exception("bulk: order not settled", extra={"job_id": job_id, "order_id": order_id})
             if last_try:
-                get_repository().record_bulk_outcome(job_id, order_id, False, f"internal error: {exc}")
+                get_repository().record_bulk_outcome(job_id, order_id, False, f"internal error: {exc}", chunk=chunk)
             error = error or exc
     get_repository().finish_bulk_job(job_id)
     if error is not None:
         raise error
+
+
+def chunk_key(job_id: str, target: str, order_ids: list[str]) -> str:
+    """The same for every delivery of one message."""
+    return hashlib.sha256(f"{job_id}|{target}|{','.join(order_ids)}".encode()).hexdigest()[:24]
+
+
+def settle_chunk(job_id: str, target: str, order_ids: list[str], actor: str, chunk: str) -> bool:
+    """Settle a message's orders in one read and one transaction (`Repository.apply_bulk_chunk`);
+    True when the message is settled (now or by an earlier delivery). False leaves it to the
+    order-by-order path: some of its orders were counted one by one already, or one changed under
+    us, or the message is too big for one transaction."""
+    repo = get_repository()
+    if len(set(order_ids)) != len(order_ids) or 2 * len(order_ids) + get_settings().status_shards + 2 > 100:
+        return False
+    done, orders, counted = repo.bulk_chunk_state(job_id, chunk, order_ids)
+    if done:
+        return True
+    if counted:
+        return False
+    status = OrderStatus(target)
+    action = BULK_ACTION_FOR_TARGET[status]
+    now = iso(utcnow())
+    moves: list[tuple[Order, OrderStatus, HistoryEntry]] = []
+    refusals: list[tuple[str, str]] = []
+    for order_id in order_ids:
+        order = orders.get(order_id)
+        reason = "unknown order" if order is None else _refusal(order.pending_action is not None, action,
+                                                                order.status)
+        if reason or order is None:
+            refusals.append((order_id, reason or "unknown order"))
+            continue
+        moves.append((order, status, HistoryEntry(at=now, actor=actor, action="bulk status change",
+                                                  from_=order.status.value, to=status.value,
+                                                  detail=f"bulk job {job_id}")))
+    for attempt in range(_ATTEMPTS):
+        outcome = repo.apply_bulk_chunk(job_id, chunk, moves, refusals)
+        if outcome == "done":
+            return True
+        if outcome == "changed":  # a guard failed: a concurrent delivery won, or an order changed
+            return repo.bulk_chunk_done(job_id, chunk)
+        _backoff(attempt)  # "busy": another transaction held an item (the job's counters)
+    return False
 
 
 def _parse(body: Any) -> tuple[str, str, str, list[str]]:
@@ -92,8 +144,9 @@ def _parse(body: Any) -> tuple[str, str, str, list[str]]:
     return job_id, target, actor, order_ids
 
 
-def apply_to_order(job_id: str, target: str, order_id: str, actor: str) -> str:
-    """Settle one order of a job; returns its outcome ("ok", "failed")."""
+def apply_to_order(job_id: str, target: str, order_id: str, actor: str, chunk: str | None = None) -> str:
+    """Settle one order of a job; returns its outcome ("ok", "failed"). `chunk`: the key of its
+    message, which counts the order instead once that message is settled as a whole."""
     repo = get_repository()
     if target == DELETE:
         done = repo.bulk_outcome(job_id, order_id)
@@ -108,24 +161,24 @@ def apply_to_order(job_id: str, target: str, order_id: str, actor: str) -> str:
         try:
             order = repo.get_order_header(order_id)
         except OrderNotFound:
-            return _fail(job_id, order_id, "unknown order")
+            return _fail(job_id, order_id, "unknown order", chunk=chunk)
         reason = _refusal(order.pending_action is not None, action, order.status)
         if reason:
-            return _fail(job_id, order_id, reason)
+            return _fail(job_id, order_id, reason, chunk=chunk)
         entry = HistoryEntry(at=iso(utcnow()), actor=actor, action="bulk status change", from_=order.status.value,
                              to=status.value, detail=f"bulk job {job_id}")
         try:
             repo.change_order(order, OrderChange(to_status=status, history=[entry]),
-                              extra=[repo.bulk_outcome_op(job_id, order_id, True)])
+                              extra=[repo.bulk_outcome_op(job_id, order_id, True, chunk=chunk)])
             return "ok"
         except ActionInProgress:
-            return _fail(job_id, order_id, "action in progress")
+            return _fail(job_id, order_id, "action in progress", chunk=chunk)
         except OrderNotFound:
-            return _fail(job_id, order_id, "unknown order")
+            return _fail(job_id, order_id, "unknown order", chunk=chunk)
         except ConcurrentUpdate:
             # the order changed meanwhile, the job counter was busy, or this order was counted by a
             # concurrent delivery of the same message: look again
-            done = repo.bulk_outcome(job_id, order_id)
+            done = repo.bulk_outcome(job_id, order_id, chunk=chunk)
             if done in ("ok", "failed"):
                 return done
             _backoff(attempt)
@@ -142,10 +195,10 @@ def _refusal(locked: bool, action: ActionType, current: OrderStatus) -> str | No
     return None
 
 
-def _fail(job_id: str, order_id: str, reason: str, *, claimed: bool = False) -> str:
+def _fail(job_id: str, order_id: str, reason: str, *, claimed: bool = False, chunk: str | None = None) -> str:
     for attempt in range(_ATTEMPTS):
         try:
-            get_repository().record_bulk_outcome(job_id, order_id, False, reason, claimed=claimed)
+            get_repository().record_bulk_outcome(job_id, order_id, False, reason, claimed=claimed, chunk=chunk)
             return "failed"
         except ConcurrentUpdate:
             _backoff(attempt)
