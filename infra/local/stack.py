@@ -974,6 +974,18 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
+def _exit_with_parent(parent: int) -> None:
+    """Ctrl-C this process once it is orphaned (its parent gone, it is re-parented)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        LOG.warning("the process that started the stack (pid %d) is gone: stopping", parent)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.local.stack", description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=8000, help="port of the API and portal (0: a free one)")
@@ -983,6 +995,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed-orders", type=int, default=300, help=argparse.SUPPRESS)
     parser.add_argument("--seed-clients", type=int, default=60, help=argparse.SUPPRESS)
     parser.add_argument("--quiet", action="store_true", help="do not log each HTTP request")
+    parser.add_argument("--exit-with-parent", action="store_true",
+                        help="stop when the process that started this one dies (test fixtures: no orphans)")
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
@@ -1002,6 +1016,8 @@ def main(argv: list[str] | None = None) -> int:
 
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, on_signal)
+    if args.exit_with_parent:
+        _exit_with_parent(os.getppid())
     code = 0
     try:
         stack.start()

@@ -86,7 +86,7 @@ def start_stack_process(data_dir: Path, *, port: int = 0, seed_orders: int = 20,
     with log.open("ab") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "infra.local.stack", "--port", str(port), "--data-dir", str(data_dir),
-             "--seed-orders", str(seed_orders), "--seed-clients", str(seed_clients), "--quiet"],
+             "--seed-orders", str(seed_orders), "--seed-clients", str(seed_clients), "--quiet", "--exit-with-parent"],
             cwd=REPO_ROOT, env=stack_environment(), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -23,7 +23,13 @@ import pytest
 import requests
 
 from infra.local.stack import AUTH_AUDIENCE, AUTH_ISSUER, LocalStack, StackError, dynamodb_pids
-from tests.e2e.stack_fixture import REPO_ROOT, RunningStack, start_stack_process, stop_stack_process
+from tests.e2e.stack_fixture import (
+    REPO_ROOT,
+    RunningStack,
+    stack_environment,
+    start_stack_process,
+    stop_stack_process,
+)
 
 pytestmark = pytest.mark.skipif(shutil.which("java") is None, reason="DynamoDB Local needs Java 17+")
 # `local_stack` (session): tests/e2e/conftest.py, from tests/e2e/stack_fixture.py
@@ -166,6 +172,34 @@ def test_make_run_stops_on_ctrl_c_leaves_no_process_and_keeps_data(tmp_path: Pat
     assert dynamodb_pids(tmp_path / "dynamodb") == []
     assert not (tmp_path / "stack.json").exists()
     assert "Stopped. Data kept in" in second.log_tail()
+
+
+def test_a_stack_whose_starter_is_killed_stops_itself(tmp_path: Path) -> None:
+    # GIVEN a stack started with --exit-with-parent (as the test fixture starts it) by a shell
+    shell = subprocess.Popen(
+        ["sh", "-c", f'"{sys.executable}" -m infra.local.stack --port 0 --data-dir "{tmp_path}" --no-seed --quiet '
+                     "--exit-with-parent & wait"],
+        cwd=REPO_ROOT, env=stack_environment(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    state = wait_for(lambda: (tmp_path / "stack.json").exists() and json.loads((tmp_path / "stack.json").read_text()),
+                     timeout=120, what="stack up")
+    assert requests.get(f"{state['url']}/health", timeout=10).status_code == 200
+
+    # WHEN the shell is killed outright (as a CI timeout kills a test run)
+    shell.kill()
+    shell.wait()
+
+    # THEN the stack notices, stops, and leaves no DynamoDB Local behind
+    wait_for(lambda: not Path(f"/proc/{state['pid']}").exists() or _is_zombie(state["pid"]), timeout=60,
+             what="stack process gone")
+    assert dynamodb_pids(tmp_path / "dynamodb") == []
+    assert not (tmp_path / "stack.json").exists()
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith("Z")
+    except (OSError, IndexError):
+        return True
 
 
 def test_make_token_prints_a_token_for_the_role_signed_with_the_stack_key(local_stack: RunningStack) -> None:
