@@ -5,6 +5,7 @@ Table layout (one table, `pk`/`sk`):
 | record            | pk                  | sk                       | indexes |
 |-------------------|---------------------|--------------------------|---------|
 | order             | ORDER#<id>          | ORDER                    | by_status, by_all, by_client |
+| fraud check       | ORDER#<id>          | ORDER#FRAUD              | |
 | order item        | ORDER#<id>          | ITEM#<item id>           | |
 | invoice           | ORDER#<id>          | INVOICE                  | |
 | note              | ORDER#<id>          | NOTE#<at>#<id>           | |
@@ -236,6 +237,14 @@ class InvoiceRecord(Record, discriminator="invoice"):
     payment_method = UnicodeAttribute()
     transactions = JsonAttribute()
     version = VersionAttribute()
+
+
+class FraudCheckRecord(Record, discriminator="fraud_check"):
+    """The order's last screening (provider, score, every signal: about 1 KB), beside the order
+    record rather than in it: kept there, it would double the write units of every later change
+    of the order and of each of its three index copies."""
+
+    check = JsonAttribute()
 
 
 class NoteRecord(Record, discriminator="note"):

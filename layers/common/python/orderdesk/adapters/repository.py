@@ -85,6 +85,7 @@ from ..domain.statuses import (
 from . import models as m
 
 ORDER_SK = "ORDER"
+FRAUD_SK = "ORDER#FRAUD"  # sorts right after ORDER_SK: the header and its fraud check in one Query
 INVOICE_SK = "INVOICE"
 _MAX_SK = "~"  # sorts after every character of our sort keys
 
@@ -472,9 +473,12 @@ class Repository:
         notes: list[Note] = []
         history: list[HistoryEntry] = []
         actions: list[Action] = []
+        fraud: m.FraudCheckRecord | None = None
         for rec in m.Record.query(order_pk(order_id), consistent_read=consistent):
             if isinstance(rec, m.OrderRecord):
                 order_rec = rec
+            elif isinstance(rec, m.FraudCheckRecord):
+                fraud = rec
             elif isinstance(rec, m.ItemRecord):
                 items.append(rec)
             elif isinstance(rec, m.InvoiceRecord):
@@ -498,6 +502,8 @@ class Repository:
         if order_rec is None:
             raise OrderNotFound(f"order {order_id} not found", order_id=order_id)
         order = self._order_from(order_rec)
+        if fraud is not None:
+            order.fraud_check = _fraud_from(fraud.check)
         invoice = self._invoice_from(invoice_rec) if invoice_rec else None
         pay = invoice.payment_status if invoice else order.payment_status
         order.items = [self._item_from(r, pay) for r in sorted(items, key=lambda r: int(r.position or 0))]
@@ -508,12 +514,19 @@ class Repository:
         return order
 
     def get_order_header(self, order_id: str) -> Order:
-        """Just the order record (no items), strongly consistent."""
-        try:
-            rec = m.OrderRecord.get(order_pk(order_id), ORDER_SK, consistent_read=True)
-        except DoesNotExist as exc:
-            raise OrderNotFound(f"order {order_id} not found", order_id=order_id) from exc
-        return self._order_from(rec)
+        """The order record and its fraud check (no items), strongly consistent, in one Query."""
+        order: Order | None = None
+        fraud: m.FraudCheckRecord | None = None
+        for rec in m.Record.query(order_pk(order_id), m.Record.sk.startswith(ORDER_SK), consistent_read=True):
+            if isinstance(rec, m.OrderRecord):
+                order = self._order_from(rec)
+            elif isinstance(rec, m.FraudCheckRecord):
+                fraud = rec
+        if order is None:
+            raise OrderNotFound(f"order {order_id} not found", order_id=order_id)
+        if fraud is not None:
+            order.fraud_check = _fraud_from(fraud.check)
+        return order
 
     def item_password(self, order_id: str, item_id: str) -> str | None:
         """The encrypted password of an item, for the provisioning step only."""
@@ -728,7 +741,10 @@ class Repository:
             actions.append(m.OrderRecord.pending_action.set(_pending_dict(change.set_lock)))
         elif change.clear_lock:
             actions.append(m.OrderRecord.pending_action.remove())
+        fraud_check: dict[str, Any] | None = change.set_fields.get("fraud_check")
         for name, value in change.set_fields.items():
+            if name == "fraud_check":
+                continue  # a record of its own (FRAUD_SK), written below
             attr = getattr(m.OrderRecord, name)
             actions.append(attr.remove() if value is None else attr.set(value))
         condition: Condition = (m.OrderRecord.status == order.status.value)
@@ -757,6 +773,8 @@ class Repository:
                         condition=m.InvoiceRecord.status == order.invoice.status.value,
                         add_version_condition=False,
                     )
+                if fraud_check is not None:
+                    tx.save(m.FraudCheckRecord(pk=order_pk(order.id), sk=FRAUD_SK, check=fraud_check))
                 for seq, entry in enumerate(change.history):
                     tx.save(self._history_record(order.id, entry, seq))
                 self._count_change(tx, order.id, order.status, new_status)

@@ -88,11 +88,14 @@ def _screen(order: Order, actor: str) -> FraudCheck:
 
 def _store(order: Order, check: FraudCheck, actor: str) -> Order:
     repo = get_repository()
-    fields: dict[str, object] = {"fraud_check": fraud_dict(check)}
-    if check.decision != "error":
-        fields["flagged_for_review"] = check.decision in ("review", "reject")
     detail = f"{check.provider}: {check.error}" if check.error else f"{check.provider}: score {check.score}"
     for attempt in range(5):
+        fields: dict[str, object] = {"fraud_check": fraud_dict(check)}
+        flagged = check.decision in ("review", "reject")
+        if check.decision != "error" and flagged != order.flagged_for_review:
+            # only when it changes: the check is a record of its own, so an accepted order's
+            # record (and its three index copies) is not rewritten at all
+            fields["flagged_for_review"] = flagged
         entry = HistoryEntry(at=check.checked_at, actor=actor, action="fraud check", from_=None, to=check.decision,
                              detail=detail)
         try:
