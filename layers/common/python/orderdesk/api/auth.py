@@ -31,6 +31,7 @@ class Principal:
 
 _jwks: dict[str, Any] = {}
 _jwks_lock = threading.Lock()
+_pem_keys: dict[str, Any] = {}  # the local public key, parsed
 
 
 def _signing_key(token: str) -> Any:
@@ -47,7 +48,15 @@ def _signing_key(token: str) -> Any:
     pem = settings.public_key_pem()
     if not pem:
         raise AuthError("no verification key configured")
-    return pem
+    key = _pem_keys.get(pem)
+    if key is None:  # parsed once: parsing the PEM costs three times the signature check itself
+        from jwt.algorithms import RSAAlgorithm
+
+        key = RSAAlgorithm(RSAAlgorithm.SHA256).prepare_key(pem)
+        with _jwks_lock:
+            _pem_keys.clear()
+            _pem_keys[pem] = key
+    return key
 
 
 def role_from_groups(groups: Any) -> Role | None:
