@@ -307,6 +307,9 @@ class ClientRecord(Record, discriminator="client"):
     credit_balance = DecimalAttribute()
     created_at = UnicodeAttribute()
     first_order_at = UnicodeAttribute(null=True)
+    # "first last email company", lower case: GET /clients?q= filters on it (a key of by_type may
+    # not appear in a filter expression)
+    search = UnicodeAttribute(null=True)
 
 
 class AffiliateRecord(Record, discriminator="affiliate"):

@@ -1072,6 +1072,7 @@ class Repository:
             id=client.id, first_name=client.first_name, last_name=client.last_name, email=client.email,
             company=client.company, country=client.country, address=client.address, phone=client.phone,
             credit_balance=client.credit_balance, created_at=client.created_at,
+            search=" ".join(x.lower() for x in (client.first_name, client.last_name, client.email, client.company) if x),
         )
         try:
             rec.save(condition=m.ClientRecord.pk.does_not_exist())
@@ -1094,8 +1095,11 @@ class Repository:
         filt = None
         if q:
             ql = q.lower()
-            filt = m.ClientRecord.gsi4sk.contains(ql) | m.ClientRecord.email.contains(ql) | \
-                m.ClientRecord.company.contains(q)
+            # not gsi4sk: DynamoDB refuses a key of the queried index in a filter (every q was a 500);
+            # the names themselves match clients written before `search` was stored
+            filt = m.ClientRecord.search.contains(ql) | m.ClientRecord.email.contains(ql) | \
+                m.ClientRecord.company.contains(q) | m.ClientRecord.first_name.contains(q) | \
+                m.ClientRecord.last_name.contains(q)
         return [self._client_from(r) for r in m.ClientRecord.query(
             "CLIENT", filter_condition=filt, index_name="by_type", limit=limit)]
 
