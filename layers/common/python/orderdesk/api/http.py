@@ -34,6 +34,8 @@ from ..schemas import ErrorOut
 from .auth import Principal
 
 JSON = "application/json"
+# printable ASCII, no space at either end (HTTP trims those): what the check and the OpenAPI say
+IDEMPOTENCY_KEY = re.compile(r"^[!-~]([ -~]{0,198}[!-~])?$")
 
 
 @dataclass
@@ -190,13 +192,15 @@ class Api:
 
             key = (request.headers or {}).get("idempotency-key")
             if spec.idempotent and key is not None:
-                if not (1 <= len(key) <= 200) or not key.isprintable():
+                if not IDEMPOTENCY_KEY.fullmatch(key):
                     raise HttpError(400, "bad_request", "bad Idempotency-Key",
                                     {"Idempotency-Key": "must be 1-200 printable characters"})
                 from ..adapters.idempotency import run_once
 
                 who = principal.subject if principal else "anonymous"
-                scope_key = f"{who}|{spec.method} {request.path}|{key}"
+                # the concrete resource, not just the route (request.path is the route's template):
+                # one key sent to two orders' cancel is two requests, not a replay of the first
+                scope_key = json.dumps([who, spec.method, spec.path, path_params, key], sort_keys=True)
                 digest = hashlib.sha256(raw).hexdigest()
                 shaped = run_once("api", scope_key, digest, call)
             else:
@@ -277,7 +281,8 @@ class Api:
                                    "schema": _query_schema(schema)})
             if spec.idempotent:
                 params.append({"name": "Idempotency-Key", "in": "header", "required": False,
-                               "schema": {"type": "string", "minLength": 1, "maxLength": 200}})
+                               "schema": {"type": "string", "minLength": 1, "maxLength": 200,
+                                          "pattern": IDEMPOTENCY_KEY.pattern}})
             if params:
                 op["parameters"] = params
             if spec.body is not None:
