@@ -99,7 +99,7 @@ def fields_of(exc: ValidationError, prefix: str = "") -> dict[str, str]:
         if err["type"] == "json_invalid":
             out["body"] = "is not valid JSON (or nests too deeply)"
             continue
-        if err["type"] == "model_type" or (err["type"] == "dict_type" and not loc):
+        if err["type"] in ("model_type", "dict_type") and not loc:  # a nested one names its field
             out["body"] = "must be a JSON object"
             continue
         m = _VALUE_ERROR.match(msg)
@@ -194,7 +194,7 @@ class Api:
             if spec.idempotent and key is not None:
                 if not IDEMPOTENCY_KEY.fullmatch(key):
                     raise HttpError(400, "bad_request", "bad Idempotency-Key",
-                                    {"Idempotency-Key": "must be 1-200 printable characters"})
+                                    {"Idempotency-Key": "must be 1-200 printable ASCII characters"})
                 from ..adapters.idempotency import run_once
 
                 who = principal.subject if principal else "anonymous"
@@ -297,6 +297,9 @@ class Api:
                 responses[str(spec.status)] = {"description": "ok", "content": {JSON: {"schema": schema}}}
             else:
                 responses[str(spec.status)] = {"description": "ok", "content": {JSON: {"schema": {}}}}
+            links = _links(spec, self.specs, responses.get(str(spec.status)), components)
+            if links:
+                responses[str(spec.status)]["links"] = links
             err = {"content": {JSON: {"schema": mapping[(ErrorOut, "serialization")]}}}
             codes = {400, 413, *spec.errors} if (spec.body or spec.query) else set(spec.errors)
             if spec.role is not None:
@@ -326,6 +329,54 @@ class Api:
 _REASONS = {400: "bad input; every bad field is named", 401: "no or bad token", 403: "role too low",
             404: "not found", 409: "conflict (invalid_transition, action_in_progress, idempotency_conflict)",
             413: "body too large", 502: "a remote system failed"}
+
+
+def _links(spec: RouteSpec, specs: list[RouteSpec], response: dict[str, Any] | None,
+           components: dict[str, Any]) -> dict[str, Any]:
+    """OpenAPI links from an operation's answer to the operations it makes callable, so that a
+    client (or a stateful fuzzer) can follow them: a created resource's `id` fills the placeholder
+    that follows the collection's path (POST /orders → /orders/{order_id}...), a top-level
+    `<name>_id` fills `{<name>_id}` (invoice_id → /invoices/{invoice_id}), an envelope's
+    `<name>.id` fills `{<name>_id}` (action.id → .../actions/{action_id}), and the operation's own
+    path parameters carry over."""
+    if response is None or spec.response is None or spec.response_is_list:
+        return {}
+    schema = response["content"][JSON]["schema"]
+    props = _resolve(schema, components).get("properties", {})
+    found: dict[str, str] = {}
+    if "id" in props and not spec.path.endswith("}"):
+        nxt = re.match(re.escape(spec.path) + r"/{(\w+)}", next((t.path for t in specs if t.path.startswith(
+            spec.path + "/{")), ""))
+        if nxt:
+            found[nxt.group(1)] = "$response.body#/id"
+    for name, prop in props.items():
+        if name.endswith("_id") and name != "id":
+            found.setdefault(name, f"$response.body#/{name}")
+        elif "id" in _resolve(prop, components).get("properties", {}):
+            found.setdefault(f"{name}_id", f"$response.body#/{name}/id")
+    own = {p: f"$request.path.{p}" for p in re.findall(r"{(\w+)}", spec.path)}
+    links: dict[str, Any] = {}
+    for target in specs:
+        wanted = re.findall(r"{(\w+)}", target.path)
+        if target is spec or not wanted or not any(p in found for p in wanted):
+            continue
+        if all(p in found or p in own for p in wanted):
+            links[target.name] = {"operationId": target.name,
+                                  "parameters": {p: found.get(p, own.get(p)) for p in wanted}}
+    return links
+
+
+def _resolve(schema: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
+    for _ in range(5):
+        ref = schema.get("$ref")
+        if ref is None:
+            options = [s for s in schema.get("anyOf", []) if s.get("type") != "null"]
+            if len(options) != 1:
+                return schema
+            schema = options[0]
+            continue
+        schema = components.get(ref.rsplit("/", 1)[-1], {})
+    return schema
 
 
 def _query_schema(schema: dict[str, Any]) -> dict[str, Any]:
