@@ -3,7 +3,8 @@
 In AWS, a Lambda authorizer that raises `Exception("Unauthorized")` makes API Gateway answer 401,
 and the template's GatewayResponses give that 401 OrderDesk's error body. Chalice's local gateway
 lets the exception escape instead (a 500) and uses its own body for a missing header. This wraps
-its authorizer step so local runs and tests see exactly what AWS sends."""
+its authorizer step so local runs and tests see exactly what AWS sends. A method no route has
+(TRACE, QUERY...) is a JSON 405, never the local server's own 501."""
 
 from __future__ import annotations
 
@@ -15,6 +16,12 @@ UNAUTHORIZED_BODY = json.dumps(
 ).encode()
 
 _installed = False
+
+
+def _any_method(self: Any, name: str) -> Any:
+    if name.startswith("do_"):
+        return self._generic_handle
+    raise AttributeError(name)
 
 
 def install() -> None:
@@ -40,4 +47,8 @@ def install() -> None:
             raise
 
     local.LocalGatewayAuthorizer.authorize = authorize  # type: ignore[method-assign]
+    # The local HTTP server answered a method it has no do_<METHOD> for (TRACE, QUERY...) with its
+    # own 501 HTML page; API Gateway never sends a 5xx for a method no route has: route every
+    # method like the others, so the answer is chalice's JSON 405.
+    local.ChaliceRequestHandler.__getattr__ = _any_method  # type: ignore[attr-defined]
     _installed = True
