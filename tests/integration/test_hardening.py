@@ -1,0 +1,110 @@
+"""What the fuzzing (tests/e2e/test_fuzz.py) found, pinned down through chalice.test.Client so
+each finding stays fixed even when the fuzzer's examples change."""
+
+from __future__ import annotations
+
+import re
+
+import jsonschema
+import pytest
+
+ITEM = {"kind": "product", "description": "Hosting", "amount": "15.00"}
+
+
+def new_client(api, **fields):  # type: ignore[no-untyped-def]
+    body = {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com", "country": "GB", **fields}
+    r = api.post("/clients", body)
+    assert r.status_code == 201, r.data
+    return r.data
+
+
+def test_client_search_by_name_email_or_company_answers(api):
+    # GIVEN clients (found: every GET /clients?q= was a 500, a key of the index in a filter)
+    ada = new_client(api, company="Analytical Engines Ltd")
+    grace = new_client(api, first_name="Grace", last_name="Hopper", email="grace@navy.example.com", company=None)
+    # WHEN searched by part of a name (any case), of an email, of a company
+    found = {q: {c["id"] for c in api.get(f"/clients?q={q}").data["clients"]}
+             for q in ("lovelace", "GRACE", "navy.example", "Analytical", "nobody-like-this")}
+    # THEN each finds its client, and only it
+    assert found["lovelace"] == {ada["id"]} and found["GRACE"] == {grace["id"]}
+    assert found["navy.example"] == {grace["id"]} and found["Analytical"] == {ada["id"]}
+    assert found["nobody-like-this"] == set()
+
+
+def test_one_idempotency_key_on_two_orders_is_two_requests(api):
+    # GIVEN two orders (found: the key's scope was the route's template, so the second order's
+    # request replayed the first order's answer and did nothing)
+    client = new_client(api)
+    a, b = (api.post("/orders", {"client_id": client["id"], "items": [ITEM], "payment_method": "x"}).data
+            for _ in range(2))
+    headers = {"Idempotency-Key": "note-1"}
+    # WHEN the same key and body go to each order's notes, and once more to the first
+    ra = api.post(f"/orders/{a['id']}/notes", {"text": "called"}, headers=headers)
+    rb = api.post(f"/orders/{b['id']}/notes", {"text": "called"}, headers=headers)
+    again = api.post(f"/orders/{a['id']}/notes", {"text": "called"}, headers=headers)
+    # THEN each order got its note, and the repeat on the first was a replay
+    assert ra.status_code == rb.status_code == again.status_code == 201
+    assert ra.data["id"] != rb.data["id"] and again.data == ra.data
+    assert [n["text"] for n in api.get(f"/orders/{a['id']}").data["admin_notes"]] == ["called"]
+    assert [n["text"] for n in api.get(f"/orders/{b['id']}").data["admin_notes"]] == ["called"]
+
+
+def test_a_bad_nested_object_names_its_own_field(api):
+    # GIVEN an accept whose item options are a list, not an object (found: named "body")
+    r = api.post("/orders/o1/accept", {"items": {"item1": []}}, role="support")
+    # THEN the 400 names that field
+    assert r.status_code == 400
+    assert set(r.data["error"]["fields"]) == {"items.item1"}, r.data
+
+
+@pytest.mark.parametrize("key,ok", [
+    ("a", True), ("order-42:retry", True), ("x" * 200, True), ("with inner space", True),
+    ("x" * 201, False), ("caf\u00e9", False), ("tab\there", False), ("\u00a0nbsp", False),
+])
+def test_idempotency_key_rule_is_the_documented_one(api, key, ok):
+    # GIVEN the rule the OpenAPI document gives the header (found: the document allowed keys the
+    # API refused: a key of printable non-ASCII characters)
+    import app as app_module
+
+    doc = app_module.api.openapi("OrderDesk API", "1.0.0")
+    param = next(p for p in doc["paths"]["/clients"]["post"]["parameters"] if p["name"] == "Idempotency-Key")
+    try:
+        jsonschema.validate(key, param["schema"])
+        documented = True
+    except jsonschema.ValidationError:
+        documented = False
+    # WHEN a request carries the key
+    r = api.post("/clients", {"first_name": "A", "last_name": "B", "email": "a@example.com", "country": "GB"},
+                 headers={"Idempotency-Key": key})
+    # THEN the API and the document agree with each other and with the rule
+    assert documented is ok, key
+    assert (r.status_code == 201) is ok, (key, r.status_code, r.data)
+    if not ok:
+        assert "Idempotency-Key" in r.data["error"]["fields"]
+
+
+def test_the_document_links_created_resources_to_their_operations(api):
+    # GIVEN the OpenAPI document (a stateful fuzzer, or a client, follows its links)
+    import app as app_module
+
+    doc = app_module.api.openapi("OrderDesk API", "1.0.0")
+    # THEN a created order links to its detail and actions, an action start to the action, a bulk
+    # job to its progress, an invoice to its order
+    links = doc["paths"]["/orders"]["post"]["responses"]["201"]["links"]
+    assert links["get_order"]["parameters"] == {"order_id": "$response.body#/id"}
+    assert links["get_invoice"]["parameters"] == {"invoice_id": "$response.body#/invoice_id"}
+    assert {"cancel_order", "set_fraud", "accept_order", "delete_order", "record_payment", "add_note"} <= set(links)
+    action = doc["paths"]["/orders/{order_id}/cancel"]["post"]["responses"]["202"]["links"]["get_action"]
+    assert action["parameters"] == {"order_id": "$request.path.order_id", "action_id": "$response.body#/action/id"}
+    job = doc["paths"]["/orders/bulk"]["post"]["responses"]["202"]["links"]["get_bulk_job"]
+    assert job["parameters"] == {"job_id": "$response.body#/job/id"}
+    invoice = doc["paths"]["/invoices/{invoice_id}"]["get"]["responses"]["200"]["links"]
+    assert invoice["get_order"]["parameters"] == {"order_id": "$response.body#/order_id"}
+    # AND every link names an operation and fills exactly its path parameters
+    ops = {op["operationId"]: path for path, methods in doc["paths"].items() for op in methods.values()}
+    for path, methods in doc["paths"].items():
+        for op in methods.values():
+            for response in op["responses"].values():
+                for link in response.get("links", {}).values():
+                    target = ops[link["operationId"]]
+                    assert set(link["parameters"]) == set(re.findall(r"{(\w+)}", target)), (path, link)
