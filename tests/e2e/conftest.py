@@ -1,36 +1,22 @@
 """Browser tests of the admin portal: Playwright driving Debian's Chromium against a running
 OrderDesk (API and portal on one port).
 
-Until infra/local/stack.py lands, `stack` is a minimal one: DynamoDB Local, a table from
-template.yaml with demo data, and the Chalice app served by Chalice's local dev server in its
-own process. It runs no workflow, bulk queue or fraud screening, so it says so
-(`workflows`, `bulk`, `fraud_screening` are False) and the flows needing them skip, naming
-what they wait for. The full stack answers True for all three."""
+`stack` is the whole local stack (infra/local/stack.py, what `make run` starts) in its own
+process; a flow whose part of the stack is not wired fails, naming it."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
-import tempfile
-import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from infra.local.dynamodb_local import free_port
-from infra.local.table import create_table
-from orderdesk.api.auth import issue_token
-from orderdesk.config import reset_settings
-from tests.e2e.stack_fixture import local_stack  # noqa: F401 - the whole local stack (make run), once a session
+from tests.e2e.stack_fixture import RunningStack, local_stack  # noqa: F401 - the whole local stack (make run), once a session
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO_ROOT / "test-artifacts"
@@ -39,16 +25,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run"]
 TOKEN_KEY = "orderdesk.token"
 
-@dataclass
-class PortalStack:
-    url: str
-    private_key: str
-    workflows: bool = False  # Accept, Cancel, Cancel & Refund and Set as Fraud run as Step Functions workflows
-    bulk: bool = False  # the bulk queue and its consumer
-    fraud_screening: bool = False  # new orders are screened by the stream consumer
-
-    def token(self, role: str = "admin") -> str:
-        return issue_token(self.private_key, role, subject=f"e2e-{role}", email=f"{role}@orderdesk.test")
+PortalStack = RunningStack  # what the browser tests are given
 
 
 class HttpApi:
@@ -97,59 +74,11 @@ class HttpApi:
                          {"amount": order["total"], "gateway": gateway, "transaction_id": f"T{uuid.uuid4().hex[:8]}"})
 
 
-def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the dev server exited ({proc.returncode}):\n{log.read_text()[-4000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"the dev server did not answer {url} within {timeout}s:\n{log.read_text()[-4000:]}")
-
-
 @pytest.fixture(scope="session")
-def stack(keypair, dynamodb_local, ddb_client) -> Iterator[PortalStack]:  # type: ignore[no-untyped-def]
-    """A running OrderDesk with demo data: API and portal on one local port."""
-    from infra.local.seed import seed_demo
-
-    table = f"orderdesk-e2e-{uuid.uuid4().hex[:8]}"
-    create_table(ddb_client, table)
-    previous = os.environ.get("TABLE_NAME")
-    os.environ["TABLE_NAME"] = table
-    reset_settings()
-    try:
-        seed_demo(orders=40, clients=12, seed=5)
-    finally:
-        if previous is None:
-            os.environ.pop("TABLE_NAME", None)
-        else:
-            os.environ["TABLE_NAME"] = previous
-        reset_settings()
-
-    port = free_port()
-    env = {**os.environ, "TABLE_NAME": table, "POWERTOOLS_LOG_LEVEL": "WARNING",
-           "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), str(REPO_ROOT / "layers" / "common" / "python")])}
-    log = Path(tempfile.mkstemp(prefix="orderdesk-e2e-", suffix=".log")[1])
-    with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "tests.e2e.devserver", "--port", str(port)],
-                                cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        _wait_http(url + "health", proc, log)
-        yield PortalStack(url=url, private_key=keypair["private"])
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        ddb_client.delete_table(TableName=table)
-        log.unlink(missing_ok=True)
+def stack(local_stack):  # type: ignore[no-untyped-def]  # noqa: F811
+    """The whole local stack, as `make run` starts it: API and portal on one port, workflows,
+    the bulk queue and fraud screening, with a small demo data set."""
+    return local_stack
 
 
 @pytest.fixture()
@@ -160,7 +89,7 @@ def http(stack: PortalStack) -> HttpApi:
 def require(stack: PortalStack, capability: str, waits_on: str) -> None:
     """Skip, saying what it waits on, when the running stack lacks a part this flow needs."""
     if not getattr(stack, capability, True):
-        pytest.skip(f"needs the full local stack ({capability}): waits on {waits_on}")
+        pytest.fail(f"the local stack did not wire {capability} ({waits_on})")
 
 
 def require_route(http: HttpApi, method: str, path: str) -> None:
@@ -169,7 +98,7 @@ def require_route(http: HttpApi, method: str, path: str) -> None:
     norm = lambda p: re.sub(r"{[^}]+}", "{}", p)  # noqa: E731
     routes = {(m.upper(), norm(p)) for p, ops in doc.get("paths", {}).items() for m in ops}
     if (method.upper(), norm(path)) not in routes:
-        pytest.skip(f"waits on the route {method.upper()} {path}")
+        pytest.fail(f"the API has no route {method.upper()} {path}")
 
 
 # -- browser ---------------------------------------------------------------------------------------
