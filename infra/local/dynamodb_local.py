@@ -104,6 +104,8 @@ class DynamoDBLocal:
             "-jar",
             str(jar),
             "-sharedDb",
+            # DynamoDB Local reports usage to AWS by default; a local database stays local.
+            "-disableTelemetry",
             "-port",
             str(port),
         ]

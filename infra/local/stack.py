@@ -252,11 +252,10 @@ def reset_cached_clients() -> None:
 
 class DetachedDynamoDBLocal(DynamoDBLocal):
     """DynamoDB Local in a session of its own (``setsid``): a Ctrl-C in the terminal reaches only
-    the stack, which stops everything that reads the database before the database itself. And
-    without telemetry: DynamoDB Local reports usage to AWS by default; a local stack stays local."""
+    the stack, which stops everything that reads the database before the database itself."""
 
     def command(self, port: int) -> list[str]:
-        args = [*super().command(port), "-disableTelemetry"]
+        args = super().command(port)
         setsid = shutil.which("setsid")
         return [setsid, *args] if setsid else args
 

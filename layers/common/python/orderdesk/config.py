@@ -29,6 +29,8 @@ def _list(name: str) -> tuple[str, ...]:
 class Settings:
     table_name: str = "orderdesk"
     region: str = "us-east-1"
+    # botocore reads AWS_ENDPOINT_URL_DYNAMODB itself; kept here only so models notice a change
+    dynamodb_endpoint: str | None = None
     status_shards: int = 8
     # auth
     auth_issuer: str = "orderdesk-local"
@@ -85,6 +87,7 @@ class Settings:
         return cls(
             table_name=env.get("TABLE_NAME", cls.table_name),
             region=env.get("AWS_REGION", env.get("AWS_DEFAULT_REGION", cls.region)),
+            dynamodb_endpoint=env.get("AWS_ENDPOINT_URL_DYNAMODB") or env.get("AWS_ENDPOINT_URL") or None,
             status_shards=_int("STATUS_SHARDS", cls.status_shards),
             auth_issuer=env.get("AUTH_ISSUER", cls.auth_issuer),
             auth_audience=env.get("AUTH_AUDIENCE", cls.auth_audience),

@@ -368,17 +368,19 @@ class BulkChunkRecord(Record, discriminator="bulk_chunk"):
 
 
 ALL_MODELS: tuple[type[Record], ...] = (Record,)
-_bound_table: str | None = None
+_bound_table: tuple[str, str, str | None] | None = None
 
 
 def bind_models() -> None:
-    """Point every model at the configured table. Called on first use, not at import time."""
+    """Point every model at the configured table (and drop connections made for another table,
+    region or endpoint). Called on first use, not at import time."""
     global _bound_table
     settings = get_settings()
-    if _bound_table == settings.table_name:
+    key = (settings.table_name, settings.region, settings.dynamodb_endpoint)
+    if _bound_table == key:
         return
     meta = _meta()
     for cls in [Record, *Record.__subclasses__()]:
         cls.Meta = meta  # type: ignore[assignment]
         cls._connection = None  # type: ignore[attr-defined]
-    _bound_table = settings.table_name
+    _bound_table = key
