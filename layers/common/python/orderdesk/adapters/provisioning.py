@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from ..domain.errors import PermanentError
 from ..domain.model import Server
-from .remote import RemoteRejected, post_signed, request_json
+from .remote import RemoteRejected, post_signed, redact, request_json
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,8 @@ class WebhookModule:
         if command == "create" and account.password:
             payload["account"]["password"] = account.password  # type: ignore[index]
         key = f"orderdesk:{account.order_id}:{account.item_id}:{command}"
-        post_signed(self.server.url or "", payload, self.secret, idempotency_key=key)
+        post_signed(self.server.url or "", payload, self.secret, idempotency_key=key,
+                    redact_secrets=(account.password,))
 
     def create(self, account: Account) -> None:
         self._send("create", account)
@@ -134,16 +135,18 @@ class CpanelModule:
         self.user = server.username or "root"
 
     def _call(self, function: str, params: dict[str, str], *, done_if: str | None = None) -> None:
+        secrets = (self.token, params.get("password"))
         data = request_json(
             "POST",
             f"{self.base}/json-api/{function}?api.version=1",
             form=params,
             headers={"Authorization": f"whm {self.user}:{self.token}"},
+            redact_secrets=secrets,
         )
         meta = data.get("metadata") or {}
         if int(meta.get("result", 0)) == 1:
             return
-        reason = str(meta.get("reason") or "no reason given")
+        reason = redact(str(meta.get("reason") or "no reason given"), secrets)
         if done_if and done_if in reason.lower():
             return  # a repeat of a command that already took effect
         raise RemoteRejected(f"WHM {function} failed: {reason[:200]}")

@@ -11,8 +11,12 @@ Each request is a POST of a JSON object with
 
 Connect and read timeouts are bounded. A timeout, a connection failure, a 429 or a 5xx is
 `RemoteUnavailable` (transient: the workflow retries with backoff); any other non-2xx is
-`RemoteRejected` (permanent). Redirects are not followed. Bodies may carry a password (module
-create); neither bodies nor errors built here are logged with it."""
+`RemoteRejected` (permanent). A 2xx whose body is not JSON (an HTML error page from a proxy, a
+truncated answer) is not taken as success: it is `RemoteUnavailable` too, so the command is retried
+under its idempotency key and, if the garbage goes on, the step fails saying so. Redirects are not
+followed. Bodies may carry a password (module create); neither bodies nor errors built here carry
+it: the caller names its secrets (`redact`) and they are cut from the answer quoted in an error,
+where a receiver that echoes its request would otherwise put them."""
 
 from __future__ import annotations
 
@@ -21,8 +25,9 @@ import hmac
 import json
 import threading
 import time
+from collections.abc import Iterable
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, quote_plus, urlsplit
 
 from ..config import get_settings
 from ..domain.errors import PermanentError, TransientError
@@ -81,24 +86,37 @@ def _check_url(url: str) -> None:
         raise RemoteRejected(f"not an http(s) URL: {_where(url)}")
 
 
+def redact(text: str, secrets: Iterable[str | None]) -> str:
+    """`text` with every secret cut out, as sent (plain, JSON-escaped or form-encoded)."""
+    for secret in secrets:
+        if not secret:
+            continue
+        for form in {secret, json.dumps(secret)[1:-1], quote_plus(secret), quote(secret, safe="")}:
+            text = text.replace(form, "[redacted]")
+    return text
+
+
 def request_json(method: str, url: str, *, form: dict[str, str] | None = None,
-                 headers: dict[str, str] | None = None) -> dict[str, Any]:
+                 headers: dict[str, str] | None = None, redact_secrets: Iterable[str | None] = ()) -> dict[str, Any]:
     """One HTTP call that must be answered with a JSON object (a WHM API call, say)."""
-    return _send(method, url, form, headers or {}, require_json=True)
+    return _send(method, url, form, headers or {}, require_json=True, secrets=tuple(redact_secrets))
 
 
-def post_signed(url: str, payload: dict[str, Any], secret: str | None, *, idempotency_key: str) -> dict[str, Any]:
+def post_signed(url: str, payload: dict[str, Any], secret: str | None, *, idempotency_key: str,
+                redact_secrets: Iterable[str | None] = ()) -> dict[str, Any]:
     """POST `payload` signed with `secret` (unsigned when the server has no secret); the answer's
-    JSON object, or {} when it sent none."""
+    JSON object, or {} when it sent no body. `redact_secrets`: what the payload carries that no
+    error may quote (the signing secret is always among them)."""
     body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
     timestamp = str(int(time.time()))
     headers = {"Content-Type": "application/json", "Idempotency-Key": idempotency_key, TIMESTAMP_HEADER: timestamp}
     if secret:
         headers[SIGNATURE_HEADER] = signature(secret, timestamp, body)
-    return _send("POST", url, body, headers, require_json=False)
+    return _send("POST", url, body, headers, require_json=False, secrets=(secret, *redact_secrets))
 
 
-def _send(method: str, url: str, data: Any, headers: dict[str, str], *, require_json: bool) -> dict[str, Any]:
+def _send(method: str, url: str, data: Any, headers: dict[str, str], *, require_json: bool,
+          secrets: tuple[str | None, ...] = ()) -> dict[str, Any]:
     import requests
 
     _check_url(url)
@@ -111,7 +129,7 @@ def _send(method: str, url: str, data: Any, headers: dict[str, str], *, require_
     except requests.RequestException as exc:
         raise RemoteUnavailable(f"{_where(url)} is unreachable ({type(exc).__name__})") from exc
     status = response.status_code
-    snippet = (response.text or "")[:200].replace("\n", " ")
+    snippet = redact(response.text or "", secrets)[:200].replace("\n", " ")
     if status == 429 or status >= 500:
         raise RemoteUnavailable(f"{_where(url)} answered {status}: {snippet}")
     if not 200 <= status < 300:
@@ -124,4 +142,8 @@ def _send(method: str, url: str, data: Any, headers: dict[str, str], *, require_
         return parsed
     if require_json:
         raise RemoteRejected(f"{_where(url)} answered {status} without a JSON object")
+    if response.content.strip():
+        # garbage is not a success: retried under the same idempotency key, then a clear failure
+        raise RemoteUnavailable(f"{_where(url)} answered {status} with something that is not a JSON object: "
+                                f"{snippet[:80]}")
     return {}
