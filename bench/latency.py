@@ -11,7 +11,7 @@ from typing import Any
 from bench import probes
 from bench.results import Result
 from bench.stack import Api, Stack
-from bench.timing import ms, paired
+from bench.timing import interleaved, ms, paired
 from orderdesk.config import get_settings
 
 LIST_PATH = "/orders?status=Pending"
@@ -95,14 +95,23 @@ def measure(stack: Stack, order_ids: list[str], *, rounds: int, samples: int, wa
 
 
 def list_page_p50(stack: Stack, *, rounds: int, samples: int, warmup: int = 10) -> dict[str, Any]:
-    """p50 of a status list page through the app, and of its raw floor sampled alongside (for
-    scale flatness)."""
+    """p50 of a status list page through the app, of its raw floor, and of a reference request whose
+    work does not grow with the table (a GetItem of one order), sampled in turn: the reference
+    tracks how busy the machine is at that moment (for scale flatness)."""
     api = stack.api()
     floors = Floors(stack)
+    one = floors.status_page()[0]
+    key = {"pk": one["pk"], "sk": one["sk"]}
     try:
-        pair = paired(lambda i: api.get(LIST_PATH), lambda i: floors.status_page(), rounds=rounds, samples=samples,
-                      warmup=warmup)
+        per_round = interleaved({
+            "app": lambda i: api.get(LIST_PATH),
+            "raw": lambda i: floors.status_page(),
+            "ref": lambda i: floors.client.get_item(TableName=floors.table, Key=key, ConsistentRead=True),
+        }, rounds=rounds, samples=samples, warmup=warmup)
     finally:
         floors.close()
-    return {"app": statistics.median(r[0] for r in pair.rounds), "raw": statistics.median(r[1] for r in pair.rounds),
-            "app_rounds_ms": [ms(r[0]) for r in pair.rounds]}
+    out: dict[str, Any] = {k: statistics.median(r[k] for r in per_round) for k in ("app", "raw", "ref")}
+    out["app_per_ref"] = statistics.median(r["app"] / r["ref"] for r in per_round)
+    out["raw_per_ref"] = statistics.median(r["raw"] / r["ref"] for r in per_round)
+    out["app_rounds_ms"] = [ms(r["app"]) for r in per_round]
+    return out

@@ -65,6 +65,7 @@ class CapacityMeter:
     requests: int = 0
     by_operation: Counter[str] = field(default_factory=Counter)
     sqs_requests: Counter[str] = field(default_factory=Counter)
+    failed_conditions: int = 0  # single-item writes refused by their condition, billed one unit each
 
     def add(self, operation: str, consumed: Any) -> None:
         entries = consumed if isinstance(consumed, list) else [consumed]
@@ -111,13 +112,19 @@ class _Probe:
         if not self.meters or model.name not in _CAPACITY_OPERATIONS or self.quiet():
             return
         consumed = parsed.get("ConsumedCapacity") if isinstance(parsed, dict) else None
+        code = ((parsed.get("Error") or {}).get("Code") if isinstance(parsed, dict) else None) or ""
         with self._lock:
             for meter in self.meters:
                 meter.requests += 1
                 if consumed:
                     meter.add(model.name, consumed)
+                elif code == "ConditionalCheckFailedException":
+                    # AWS bills a write whose condition failed (at least one unit); the error
+                    # answer carries no ConsumedCapacity
+                    meter.add(model.name, {"CapacityUnits": 1.0})
+                    meter.failed_conditions += 1
                 else:
-                    self.no_capacity[model.name] += 1
+                    self.no_capacity[model.name if not code else f"{model.name}:{code}"] += 1
 
     def sqs_request(self, event_name: str = "", **_: Any) -> None:
         """SQS requests made by the code under measurement (not by the local event-source pollers,

@@ -80,3 +80,26 @@ def sample(fn: Callable[[int], Any], *, rounds: int, samples: int, warmup: int =
             times.append(time.perf_counter() - t)
         out.append(p50(times))
     return out
+
+
+def interleaved(fns: dict[str, Callable[[int], Any]], *, rounds: int, samples: int,
+                warmup: int = 10) -> list[dict[str, float]]:
+    """Each of `fns` called in turn (the order rotating), `samples` times a round; per round the
+    p50 of each."""
+    names = list(fns)
+    for i in range(warmup):
+        for name in names:
+            fns[name](i)
+    out = []
+    for r in range(rounds):
+        gc.collect()
+        times: dict[str, list[float]] = {n: [] for n in names}
+        for s in range(samples):
+            i = r * samples + s
+            for k in range(len(names)):
+                name = names[(s + k) % len(names)]
+                t = time.perf_counter()
+                fns[name](i)
+                times[name].append(time.perf_counter() - t)
+        out.append({n: p50(v) for n, v in times.items()})
+    return out
