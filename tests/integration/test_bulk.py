@@ -195,9 +195,6 @@ def test_an_order_failing_every_delivery_is_counted_failed_on_the_last(api, bulk
 
 
 def test_bulk_delete_only_cancelled_or_fraud(api, bulk_queue):  # noqa: F811
-    actions = pytest.importorskip("orderdesk.services.actions")
-    if not hasattr(actions, "delete_order"):
-        pytest.skip("the single-order delete (issue 3) is not there yet")
     # GIVEN a Cancelled, a Fraud and a Pending order
     _, orders = seed(3, [OrderStatus.CANCELLED, OrderStatus.FRAUD, OrderStatus.PENDING])
     # WHEN an admin deletes all three in bulk

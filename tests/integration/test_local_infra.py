@@ -5,7 +5,6 @@ EventBridge Scheduler on the same port)."""
 from __future__ import annotations
 
 import json
-import shutil
 import time
 import uuid
 from collections import Counter
@@ -18,8 +17,6 @@ import pytest
 
 from infra.local.dynamodb_local import DynamoDBLocal, find_dynamodb_local
 from infra.local.moto_server import MotoServer
-
-pytestmark = pytest.mark.skipif(shutil.which("java") is None, reason="DynamoDB Local needs Java 17+")
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/local-states"
 TABLE_KEYS: dict[str, Any] = {

@@ -430,7 +430,10 @@ def test_refund_retried_after_the_gateway_refunded_but_the_function_died_refunds
     arn = next(h["execution"] for h in order_of(api, order["id"])["history"] if h["action"] == "payment refunded")
     history = workflows.sfn.get_execution_history(executionArn=arn, maxResults=1000)
     errors = [e.get("lambdaFunctionFailedEventDetails", {}).get("error") for e in history["events"]]
-    assert "Sandbox.Timedout" in errors and "StillInProgress" in errors, [e["type"] for e in history["events"]]
+    # the dead invocation is in the history; whether a retry also found the payment still held
+    # (StillInProgress) depends on how fast the machine reached the retry, so it is not asserted
+    assert "Sandbox.Timedout" in errors, [e["type"] for e in history["events"]]
+    assert set(errors) <= {None, "Sandbox.Timedout", "StillInProgress"}, errors
 
 
 def test_refund_waits_out_a_gateway_outage_with_one_idempotency_key(api, workflows, remote, stripe_api):  # type: ignore[no-untyped-def]
@@ -532,8 +535,19 @@ def test_back_to_pending_racing_a_cancel_never_both_take_effect(api, workflows, 
     outcome = race(lambda: actions.back_to_pending(order["id"], "alice"),
                    lambda: actions.start_action(order["id"], ActionType.CANCEL, {}, "bob"))
 
-    assert sum(isinstance(r, Conflict) for r in outcome) == 1, outcome
+    conflicts = sum(isinstance(r, Conflict) for r in outcome)
     got = order_of(api, order["id"])
+    if conflicts == 0:
+        # Both may succeed only one after the other: back to pending (from Active), then a cancel
+        # of the now Pending order (allowed from Pending). Never both from the same Active state.
+        assert wait_for_action(api, order["id"], outcome[1].id)["status"] == "SUCCEEDED"
+        history = [(h["action"], h["from"]) for h in order_of(api, order["id"])["history"]]
+        pending_at = history.index(("set back to pending", "Active"))
+        cancel_at = next(i for i, h in enumerate(history) if h[0].endswith("started") and h[1] == "Pending")
+        assert pending_at < cancel_at, history
+        assert order_of(api, order["id"])["status"] == "Cancelled"
+        return
+    assert conflicts == 1, outcome
     if isinstance(outcome[0], Conflict):  # the cancel won
         assert wait_for_action(api, order["id"], outcome[1].id)["status"] == "SUCCEEDED"
         assert order_of(api, order["id"])["status"] == "Cancelled"

@@ -3,11 +3,8 @@
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from typing import Any
-
-import pytest
 
 from tests.template import support
 
@@ -16,7 +13,6 @@ def _keys(schema: list[dict[str, str]]) -> list[tuple[str, str]]:
     return [(k["AttributeName"], k["KeyType"]) for k in schema]
 
 
-@pytest.mark.skipif(shutil.which("java") is None, reason="DynamoDB Local needs Java 17+")
 def test_local_table_is_the_template_table(ddb_client: Any) -> None:
     # GIVEN the Table of template.yaml
     from infra.local.table import create_table
