@@ -1,0 +1,331 @@
+"""Properties: whatever sequence of actions an operator takes, the invariants hold.
+
+A hypothesis state machine drives the API (chalice.test.Client) with the real workflows (moto's
+Step Functions running the ASL, the real step handlers) and the real bulk consumer (the queue
+delivers each message inline, twice, as SQS may): add orders (with a discount, sometimes one too
+large), pay (sometimes too much), accept, cancel, cancel & refund, set as fraud, set back to
+pending, delete, bulk status changes and bulk deletes, notes. A model predicts each answer from
+the transition table of SPEC §2. After every step:
+
+* only allowed transitions: every order's status is the model's, every action was accepted
+  (202/200/204) exactly when the transition table allows it, refused with 409 otherwise;
+* money: every invoice's subtotal is the sum of its lines and its total subtotal − discount; the
+  balance is the total less what was paid; refunds never exceed payments, and no payment is
+  refunded twice; a refund to credit is on the client's credit balance exactly once;
+* a deleted order leaves nothing behind: its partition (items, invoice, notes, history,
+  actions) is empty, no index (by_status, by_all, by_client) holds it, nor the order-number guard;
+* the status counters (/order-statuses) equal the real counts, read from the by_status index;
+* every bulk job ends DONE with succeeded + failed = total, each order counted once.
+
+Bounded (max_examples, stateful_step_count) so it runs in well under a minute; raise
+PROPERTY_EXAMPLES for a longer hunt."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import boto3
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, multiple, rule
+
+from orderdesk.adapters.repository import shard_of
+from orderdesk.config import get_settings
+from orderdesk.domain.statuses import ActionType, OrderStatus
+from orderdesk.domain.transitions import BULK_ACTION_FOR_TARGET, TARGET_STATUS, allowed_from
+from tests.integration.workflow_support import wait_for_action
+
+pytestmark = pytest.mark.timeout(600)
+
+EXAMPLES = int(os.environ.get("PROPERTY_EXAMPLES", "5"))
+ZERO = Decimal("0.00")
+
+ITEM_AFTER = {ActionType.ACCEPT: "Active", ActionType.CANCEL: "Cancelled", ActionType.CANCEL_REFUND: "Cancelled",
+              ActionType.FRAUD: "Fraud", ActionType.PENDING: "Pending"}
+# order status changes that SPEC §2 allows (single actions and bulk changes alike)
+EDGES = {(s.value, TARGET_STATUS[a].value) for a in TARGET_STATUS for s in allowed_from(a)}
+
+
+@dataclass
+class Model:
+    id: str
+    number: str
+    client_id: str
+    status: str = "Pending"
+    items: str | None = "Pending"  # the status every item should have; None once a bulk change split them
+    payments: list[Decimal] = field(default_factory=list)
+    credited: Decimal = ZERO  # refunded to the client's credit balance
+    deleted: bool = False
+
+
+def money(value: str) -> Decimal:
+    return Decimal(value)
+
+
+amounts = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("400"), places=2)
+
+
+@pytest.fixture()
+def inline_queue(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bulk queue delivers each message straight to the consumer, twice (at-least-once)."""
+    from orderdesk.adapters import queue
+    from orderdesk.services import bulk
+
+    def deliver(url: Any, bodies: list[dict[str, Any]]) -> None:
+        for body in bodies:
+            bulk.process_message(body, receive_count=1)
+            bulk.process_message(body, receive_count=2)
+
+    monkeypatch.setattr(queue, "send_messages", deliver)
+
+
+def test_any_sequence_of_actions_keeps_the_invariants(api, workflows, inline_queue):  # type: ignore[no-untyped-def]
+    ddb = boto3.client("dynamodb")
+    table = get_settings().table_name
+    shards = get_settings().status_shards
+    world: dict[str, Model] = {}
+    credit: Counter[str] = Counter()  # client id → credit refunded to it
+    seen: Counter[str] = Counter()  # what the runs did, to show they reached the interesting states
+
+    def event(what: str) -> None:
+        seen[what] += 1
+
+    def read(order_id: str) -> dict[str, Any]:
+        r = api.get(f"/orders/{order_id}")
+        assert r.status_code == 200, r.data
+        return r.data  # type: ignore[no-any-return]
+
+    def query(**kwargs: Any) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for page in ddb.get_paginator("query").paginate(TableName=table, **kwargs):
+            out += page["Items"]
+        return out
+
+    class Orders(RuleBasedStateMachine):
+        orders = Bundle("orders")
+
+        def __init__(self) -> None:
+            super().__init__()
+            r = api.post("/clients", {"first_name": "Prop", "last_name": "Erty", "email": "prop@example.com",
+                                      "country": "GB"})
+            assert r.status_code == 201, r.data
+            self.client_id = r.data["id"]
+            self.mine: list[Model] = []  # this example's orders (the invariants read these)
+            self.just_deleted: list[Model] = []
+
+        # -- rules ------------------------------------------------------------------------------
+
+        @rule(target=orders, lines=st.lists(amounts, min_size=1, max_size=4), discount=st.one_of(
+            st.none(), amounts), domain=st.booleans())
+        def add_order(self, lines: list[Decimal], discount: Decimal | None, domain: bool) -> Any:
+            items = [{"kind": "product", "description": f"Plan {n}", "amount": str(a)} for n, a in enumerate(lines)]
+            if domain:
+                items.append({"kind": "domain", "description": "Domain", "amount": "9.99", "domain": "prop.example",
+                              "registrar": "none"})
+            body: dict[str, Any] = {"client_id": self.client_id, "items": items, "payment_method": "manual",
+                                    "skip_fraud_check": True}
+            if discount is not None:
+                body["discount"] = str(discount)
+            r = api.post("/orders", body, role="support")
+            subtotal = sum((money(i["amount"]) for i in items), ZERO)
+            if discount is not None and discount > subtotal:
+                assert r.status_code == 400 and "discount" in r.data["error"]["fields"], r.data
+                return multiple()
+            assert r.status_code == 201, r.data
+            world[r.data["id"]] = Model(id=r.data["id"], number=r.data["number"], client_id=self.client_id)
+            self.mine.append(world[r.data["id"]])
+            return r.data["id"]
+
+        @rule(order_id=orders, share=st.sampled_from(["all", "half", "too much", "cent"]),
+              gateway=st.sampled_from(["manual", "credit"]))
+        def pay(self, order_id: str, share: str, gateway: str) -> None:
+            m = world[order_id]
+            if m.deleted:
+                return
+            invoice = api.get(f"/invoices/{read(order_id)['invoice_id']}").data
+            balance = money(invoice["balance"])
+            amount = {"all": balance, "half": (balance / 2).quantize(Decimal("0.01")),
+                      "too much": balance + Decimal("0.01"), "cent": Decimal("0.01")}[share]
+            r = api.post(f"/invoices/{invoice['id']}/payments", {"amount": str(amount), "gateway": gateway,
+                                                                 "transaction_id": f"T{len(m.payments)}-{share}"},
+                         role="billing")
+            payable = invoice["status"] in ("Unpaid", "Payment Pending", "Collections")
+            event(f"payment {'taken' if payable and ZERO < amount <= balance else 'refused'}")
+            if payable and ZERO < amount <= balance:
+                assert r.status_code == 201, (invoice, amount, r.data)
+                m.payments.append(amount)
+            else:
+                assert r.status_code in (400, 409), (invoice, amount, r.status_code, r.data)
+
+        def _act(self, order_id: str, action: ActionType, verb: str, body: Any = None) -> None:
+            m = world[order_id]
+            if m.deleted:
+                return
+            before = read(order_id)
+            allowed = m.status in {s.value for s in allowed_from(action)}
+            event(f"{action.value} {'allowed' if allowed else 'refused'}")
+            r = api.post(f"/orders/{order_id}/{verb}", body if body is not None else {}, role="billing")
+            if not allowed:
+                assert r.status_code == 409 and r.data["error"]["code"] == "invalid_transition", (m, r.data)
+                return
+            if action is ActionType.PENDING:
+                assert r.status_code == 200, (m, r.data)
+            else:
+                assert r.status_code == 202, (m, r.data)
+                done = wait_for_action(api, order_id, r.data["action"]["id"], timeout=60)
+                assert done["status"] == "SUCCEEDED", done
+            m.status = TARGET_STATUS[action].value
+            m.items = ITEM_AFTER[action]
+            if action is ActionType.CANCEL_REFUND:
+                refunded = {t["refund_of"] for t in api.get(f"/invoices/{before['invoice_id']}").data["transactions"]
+                            if t["type"] == "refund"}
+                assert len(refunded) == len(m.payments), (m, refunded)
+                paid_by_credit = [t for t in api.get(f"/invoices/{before['invoice_id']}").data["transactions"]
+                                  if t["type"] == "payment" and t["gateway"] == "credit"]
+                newly = sum((money(t["amount"]) for t in paid_by_credit), ZERO) - m.credited
+                credit[m.client_id] += newly
+                m.credited += newly
+
+        @rule(order_id=orders)
+        def accept(self, order_id: str) -> None:
+            self._act(order_id, ActionType.ACCEPT, "accept")
+
+        @rule(order_id=orders, refund=st.booleans())
+        def cancel(self, order_id: str, refund: bool) -> None:
+            self._act(order_id, ActionType.CANCEL_REFUND if refund else ActionType.CANCEL, "cancel", {"refund": refund})
+
+        @rule(order_id=orders)
+        def fraud(self, order_id: str) -> None:
+            self._act(order_id, ActionType.FRAUD, "fraud")
+
+        @rule(order_id=orders)
+        def back_to_pending(self, order_id: str) -> None:
+            self._act(order_id, ActionType.PENDING, "pending")
+
+        @rule(order_id=consumes(orders))
+        def delete(self, order_id: str) -> None:
+            m = world[order_id]
+            if m.deleted:
+                return
+            r = api.delete(f"/orders/{order_id}")
+            event(f"delete {'allowed' if m.status in {s.value for s in allowed_from(ActionType.DELETE)} else 'refused'}")
+            if m.status in {s.value for s in allowed_from(ActionType.DELETE)}:
+                assert r.status_code == 204, (m, r.data)
+                m.deleted = True
+                self.just_deleted.append(m)
+            else:
+                assert r.status_code == 409, (m, r.data)
+
+        @rule(order_ids=st.lists(orders, min_size=1, max_size=4, unique=True),
+              to=st.sampled_from(["Pending", "Active", "Cancelled", "Fraud", "delete"]))
+        def bulk(self, order_ids: list[str], to: str) -> None:
+            live = [o for o in order_ids if not world[o].deleted]
+            body: dict[str, Any] = {"order_ids": order_ids}
+            body.update({"delete": True} if to == "delete" else {"status": to})
+            r = api.post("/orders/bulk", body)
+            assert r.status_code == 202, r.data
+            job = api.get(f"/bulk-jobs/{r.data['job']['id']}").data
+            # each order moved exactly when its single action may, and counted once
+            expected_ok = set()
+            for o in live:
+                m = world[o]
+                action = ActionType.DELETE if to == "delete" else BULK_ACTION_FOR_TARGET[OrderStatus(to)]
+                if m.status in {s.value for s in allowed_from(action)}:
+                    expected_ok.add(o)
+                    if to == "delete":
+                        m.deleted = True
+                        self.just_deleted.append(m)
+                    elif m.status != to:
+                        m.status, m.items = to, None
+            failed = {f["order_id"] for f in job["failures"]}
+            event(f"bulk {to}: {len(expected_ok)} of {len(order_ids)} moved")
+            assert job["status"] == "DONE" and job["total"] == len(order_ids), job
+            assert job["succeeded"] == len(expected_ok) and job["failed"] == len(order_ids) - len(expected_ok), job
+            assert failed == set(order_ids) - expected_ok, (job, expected_ok)
+
+        @rule(order_id=orders, text=st.text(min_size=1, max_size=40).filter(lambda t: t.strip()))
+        def note(self, order_id: str, text: str) -> None:
+            r = api.post(f"/orders/{order_id}/notes", {"text": text}, role="support")
+            assert r.status_code == (404 if world[order_id].deleted else 201), r.data
+
+        # -- invariants ------------------------------------------------------------------------
+
+        @invariant()
+        def orders_and_money_are_as_they_should_be(self) -> None:
+            for m in self.mine:
+                if m.deleted:
+                    continue
+                got = read(m.id)
+                # only allowed transitions: the status the model predicts, items moved with it
+                assert got["status"] == m.status and got["pending_action"] is None, (m, got["status"])
+                if m.items is not None:
+                    assert {i["status"] for i in got["items"]} == {m.items}, (m, got["items"])
+                seen = [(h["from"], h["to"]) for h in got["history"]
+                        if h["action"] in ("accept done", "cancel done", "cancel & refund done",
+                                           "set as fraud done", "set back to pending", "bulk status change")]
+                assert all(edge in EDGES for edge in seen), seen
+                # money: lines − discount, balance, refunds at most once and never above payments
+                inv = api.get(f"/invoices/{got['invoice_id']}").data
+                lines = sum((money(x["amount"]) for x in inv["lines"]), ZERO)
+                assert money(inv["subtotal"]) == lines, inv
+                assert money(inv["total"]) == lines - money(inv["discount"]) + money(inv["tax"]), inv
+                payments = [t for t in inv["transactions"] if t["type"] == "payment"]
+                refunds = [t for t in inv["transactions"] if t["type"] == "refund"]
+                paid = sum((money(t["amount"]) for t in payments), ZERO)
+                assert sorted(money(t["amount"]) for t in payments) == sorted(m.payments), (inv, m)
+                assert money(inv["balance"]) == money(inv["total"]) - paid, inv
+                assert sum((money(t["amount"]) for t in refunds), ZERO) <= paid, inv
+                refund_of = [t["refund_of"] for t in refunds]
+                assert len(refund_of) == len(set(refund_of)) and set(refund_of) <= {t["id"] for t in payments}, inv
+                for t in refunds:
+                    assert money(t["amount"]) == next(money(p["amount"]) for p in payments if p["id"] == t["refund_of"])
+            balance = money(api.get(f"/clients/{self.client_id}").data["credit_balance"])
+            assert balance == credit[self.client_id], (balance, credit)
+
+        @invariant()
+        def deleted_orders_leave_nothing(self) -> None:
+            while self.just_deleted:
+                m = self.just_deleted.pop()
+                assert query(KeyConditionExpression="pk = :pk", ExpressionAttributeValues={
+                    ":pk": {"S": f"ORDER#{m.id}"}}, ConsistentRead=True) == [], m
+                shard = shard_of(m.id, shards)
+                keys = [("by_all", "gsi2pk", f"ORDERS#{shard}"), ("by_client", "gsi3pk", f"CLIENT#{m.client_id}")]
+                keys += [("by_status", "gsi1pk", f"STATUS#{s.value}#{shard}") for s in OrderStatus]
+                for index, attr, pk in keys:
+                    left = query(IndexName=index, KeyConditionExpression=f"{attr} = :pk", FilterExpression="id = :id",
+                                 ExpressionAttributeValues={":pk": {"S": pk}, ":id": {"S": m.id}})
+                    assert left == [], (m, index, left)
+                assert "Item" not in ddb.get_item(TableName=table, Key={"pk": {"S": f"ORDERNO#{m.number}"},
+                                                                        "sk": {"S": "ORDERNO"}}), m
+                assert api.get(f"/orders/{m.id}").status_code == 404
+
+        @invariant()
+        def status_counters_are_the_real_counts(self) -> None:
+            counters = {c["status"]: c["count"] for c in api.get("/order-statuses").data}
+            real = {s.value: sum(_count(ddb, table, f"STATUS#{s.value}#{n}") for n in range(shards)) for s in OrderStatus}
+            modelled = Counter(m.status for m in world.values() if not m.deleted)
+            assert counters == real == {s.value: modelled.get(s.value, 0) for s in OrderStatus}, (counters, real)
+
+    Orders.TestCase.settings = settings(max_examples=EXAMPLES, stateful_step_count=10, deadline=None, database=None,
+                                        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+    from hypothesis.stateful import run_state_machine_as_test
+
+    run_state_machine_as_test(Orders, settings=Orders.TestCase.settings)
+    print("property runs:", dict(sorted(seen.items())))
+    # the runs must have acted, not only been refused: a machine that never reaches a state is no proof
+    assert sum(n for k, n in seen.items() if k.endswith("allowed")) >= EXAMPLES, seen
+    assert sum(n for k, n in seen.items() if k.endswith("refused")) >= 1, seen
+
+
+def _count(ddb: Any, table: str, pk: str) -> int:
+    total = 0
+    for page in ddb.get_paginator("query").paginate(TableName=table, IndexName="by_status", Select="COUNT",
+                                                    KeyConditionExpression="gsi1pk = :pk",
+                                                    ExpressionAttributeValues={":pk": {"S": pk}}):
+        total += page["Count"]
+    return total
