@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from ..adapters.repository import OrderFilter, get_repository
 from ..domain.errors import ConcurrentUpdate, NotFound, ValidationFailed
@@ -146,14 +146,14 @@ def _bound(value: str | None, *, upper: bool, field: str) -> str | None:
     try:
         if len(value) == 10:
             day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
-            ts = day + timedelta(days=1) - timedelta(seconds=1) if upper else day
+            ts = day.replace(hour=23, minute=59, second=59) if upper else day
         else:
             ts = datetime.fromisoformat(value.replace(" ", "T"))
             if ts.tzinfo is None:
                 ts = ts.replace(tzinfo=UTC)
-    except ValueError as exc:
+        return iso(ts)
+    except (ValueError, OverflowError) as exc:  # OverflowError: an offset that moves it past year 1 or 9999
         raise ValidationFailed("bad date", {field: "must be YYYY-MM-DD or an ISO 8601 timestamp"}) from exc
-    return iso(ts)
 
 
 @dataclass
