@@ -360,6 +360,9 @@ def _make_http_server(app: Any, host: str, port: int, log_requests: bool, timeou
 
     class Server(ThreadedHTTPServer):
         allow_reuse_address = True
+        # socketserver's listen backlog is 5: a burst of concurrent clients (the portal, a bulk
+        # script, the race tests' 100 requests at once) got connections reset before any thread ran
+        request_queue_size = 128
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             self.connections: set[socket.socket] = set()
