@@ -332,6 +332,19 @@ def test_notes_and_404s(api):
     assert api.get("/clients/nope").status_code == 404
 
 
+@pytest.mark.parametrize("path", ["/orders/{long}", "/orders/{long}/notes", "/invoices/inv-{long}",
+                                  "/orders/{order}/actions/{long}", "/orders/a.b", "/bulk-jobs/%20x"])
+def test_a_path_id_unlike_any_id_is_a_400_naming_it(api, path):
+    # GIVEN an id the OpenAPI document rules out (too long for a DynamoDB key, or odd characters)
+    c = make_client(api)
+    order = api.post("/orders", {"client_id": c["id"], "items": [ITEM], "payment_method": "x"}).data
+    url = path.format(long="a" * 3000, order=order["id"])
+    # WHEN it is asked for, THEN it is bad input, not a 500
+    r = api.post(url, {"text": "x"}) if url.endswith("/notes") else api.get(url)
+    assert r.status_code == 400, r.data
+    assert r.data["error"]["fields"], r.data
+
+
 def test_server_credentials_are_write_only(api):
     r = api.post("/servers", {"name": "web1", "module": "webhook", "url": "https://hooks.example.com/p",
                               "credentials": "s3cret-token-value"})

@@ -36,6 +36,10 @@ from .auth import Principal
 JSON = "application/json"
 # printable ASCII, no space at either end (HTTP trims those): what the check and the OpenAPI say
 IDEMPOTENCY_KEY = re.compile(r"^[!-~]([ -~]{0,198}[!-~])?$")
+# every path parameter is an id: what the check and the OpenAPI say (a longer one is not even a
+# key DynamoDB would take: its ValidationException was a 500)
+PATH_PARAM_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[A-Za-z0-9_-]+$"}
+PATH_PARAM = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 @dataclass
@@ -176,6 +180,10 @@ class Api:
             raw = request.raw_body or b""
             if len(raw) > get_settings().max_body_bytes:
                 raise HttpError(413, "payload_too_large", f"the body exceeds {get_settings().max_body_bytes} bytes")
+            bad = {k: "must be 1-64 letters, digits, '_' or '-'" for k, v in path_params.items()
+                   if not PATH_PARAM.fullmatch(v)}
+            if bad:
+                raise HttpError(400, "bad_request", "bad path parameter", bad)
             kwargs: dict[str, Any] = {k: v for k, v in path_params.items() if k in wanted}
             if spec.body is not None:
                 try:
@@ -268,8 +276,7 @@ class Api:
         for spec in self.specs:
             op: dict[str, Any] = {"operationId": spec.name, "summary": spec.summary, "tags": list(spec.tags)}
             params: list[dict[str, Any]] = [
-                {"name": p, "in": "path", "required": True,
-                 "schema": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[A-Za-z0-9_-]+$"}}
+                {"name": p, "in": "path", "required": True, "schema": dict(PATH_PARAM_SCHEMA)}
                 for p in re.findall(r"{(\w+)}", spec.path)
             ]
             if spec.query is not None:
@@ -307,7 +314,7 @@ class Api:
             if spec.idempotent:
                 codes |= {400, 409}
             if "{" in spec.path:
-                codes |= {404}
+                codes |= {400, 404}
             for code in sorted(codes):
                 responses[str(code)] = {"description": _REASONS.get(code, "error"), **err}
             op["responses"] = responses
