@@ -5,6 +5,7 @@ stack's own key pair. Only RS256 is accepted, so `alg: none` and HMAC-confusion 
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +33,9 @@ class Principal:
 _jwks: dict[str, Any] = {}
 _jwks_lock = threading.Lock()
 _pem_keys: dict[str, Any] = {}  # the local public key, parsed
+_verified: dict[tuple[str, ...], tuple[float, Principal]] = {}  # token and settings -> (until, principal)
+_VERIFIED_MAX = 1024
+_VERIFIED_SECONDS = 300.0  # API Gateway's default authorizer cache time; never past the token's exp
 
 
 def _signing_key(token: str) -> Any:
@@ -76,6 +80,15 @@ def verify(authorization: str | None) -> Principal:
         raise AuthError("Authorization must be 'Bearer <token>'")
     token = token.strip()
     settings = get_settings()
+    # a token checked a moment ago is not checked again (API Gateway caches its authorizer's
+    # answer the same way); the key names what it was checked against, so other settings or
+    # another key check it afresh
+    cache_key = (token, settings.auth_issuer, settings.auth_audience, settings.auth_jwks_url or "",
+                 settings.public_key_pem() or "")
+    now = time.time()
+    cached = _verified.get(cache_key)
+    if cached is not None and cached[0] > now:
+        return cached[1]
     # PyJWT (and cryptography under it) is loaded by the first check, not at import: the API
     # function itself never checks a token in AWS (API Gateway's authorizer does)
     import jwt
@@ -97,11 +110,16 @@ def verify(authorization: str | None) -> Principal:
         raise
     except (jwt.PyJWTError, ValueError, KeyError) as exc:
         raise AuthError(f"invalid token: {type(exc).__name__}") from exc
-    return Principal(
+    principal = Principal(
         subject=str(claims["sub"]),
         name=str(claims.get("email") or claims.get("cognito:username") or claims.get("username") or claims["sub"]),
         role=role_from_groups(claims.get("cognito:groups")),
     )
+    with _jwks_lock:
+        if len(_verified) >= _VERIFIED_MAX:
+            _verified.clear()
+        _verified[cache_key] = (min(float(claims["exp"]), now + _VERIFIED_SECONDS), principal)
+    return principal
 
 
 def issue_token(private_key_pem: str, role: str, *, subject: str = "local-admin", ttl_seconds: int = 12 * 3600,
