@@ -40,9 +40,13 @@ class Settings:
     # admin portal sign-in through the Cognito hosted UI (unset locally: paste a token instead)
     cognito_domain: str | None = None
     cognito_client_id: str | None = None
-    # secrets: key for encrypting write-only credentials and passwords; cursor signing key
+    # Secrets: read them through adapters.secret_store.secret(name), never from here. The plain
+    # value (locally and in tests) wins; in AWS only the *_arn is set and the value is fetched.
+    # key for encrypting write-only credentials and passwords; cursor signing key
     secrets_key: str | None = None
-    cursor_secret: str = "orderdesk-local-cursor-secret"
+    secrets_key_arn: str | None = None
+    cursor_secret: str | None = None  # unset everywhere: services.cursor has a local default
+    cursor_secret_arn: str | None = None
     max_body_bytes: int = 262_144
     # workflows
     accept_state_machine_arn: str | None = None
@@ -62,6 +66,7 @@ class Settings:
     geoip_database: str | None = None
     maxmind_account_id: str | None = None
     maxmind_license_key: str | None = None
+    maxmind_license_key_arn: str | None = None
     maxmind_host: str | None = None
     maxmind_timeout_seconds: float = 10.0
     # cleanups
@@ -75,10 +80,12 @@ class Settings:
     email_outbox_dir: str | None = None
     stripe_api_base: str | None = None
     stripe_api_key: str | None = None
+    stripe_api_key_arn: str | None = None
     # provisioning modules and registrars (the `webhook` registrar signs with its secret)
     remote_timeout_seconds: float = 15.0
     registrar_webhook_url: str | None = None
     registrar_webhook_secret: str | None = None
+    registrar_webhook_secret_arn: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -96,7 +103,9 @@ class Settings:
             cognito_domain=env.get("COGNITO_DOMAIN") or None,
             cognito_client_id=env.get("COGNITO_CLIENT_ID") or None,
             secrets_key=env.get("SECRETS_KEY") or None,
-            cursor_secret=env.get("CURSOR_SECRET", cls.cursor_secret),
+            secrets_key_arn=env.get("SECRETS_KEY_ARN") or None,
+            cursor_secret=env.get("CURSOR_SECRET") or None,
+            cursor_secret_arn=env.get("CURSOR_SECRET_ARN") or None,
             max_body_bytes=_int("MAX_BODY_BYTES", cls.max_body_bytes),
             accept_state_machine_arn=env.get("ACCEPT_STATE_MACHINE_ARN") or None,
             cancel_state_machine_arn=env.get("CANCEL_STATE_MACHINE_ARN") or None,
@@ -115,6 +124,7 @@ class Settings:
             geoip_database=env.get("GEOIP_DATABASE") or None,
             maxmind_account_id=env.get("MAXMIND_ACCOUNT_ID") or None,
             maxmind_license_key=env.get("MAXMIND_LICENSE_KEY") or None,
+            maxmind_license_key_arn=env.get("MAXMIND_LICENSE_KEY_ARN") or None,
             maxmind_host=env.get("MAXMIND_HOST") or None,
             maxmind_timeout_seconds=float(env.get("MAXMIND_TIMEOUT_SECONDS") or cls.maxmind_timeout_seconds),
             order_unpaid_cancel_days=_int("ORDER_UNPAID_CANCEL_DAYS", cls.order_unpaid_cancel_days),
@@ -126,9 +136,11 @@ class Settings:
             email_outbox_dir=env.get("EMAIL_OUTBOX_DIR") or None,
             stripe_api_base=env.get("STRIPE_API_BASE") or None,
             stripe_api_key=env.get("STRIPE_API_KEY") or None,
+            stripe_api_key_arn=env.get("STRIPE_API_KEY_ARN") or None,
             remote_timeout_seconds=float(env.get("REMOTE_TIMEOUT_SECONDS") or cls.remote_timeout_seconds),
             registrar_webhook_url=env.get("REGISTRAR_WEBHOOK_URL") or None,
             registrar_webhook_secret=env.get("REGISTRAR_WEBHOOK_SECRET") or None,
+            registrar_webhook_secret_arn=env.get("REGISTRAR_WEBHOOK_SECRET_ARN") or None,
         )
 
     def public_key_pem(self) -> str | None:

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from ..config import get_settings
 from ..domain.errors import GatewayError, TransientError
 from ..domain.model import Transaction
+from .secret_store import secret
 
 
 class GatewayUnavailable(TransientError):
@@ -125,15 +126,16 @@ def _stripe() -> Any:
     """One StripeClient per (key, base), built on first use; no global stripe.api_key."""
     global _client, _client_for
     settings = get_settings()
-    if not settings.stripe_api_key:
-        raise GatewayError("stripe is not configured (STRIPE_API_KEY)")
-    wanted = (settings.stripe_api_key, settings.stripe_api_base)
+    api_key = secret("stripe_api_key")
+    if not api_key:
+        raise GatewayError("stripe is not configured (STRIPE_API_KEY or STRIPE_API_KEY_ARN)")
+    wanted = (api_key, settings.stripe_api_base)
     with _client_lock:
         if _client is None or _client_for != wanted:
             import stripe
 
             _client = stripe.StripeClient(
-                settings.stripe_api_key,
+                api_key,
                 base_addresses={"api": settings.stripe_api_base} if settings.stripe_api_base else None,
                 max_network_retries=0,  # the workflow retries, with the same idempotency key
                 http_client=stripe.RequestsClient(timeout=(3.05, 30)),

@@ -12,6 +12,7 @@ from typing import Protocol
 from ..config import get_settings
 from ..domain.errors import PermanentError
 from .remote import post_signed
+from .secret_store import secret
 
 
 @dataclass(frozen=True)
@@ -83,5 +84,5 @@ def registrar_for(name: str | None) -> Registrar:
         settings = get_settings()
         if not settings.registrar_webhook_url:
             raise PermanentError("the webhook registrar is not configured (REGISTRAR_WEBHOOK_URL)")
-        return WebhookRegistrar(settings.registrar_webhook_url, settings.registrar_webhook_secret)
+        return WebhookRegistrar(settings.registrar_webhook_url, secret("registrar_webhook_secret"))
     raise PermanentError(f"unknown registrar {name!r} (known: {', '.join(REGISTRARS)})")

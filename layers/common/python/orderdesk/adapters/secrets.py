@@ -1,15 +1,16 @@
 """Encryption of write-only secrets (service passwords, server credentials).
 
-Fernet (AES-128-CBC + HMAC-SHA256) with a key from settings: in AWS the key comes from Secrets
-Manager through the template; locally the stack generates one under `.local/`. The plaintext is
-never returned by the API nor logged; only provisioning modules decrypt it, at the moment of use."""
+Fernet (AES-128-CBC + HMAC-SHA256) with the key `secret_store.secret("secrets_key")`: in AWS
+fetched from Secrets Manager at first use; locally the stack generates one under `.local/`. The
+plaintext is never returned by the API nor logged; only provisioning modules decrypt it, at the
+moment of use."""
 
 from __future__ import annotations
 
 from functools import lru_cache
 
-from ..config import get_settings
 from ..domain.errors import PermanentError
+from .secret_store import secret
 
 
 @lru_cache(maxsize=4)
@@ -20,9 +21,9 @@ def _fernet(key: str):  # type: ignore[no-untyped-def]
 
 
 def _key() -> str:
-    key = get_settings().secrets_key
+    key = secret("secrets_key")
     if not key:
-        raise PermanentError("SECRETS_KEY is not configured; cannot store or read secrets")
+        raise PermanentError("SECRETS_KEY (or SECRETS_KEY_ARN) is not configured; cannot store or read secrets")
     return key
 
 

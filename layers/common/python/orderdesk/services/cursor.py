@@ -7,14 +7,16 @@ import hashlib
 import hmac
 import json
 
-from ..config import get_settings
+from ..adapters.secret_store import secret
 from ..domain.errors import ValidationFailed
 
+# Signs cursors when no key is configured (the local stack and the tests set one; AWS fetches one).
+_LOCAL_KEY = "orderdesk-local-cursor-secret"
 _BAD = "is not a cursor this API issued (tampered, truncated or from other filters)"
 
 
 def _sign(payload: bytes) -> str:
-    key = get_settings().cursor_secret.encode()
+    key = (secret("cursor_secret") or _LOCAL_KEY).encode()
     return base64.urlsafe_b64encode(hmac.new(key, payload, hashlib.sha256).digest()[:16]).decode().rstrip("=")
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from ...config import get_settings
 from ...domain.errors import PermanentError
 from ...domain.model import FraudSignal
+from ..secret_store import secret
 from . import Assessment, FraudProviderError, ScreeningInput
 
 _client: Any = None
@@ -19,9 +20,10 @@ _lock = threading.Lock()
 def _minfraud() -> Any:
     global _client, _client_key
     settings = get_settings()
-    if not (settings.maxmind_account_id and settings.maxmind_license_key):
-        raise PermanentError("minFraud needs MAXMIND_ACCOUNT_ID and MAXMIND_LICENSE_KEY")
-    key = (settings.maxmind_account_id, settings.maxmind_license_key, settings.maxmind_host or "minfraud.maxmind.com")
+    license_key = secret("maxmind_license_key") if settings.maxmind_account_id else None
+    if not (settings.maxmind_account_id and license_key):
+        raise PermanentError("minFraud needs MAXMIND_ACCOUNT_ID and MAXMIND_LICENSE_KEY (or MAXMIND_LICENSE_KEY_ARN)")
+    key = (settings.maxmind_account_id, license_key, settings.maxmind_host or "minfraud.maxmind.com")
     with _lock:
         if _client is None or _client_key != key:
             from minfraud import Client
