@@ -305,6 +305,30 @@ def test_partial_then_full_payment(api):
     assert r.status_code == 409 and r.data["error"]["code"] == "invalid_transition"
 
 
+def test_no_payment_is_taken_while_an_action_holds_the_order(api):
+    # GIVEN an unpaid order held by a running Cancel & Refund (which planned its refunds when it began)
+    from orderdesk.domain.model import Action, HistoryEntry
+    from orderdesk.domain.statuses import ActionStatus
+
+    c = make_client(api)
+    order = api.post("/orders", {"client_id": c["id"], "items": [ITEM], "payment_method": "x"}).data
+    repo = get_repository()
+    held = repo.get_order(order["id"])
+    action = Action(id="a1", order_id=held.id, type="cancel_refund", status=ActionStatus.RUNNING, steps=[],
+                    started_at=held.placed_at)
+    repo.start_action(held, action, frozenset({held.status}),
+                      HistoryEntry(at=held.placed_at, actor="t", action="cancel & refund started", from_=None, to=None))
+
+    # WHEN a payment is recorded against its invoice
+    r = api.post(f"/invoices/{order['invoice_id']}/payments",
+                 {"amount": "5.00", "gateway": "manual", "transaction_id": "late"}, role="billing")
+
+    # THEN it is refused as any other action would be, and the invoice is untouched
+    assert r.status_code == 409 and r.data["error"]["code"] == "action_in_progress", r.data
+    invoice = api.get(f"/invoices/{order['invoice_id']}").data
+    assert invoice["transactions"] == [] and invoice["balance"] == "15.00"
+
+
 def test_affiliate_assign_and_remove_with_history(api):
     c = make_client(api)
     aff = api.post("/affiliates", {"name": "Partner", "email": "p@example.com"}).data

@@ -1032,10 +1032,15 @@ class Repository:
         return self._invoice_from(rec), int(rec.version or 0)
 
     def save_invoice(self, invoice: Invoice, version: int, history: HistoryEntry | None = None,
-                     sync_order_status: bool = True, extra: Iterable[Any] = ()) -> None:
+                     sync_order_status: bool = True, extra: Iterable[Any] = (), *,
+                     order_unlocked: bool = False) -> None:
         """Write the invoice's status, balance and transactions if nobody changed it meanwhile;
-        the order's payment status follows in the same transaction."""
+        the order's payment status follows in the same transaction. `order_unlocked`: only while
+        no action holds the order (`ActionInProgress` otherwise)."""
         rec = m.InvoiceRecord(pk=order_pk(invoice.order_id), sk=INVOICE_SK)
+        order_guard = m.OrderRecord.pk.exists()
+        if order_unlocked:
+            order_guard &= m.OrderRecord.pending_action.does_not_exist()
         rec.version = version
         try:
             with self.transaction() as tx:
@@ -1053,13 +1058,17 @@ class Repository:
                 if sync_order_status:
                     orec = m.OrderRecord(pk=order_pk(invoice.order_id), sk=ORDER_SK)
                     tx.update(orec, actions=[m.OrderRecord.payment_status.set(invoice.payment_status.value)],
-                              condition=m.OrderRecord.pk.exists(), add_version_condition=False)
+                              condition=order_guard, add_version_condition=False)
+                elif order_unlocked:
+                    tx.condition_check(m.OrderRecord, order_pk(invoice.order_id), ORDER_SK, condition=order_guard)
                 if history is not None:
                     tx.save(self._history_record(invoice.order_id, history))
                 for add in extra:
                     add(tx)
         except TransactWriteError as exc:
             if _is_condition_failure(exc) or _is_transaction_conflict(exc):
+                if order_unlocked:
+                    self._raise_for_order_guard(invoice.order_id, exc)
                 raise ConcurrentUpdate(f"invoice {invoice.id} changed meanwhile; try again") from exc
             raise
 

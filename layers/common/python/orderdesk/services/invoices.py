@@ -21,7 +21,9 @@ def get_invoice(invoice_id: str) -> Invoice:
 
 
 def record_payment(invoice_id: str, cmd: PaymentIn, actor: str) -> Invoice:
-    """Add a payment; the invoice becomes `Paid` when its balance reaches zero."""
+    """Add a payment; the invoice becomes `Paid` when its balance reaches zero. Not while an
+    action holds the order (409): a Cancel & Refund plans its refunds when it starts, so a payment
+    taken while it runs would never be refunded though the invoice ends Refunded."""
     repo = get_repository()
     for attempt in range(5):
         invoice, version = repo.get_invoice_versioned(invoice_id)
@@ -51,7 +53,7 @@ def record_payment(invoice_id: str, cmd: PaymentIn, actor: str) -> Invoice:
                                to=invoice.status.value,
                                detail=f"{cmd.amount} {invoice.currency} via {cmd.gateway} ({cmd.transaction_id})")
         try:
-            repo.save_invoice(invoice, version, history)
+            repo.save_invoice(invoice, version, history, order_unlocked=True)
             return invoice
         except ConcurrentUpdate:
             if attempt == 4:
