@@ -165,23 +165,67 @@ def test_layer_is_built_for_the_functions_runtime_and_architecture() -> None:
 
 
 def test_generated_fernet_key_shape_is_a_valid_key() -> None:
-    # GIVEN the SecretsKey secret's generator (letters and digits) and the '=' the template appends
+    # GIVEN the SecretsKey secret's generator (letters and digits), handed to the API by its ARN,
+    # and the '=' the secret store appends to what it fetches
     import random
     import string
 
     from cryptography.fernet import Fernet
 
+    from orderdesk.adapters.secret_store import fernet_key
+
     gen = support.resources("AWS::SecretsManager::Secret")["SecretsKey"]["Properties"]["GenerateSecretString"]
     assert gen["ExcludePunctuation"] is True
-    env = FUNCTIONS["ApiFunction"]["Environment"]["Variables"]["SECRETS_KEY"]
-    assert env == {"Fn::Sub": "{{resolve:secretsmanager:${SecretsKey}:SecretString}}="}
+    env = FUNCTIONS["ApiFunction"]["Environment"]["Variables"]
+    assert env["SECRETS_KEY_ARN"] == {"Ref": "SecretsKey"} and "SECRETS_KEY" not in env
     rng = random.Random(8)
 
     for _ in range(200):
-        # WHEN such a key is made
-        key = "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(gen["PasswordLength"])) + "="
+        # WHEN such a key is made and normalised as the secret store does
+        key = fernet_key("".join(rng.choice(string.ascii_letters + string.digits)
+                                 for _ in range(gen["PasswordLength"])))
         # THEN Fernet accepts it and round-trips
         assert Fernet(key.encode()).decrypt(Fernet(key.encode()).encrypt(b"secret")) == b"secret"
+
+
+def _resolves_a_secret(value: object) -> bool:
+    """Whether a property value (a string or an intrinsic, at any depth) holds a Secrets Manager
+    dynamic reference, which CloudFormation would resolve into the function's configuration."""
+    import json
+
+    return "{{resolve:secretsmanager" in json.dumps(value)
+
+
+def test_no_function_gets_a_secret_value_in_its_environment() -> None:
+    # GIVEN every function's environment, the Globals merged in
+    for lid, props in FUNCTIONS.items():
+        env = props.get("Environment", {}).get("Variables", {})
+        # THEN none resolves a secret into it (lambda:GetFunctionConfiguration would show the
+        # value): a function gets the secret's ARN and fetches the value (adapters.secret_store)
+        leaked = sorted(name for name, value in env.items() if _resolves_a_secret(value))
+        assert leaked == [], f"{lid} has secret values in {leaked}; pass <NAME>_ARN: !Ref <Secret>"
+    # and the check sees such a reference, in either form the template could write it
+    assert _resolves_a_secret({"Fn::Sub": "{{resolve:secretsmanager:${SecretsKey}:SecretString}}="})
+    assert _resolves_a_secret({"Fn::Join": ["", ["{{resolve:secretsmanager:", {"Ref": "X"}, "}}"]]})
+    assert not _resolves_a_secret({"Ref": "SecretsKey"})
+
+
+def test_a_function_given_a_secret_arn_may_read_that_secret_only() -> None:
+    # GIVEN the functions handed a secret's ARN (<NAME>_ARN: !Ref <Secret>)
+    from orderdesk.adapters.secret_store import NAMES
+
+    secrets = set(support.resources("AWS::SecretsManager::Secret"))
+    for lid, props in FUNCTIONS.items():
+        env = props.get("Environment", {}).get("Variables", {})
+        given = {name: support.logical_id(value) for name, value in env.items()
+                 if name.endswith("_ARN") and support.logical_id(value) in secrets}
+        # THEN each such variable is a setting the secret store reads
+        assert {name.removesuffix("_ARN").lower() for name in given} <= NAMES, f"{lid}: {sorted(given)}"
+        # and the function may GetSecretValue on exactly those secrets
+        readable = {support.logical_id(p["AWSSecretsManagerGetSecretValuePolicy"]["SecretArn"])
+                    for p in props.get("Policies", []) if isinstance(p, dict)
+                    and "AWSSecretsManagerGetSecretValuePolicy" in p}
+        assert readable == set(given.values()), f"{lid} reads {sorted(readable)}, is given {sorted(given)}"
 
 
 def test_named_functions_fit_with_a_48_character_stack_name() -> None:
