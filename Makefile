@@ -60,6 +60,7 @@ lint: setup
 
 test: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy layers/common/python/orderdesk
 	$(VENV)/bin/pytest -q
 
 bench: setup

@@ -156,7 +156,7 @@ def _type_index() -> GlobalSecondaryIndex[Any]:
 class Record(Model):
     """Base of every record in the table; `kind` tells pynamodb which subclass to build."""
 
-    Meta = _Meta  # replaced by bind_models()
+    Meta = _Meta  # type: ignore[assignment]  # replaced by bind_models()
 
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
@@ -380,7 +380,8 @@ def bind_models() -> None:
     if _bound_table == key:
         return
     meta = _meta()
-    for cls in [Record, *Record.__subclasses__()]:
+    models: list[type[Record]] = [Record, *Record.__subclasses__()]
+    for cls in models:
         cls.Meta = meta  # type: ignore[assignment]
         cls._connection = None  # type: ignore[attr-defined]
     _bound_table = key

@@ -1315,7 +1315,7 @@ class Repository:
                     if adds:
                         tx.update(m.StatsRecord(pk=key, sk="ORDER_STATUS"),
                                   actions=[*adds, m.StatsRecord.kind.set(m.StatsRecord)])
-                job = [m.BulkJobRecord.status.set("RUNNING")]
+                job: list[Any] = [m.BulkJobRecord.status.set("RUNNING")]
                 if moves:
                     job.append(m.BulkJobRecord.succeeded.add(len(moves)))
                 if refusals:

@@ -15,7 +15,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from chalice import Chalice, Response
 from pydantic import BaseModel, ValidationError
@@ -161,15 +161,20 @@ class Api:
 
     # -- one request ---------------------------------------------------------------------------
 
+    def _request(self) -> Any:
+        request = self.app.current_request
+        assert request is not None, "only called while Chalice handles a request"
+        return request
+
     def _principal(self) -> Principal | None:
-        ctx = (self.app.current_request.context or {}).get("authorizer") or {}
+        ctx = (self._request().context or {}).get("authorizer") or {}
         if not ctx.get("sub"):
             return None
         role = ctx.get("role") or None
         return Principal(subject=ctx["sub"], name=ctx.get("name", ""), role=Role(role) if role else None)
 
     def _handle(self, spec: RouteSpec, fn: Callable[..., Any], wanted: set[str], path_params: dict[str, str]) -> Response:
-        request = self.app.current_request
+        request = self._request()
         try:
             principal = self._principal()
             if spec.role is not None:
@@ -225,7 +230,7 @@ class Api:
             return error_response(500, "internal", "internal error; it has been logged")
 
     def _query(self, model: type[BaseModel]) -> BaseModel:
-        params = self.app.current_request.query_params or {}
+        params = self._request().query_params or {}
         values: dict[str, Any] = {}
         for name in params:
             many = params.getlist(name) if hasattr(params, "getlist") else [params[name]]
@@ -268,7 +273,8 @@ class Api:
                 if m is not None:
                     models.add(m)
         ordered = sorted(models, key=lambda m: m.__name__)
-        keys = [(m, "validation") for m in ordered] + [(m, "serialization") for m in ordered]
+        keys: list[tuple[type[BaseModel], Literal["validation", "serialization"]]] = [
+            (m, "validation") for m in ordered] + [(m, "serialization") for m in ordered]
         mapping, defs = models_json_schema(keys, ref_template="#/components/schemas/{model}",
                                            by_alias=True)
         components = defs.get("$defs", {})
