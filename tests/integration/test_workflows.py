@@ -173,6 +173,24 @@ def test_accept_retries_a_transient_failure_then_succeeds(api, workflows, remote
     assert [h["action"] for h in got["history"]].count("item provisioned") == 1
 
 
+def test_the_last_step_run_again_after_it_committed_changes_nothing(api, workflows, remote):  # type: ignore[no-untyped-def]
+    # GIVEN an accept that finished: its last step's transaction committed
+    order = new_order(api, [{"kind": "addon", "description": "Backups", "amount": "2.00"}])
+    done = run(api, order["id"], "accept", {"send_welcome_email": False}, role="support")
+    assert done["status"] == "SUCCEEDED", done
+
+    # WHEN Step Functions runs that step again (its invocation died after the commit)
+    from orderdesk.services import workflow_steps
+
+    again = workflow_steps.finish({"order_id": order["id"], "action_id": done["id"], "action": "accept",
+                                   "actor": "support", "execution": None})
+
+    # THEN it answers as the first run did, and the action still reads SUCCEEDED in every step
+    assert again == {"order_status": "Active"}
+    after = api.get(f"/orders/{order['id']}/actions/{done['id']}").data
+    assert after["status"] == "SUCCEEDED" and {s["status"] for s in after["steps"]} == {"SUCCEEDED"}, after
+
+
 def test_accept_waits_out_a_webhook_server_that_is_down(api, workflows, remote):  # type: ignore[no-untyped-def]
     # GIVEN a provisioning server whose webhook is down (nothing listens on its port)
     hook = remote(start=False)

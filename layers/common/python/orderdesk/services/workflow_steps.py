@@ -466,6 +466,10 @@ def finish(event: dict[str, Any]) -> dict[str, Any]:
     ctx = StepContext.of(event)
     repo = get_repository()
     name = FINAL_STEP[ctx.action]
+    if repo.get_action(ctx.order_id, ctx.action_id).status is ActionStatus.SUCCEEDED:
+        # a retry of a finish whose transaction committed (its invocation died after): done, and
+        # neither its step set back to RUNNING nor the execution failed on the lock it released
+        return {"order_status": repo.get_order_header(ctx.order_id).status.value}
     _mark(ctx, name, "RUNNING", None)
     for attempt in range(6):
         order = _owned_order(ctx)
