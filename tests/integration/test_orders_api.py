@@ -172,7 +172,7 @@ def test_status_counts_match_the_data(seeded, call):
     assert {x["status"]: x["count"] for x in body} == want
 
 
-@pytest.mark.parametrize("cursor", ["garbage", "eyJwIjoiMjAyNiJ9.AAAA", "a.b.c", "x" * 50])
+@pytest.mark.parametrize("cursor", ["garbage", "eyJwIjoiMjAyNiJ9.AAAA", "a.b.c", "x" * 50, "eyJwIjoiMjAyNiJ9.%C3%A9"])
 def test_cursor_not_issued_by_the_api_is_400(call, cursor):
     status, body = call(f"/orders?cursor={cursor}")
     assert status == 400

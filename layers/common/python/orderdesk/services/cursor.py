@@ -44,7 +44,8 @@ def decode(cursor: str, filters_fingerprint: str) -> str:
         payload = _unb64(body)
     except (ValueError, TypeError) as exc:
         raise ValidationFailed("bad cursor", {"cursor": _BAD}) from exc
-    if not hmac.compare_digest(sig, _sign(payload)):
+    # as bytes: compare_digest refuses a str with non-ASCII characters (a TypeError, so a 500)
+    if not hmac.compare_digest(sig.encode(), _sign(payload).encode()):
         raise ValidationFailed("bad cursor", {"cursor": _BAD})
     try:
         data = json.loads(payload)
