@@ -1012,14 +1012,7 @@ class Repository:
     # -- invoices ------------------------------------------------------------------------------
 
     def get_invoice(self, invoice_id: str) -> Invoice:
-        order_id = order_id_of_invoice(invoice_id)
-        if order_id is None:
-            raise NotFound(f"invoice {invoice_id} not found")
-        try:
-            rec = m.InvoiceRecord.get(order_pk(order_id), INVOICE_SK, consistent_read=True)
-        except DoesNotExist as exc:
-            raise NotFound(f"invoice {invoice_id} not found") from exc
-        return self._invoice_from(rec)
+        return self.get_invoice_versioned(invoice_id)[0]
 
     def get_invoice_versioned(self, invoice_id: str) -> tuple[Invoice, int]:
         order_id = order_id_of_invoice(invoice_id)
