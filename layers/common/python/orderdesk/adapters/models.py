@@ -306,7 +306,6 @@ class ClientRecord(Record, discriminator="client"):
     phone = UnicodeAttribute(null=True)
     credit_balance = DecimalAttribute()
     created_at = UnicodeAttribute()
-    first_order_at = UnicodeAttribute(null=True)
     # "first last email company", lower case: GET /clients?q= filters on it (a key of by_type may
     # not appear in a filter expression)
     search = UnicodeAttribute(null=True)
@@ -367,7 +366,6 @@ class BulkChunkRecord(Record, discriminator="bulk_chunk"):
     orders = NumberAttribute()
 
 
-ALL_MODELS: tuple[type[Record], ...] = (Record,)
 _bound_table: tuple[str, str, str | None] | None = None
 
 

@@ -855,9 +855,6 @@ class Repository:
             raise NotFound(f"action {action_id} of order {order_id} not found") from exc
         return self._action_from(rec)
 
-    def save_action(self, action: Action) -> None:
-        self._action_record(action).save()
-
     # -- workflow actions: steps, item changes under an action's lock, the end of an action -----
 
     @staticmethod
@@ -1089,10 +1086,6 @@ class Repository:
         except DoesNotExist as exc:
             raise NotFound(f"client {client_id} not found") from exc
 
-    def get_clients(self, client_ids: Iterable[str]) -> dict[str, Client]:
-        keys = [(f"CLIENT#{cid}", "CLIENT") for cid in set(client_ids)]
-        return {r.id: self._client_from(r) for r in m.ClientRecord.batch_get(keys)} if keys else {}
-
     def list_clients(self, q: str | None = None, limit: int = 100) -> list[Client]:
         filt = None
         if q:
@@ -1111,16 +1104,6 @@ class Repository:
             extra_tx.update(rec, actions=[m.ClientRecord.credit_balance.add(amount)], condition=m.ClientRecord.pk.exists())
             return
         rec.update(actions=[m.ClientRecord.credit_balance.add(amount)], condition=m.ClientRecord.pk.exists())
-
-    def mark_client_ordered(self, client_id: str, at: str) -> bool:
-        """Record the client's first order time; True when this was the first order."""
-        rec = m.ClientRecord(pk=f"CLIENT#{client_id}", sk="CLIENT")
-        try:
-            rec.update(actions=[m.ClientRecord.first_order_at.set(at)],
-                       condition=m.ClientRecord.first_order_at.does_not_exist())
-            return True
-        except UpdateError:
-            return False
 
     def put_affiliate(self, affiliate: Affiliate) -> None:
         m.AffiliateRecord(
@@ -1350,11 +1333,6 @@ class Repository:
         return True
 
     # -- generic -------------------------------------------------------------------------------
-
-    def delete_records(self, keys: Iterable[tuple[str, str]]) -> None:
-        with m.Record.batch_write() as batch:
-            for pk, sk in keys:
-                batch.delete(m.Record(pk=pk, sk=sk))
 
     def ttl_at(self, days: int | None = None) -> datetime:
         return utcnow() + timedelta(days=days if days is not None else self.settings.record_ttl_days)

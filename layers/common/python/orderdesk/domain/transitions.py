@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .errors import TransitionNotAllowed
-from .statuses import ActionType, ItemKind, ItemStatus, OrderStatus
+from .statuses import ActionType, OrderStatus
 
 _ALLOWED_FROM: dict[ActionType, frozenset[OrderStatus]] = {
     ActionType.ACCEPT: frozenset({OrderStatus.PENDING}),
@@ -48,15 +48,3 @@ def check_transition(action: ActionType, current: OrderStatus) -> None:
 def available_actions(current: OrderStatus) -> list[str]:
     return [a.value for a, allowed in _ALLOWED_FROM.items() if current in allowed]
 
-
-def item_status_after(action: ActionType, kind: ItemKind, current: ItemStatus) -> ItemStatus:
-    """The status an item ends in when an order-level action finishes with it."""
-    if action in (ActionType.CANCEL, ActionType.CANCEL_REFUND):
-        return ItemStatus.CANCELLED
-    if action is ActionType.FRAUD:
-        return ItemStatus.FRAUD
-    if action is ActionType.PENDING:
-        return ItemStatus.PENDING
-    if action is ActionType.ACCEPT:
-        return ItemStatus.ACTIVE
-    return current  # pragma: no cover
