@@ -706,10 +706,7 @@ class Repository:
         except OrderNotFound:
             raise
         if current.pending_action is not None:
-            raise ActionInProgress(
-                f"order {order_id} has an action in progress ({current.pending_action.type})",
-                action_id=current.pending_action.action_id,
-            ) from exc
+            raise ActionInProgress.held_by(order_id, current.pending_action) from exc
         raise ConcurrentUpdate(f"order {order_id} changed meanwhile; try again") from exc
 
     def change_order(
@@ -801,10 +798,7 @@ class Repository:
             if _is_condition_failure(exc) or _is_transaction_conflict(exc):
                 current = self.get_order_header(order.id)
                 if current.pending_action is not None:
-                    raise ActionInProgress(
-                        f"order {order.id} has an action in progress ({current.pending_action.type})",
-                        action_id=current.pending_action.action_id,
-                    ) from exc
+                    raise ActionInProgress.held_by(order.id, current.pending_action) from exc
                 if current.status not in allowed:
                     raise TransitionNotAllowed(
                         f"order {order.id} is {current.status.value}", current=current.status.value

@@ -3,7 +3,10 @@ Step Functions error names (the class name is the errorType Lambda reports)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .model import PendingAction
 
 
 class OrderDeskError(Exception):
@@ -45,6 +48,11 @@ class TransitionNotAllowed(Conflict):
 
 class ActionInProgress(Conflict):
     code = "action_in_progress"
+
+    @classmethod
+    def held_by(cls, order_id: str, lock: PendingAction) -> ActionInProgress:
+        """The order carries the lock of another action."""
+        return cls(f"order {order_id} has an action in progress ({lock.type})", action_id=lock.action_id)
 
 
 class IdempotencyConflict(Conflict):

@@ -133,10 +133,7 @@ def start_action(order_id: str, action_type: ActionType, params: dict[str, Any],
         if earlier is not None:
             return earlier  # a repeat of a start that already happened
     if order.pending_action is not None:
-        raise ActionInProgress(
-            f"order {order.id} has an action in progress ({order.pending_action.type})",
-            action_id=order.pending_action.action_id,
-        )
+        raise ActionInProgress.held_by(order.id, order.pending_action)
     check_transition(action_type, order.status)
     machine = _machine_arn(action_type)
     plan = _plan_accept(order, params) if action_type is ActionType.ACCEPT else _plan_cancel(order, action_type)
@@ -334,10 +331,7 @@ def back_to_pending(order_id: str, actor: str) -> Order:
     for attempt in range(4):
         order = repo.get_order(order_id)
         if order.pending_action is not None:
-            raise ActionInProgress(
-                f"order {order.id} has an action in progress ({order.pending_action.type})",
-                action_id=order.pending_action.action_id,
-            )
+            raise ActionInProgress.held_by(order.id, order.pending_action)
         check_transition(ActionType.PENDING, order.status)
         now = iso(utcnow())
         moved = [i for i in order.items if i.status is not ItemStatus.PENDING]
@@ -369,8 +363,7 @@ def delete_order(order_id: str, actor: str) -> None:
     lock = order.pending_action
     if lock is None or lock.type != ActionType.DELETE.value:
         if lock is not None:
-            raise ActionInProgress(f"order {order.id} has an action in progress ({lock.type})",
-                                   action_id=lock.action_id)
+            raise ActionInProgress.held_by(order.id, lock)
         check_transition(ActionType.DELETE, order.status)
         now = iso(utcnow())
         action = Action(id=new_id(), order_id=order.id, type=ActionType.DELETE.value, status=ActionStatus.RUNNING,
