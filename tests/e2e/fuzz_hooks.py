@@ -1,0 +1,52 @@
+"""schemathesis hooks for tests/e2e/test_fuzz.py (loaded by the CLI through SCHEMATHESIS_HOOKS).
+
+A generated order names a random client, server or affiliate, which the API rightly refuses (400
+"unknown client"), so the fuzzer would rarely get past POST /orders to the order's own operations.
+Three generated orders in four get ids of real records instead (ORDERDESK_FUZZ_IDS, a JSON object
+of lists written by the test), but only where the generated value was a well-formed id: a case
+generated to be invalid stays exactly as invalid."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from typing import Any
+
+import schemathesis
+
+_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_IDS: dict[str, list[str]] = json.loads(os.environ.get("ORDERDESK_FUZZ_IDS") or "{}")
+
+
+def _pick(kind: str, seed: str) -> str | None:
+    ids = _IDS.get(kind) or []
+    if not ids:
+        return None
+    digest = hashlib.sha256(f"{kind}|{seed}".encode()).digest()
+    if digest[0] % 4 == 0:
+        return None  # one in four keeps the generated (unknown) id
+    return ids[digest[1] % len(ids)]
+
+
+def _swap(obj: dict[str, Any], key: str, kind: str, seed: str) -> None:
+    value = obj.get(key)
+    if isinstance(value, str) and _ID.match(value):
+        real = _pick(kind, seed + key)
+        if real is not None:
+            obj[key] = real
+
+
+@schemathesis.hook
+def before_call(context: Any, case: Any, **kwargs: Any) -> None:
+    if case.operation.method.upper() != "POST" or case.operation.path != "/orders" or not isinstance(case.body, dict):
+        return
+    seed = json.dumps(case.body, sort_keys=True, default=str)
+    _swap(case.body, "client_id", "clients", seed)
+    _swap(case.body, "affiliate_id", "affiliates", seed)
+    items = case.body.get("items")
+    if isinstance(items, list):
+        for n, item in enumerate(items):
+            if isinstance(item, dict):
+                _swap(item, "server_id", "servers", f"{seed}{n}")
