@@ -86,6 +86,10 @@ class Settings:
     registrar_webhook_url: str | None = None
     registrar_webhook_secret: str | None = None
     registrar_webhook_secret_arn: str | None = None
+    # observability (Powertools reads its other POWERTOOLS_* variables itself)
+    service_name: str = "orderdesk"
+    metrics_namespace: str = "OrderDesk"
+    tracing: bool = False  # in Lambda only (no X-Ray daemon elsewhere), unless POWERTOOLS_TRACE_DISABLED
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -141,6 +145,9 @@ class Settings:
             registrar_webhook_url=env.get("REGISTRAR_WEBHOOK_URL") or None,
             registrar_webhook_secret=env.get("REGISTRAR_WEBHOOK_SECRET") or None,
             registrar_webhook_secret_arn=env.get("REGISTRAR_WEBHOOK_SECRET_ARN") or None,
+            service_name=env.get("POWERTOOLS_SERVICE_NAME", cls.service_name),
+            metrics_namespace=env.get("POWERTOOLS_METRICS_NAMESPACE", cls.metrics_namespace),
+            tracing="AWS_LAMBDA_FUNCTION_NAME" in env and env.get("POWERTOOLS_TRACE_DISABLED", "").lower() != "true",
         )
 
     def public_key_pem(self) -> str | None:

@@ -11,10 +11,11 @@ every cold start."""
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
+
+from .config import Settings, get_settings
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Metrics, Tracer
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     tracer: Tracer
     metrics: Metrics
 
-SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "orderdesk")
+SERVICE = Settings.from_env().service_name  # not get_settings(): nothing cached at import time
 
 logger = Logger(service=SERVICE)
 
@@ -31,12 +32,11 @@ def __getattr__(name: str) -> Any:
     if name == "tracer":
         from aws_lambda_powertools import Tracer
 
-        value: Any = Tracer(service=SERVICE, disabled="AWS_LAMBDA_FUNCTION_NAME" not in os.environ
-                            or os.environ.get("POWERTOOLS_TRACE_DISABLED", "").lower() == "true")
+        value: Any = Tracer(service=SERVICE, disabled=not get_settings().tracing)
     elif name == "metrics":
         from aws_lambda_powertools import Metrics
 
-        value = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "OrderDesk"), service=SERVICE)
+        value = Metrics(namespace=get_settings().metrics_namespace, service=SERVICE)
     else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     globals()[name] = value  # built once
