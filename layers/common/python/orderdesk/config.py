@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -11,13 +11,6 @@ from pathlib import Path
 def _int(name: str, default: int) -> int:
     raw = os.environ.get(name)
     return int(raw) if raw not in (None, "") else default
-
-
-def _bool(name: str, default: bool) -> bool:
-    raw = os.environ.get(name)
-    if raw in (None, ""):
-        return default
-    return raw.strip().lower() in {"1", "true", "yes", "on"}
 
 
 def _list(name: str) -> tuple[str, ...]:
@@ -90,7 +83,6 @@ class Settings:
     service_name: str = "orderdesk"
     metrics_namespace: str = "OrderDesk"
     tracing: bool = False  # in Lambda only (no X-Ray daemon elsewhere), unless POWERTOOLS_TRACE_DISABLED
-    extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls) -> Settings:
