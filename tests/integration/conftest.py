@@ -68,7 +68,7 @@ def _reset_clients() -> None:
     """Clients built for an earlier endpoint must not outlive it."""
     from orderdesk.adapters import workflows as wf
 
-    wf._client = None
+    wf.reset_client()
 
 
 @pytest.fixture()

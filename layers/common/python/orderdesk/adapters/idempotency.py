@@ -35,6 +35,13 @@ def persistence_store(scope: str) -> Any:
         return store
 
 
+def reset_client() -> None:
+    """Forget the persistence layers and their DynamoDB clients (tests and the local stack move the
+    endpoint)."""
+    with _lock:
+        _stores.clear()
+
+
 def config(**kwargs: Any) -> Any:
     from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
 

@@ -42,6 +42,13 @@ def _sfn() -> Any:
         return _client
 
 
+def reset_client() -> None:
+    """Forget the client (tests and the local stack move the endpoint)."""
+    global _client
+    with _client_lock:
+        _client = None
+
+
 def execution_arn(state_machine_arn: str, name: str) -> str:
     """The ARN Step Functions gives an execution of that name (known before it starts)."""
     return state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{name}"
