@@ -226,6 +226,24 @@ def test_velocity_is_counted_from_the_store(api, table, screening):  # noqa: ARG
     assert (a.decision, b.decision) == ("review", "accept")
 
 
+def test_only_a_new_clients_big_order_is_a_new_client_high_value(api, table, screening):  # noqa: ARG001
+    # GIVEN a client with two earlier orders and one without any
+    returning = _client(api, "old@example.com")
+    for _ in range(2):
+        _order(api, returning, None)
+    # WHEN each places a 600.00 order and it is screened
+    again = fraud.recheck_order(_order(api, returning, None, amount="600.00"), "support@example.com")
+    first = fraud.recheck_order(_order(api, _client(api, "new@example.com"), None, amount="600.00"),
+                                "support@example.com")
+    # THEN the rule fires for the new client's only
+    def fired(check):  # type: ignore[no-untyped-def]
+        return {s.name: s.value for s in check.signals}["new_client_high_value"]
+
+    assert fired(again)["first_order"] is False and fired(first)["first_order"] is True
+    assert {s.name for s in first.signals if s.triggered} == {"new_client_high_value"}
+    assert not [s.name for s in again.signals if s.triggered]
+
+
 def test_provider_failure_leaves_pending_with_error_and_the_stream_retries(api, table, screening, monkeypatch):  # noqa: ARG001
     # GIVEN a provider that is down, then comes back
     order_id = _order(api, _client(api, "ann@example.com"), GB_IP)

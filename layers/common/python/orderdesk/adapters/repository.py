@@ -679,6 +679,11 @@ class Repository:
             )
         )
 
+    def client_has_other_orders(self, client_id: str, exclude_id: str) -> bool:
+        """Whether the client has an order besides `exclude_id`: two index items read at most."""
+        return any(rec.id != exclude_id
+                   for rec in m.OrderRecord.query(f"CLIENT#{client_id}", index_name="by_client", limit=2))
+
     def iter_orders(self, status: OrderStatus, placed_before: str | None = None) -> Iterator[Order]:
         """Every order of a status, optionally placed before a time (cleanups)."""
         cond = m.OrderRecord.gsi1sk < placed_before if placed_before else None

@@ -17,7 +17,6 @@ from ..domain.statuses import ActionType, OrderStatus
 from ..observability import logger
 
 SCREENING_ACTOR = "fraud-screening"
-_EVER = "0000"  # sorts before every placed_at
 
 
 class FraudScreeningFailed(FraudProviderError):
@@ -67,7 +66,7 @@ def facts_of(order: Order) -> ScreeningInput:
         placed_at=order.placed_at,
         orders_from_ip_24h=repo.orders_of_ip_since(order.ip_address, since, order.id) if order.ip_address else 0,
         orders_of_client_24h=repo.orders_of_client_since(order.client.id, since, order.id),
-        first_order=repo.orders_of_client_since(order.client.id, _EVER, order.id) == 0,
+        first_order=not repo.client_has_other_orders(order.client.id, order.id),
     )
 
 
