@@ -116,6 +116,10 @@ class LocalFiles:
         return self.root / "seeded"
 
     @property
+    def queued(self) -> Path:
+        return self.root / "queued.json"
+
+    @property
     def state(self) -> Path:
         return self.root / "stack.json"
 
@@ -500,6 +504,7 @@ class LocalStack:
             ("HTTP server", self._stop_http),
             ("schedules", self._stop_schedules),
             ("event sources", self._stop_pollers),
+            ("queued messages", self._save_queued_messages),
             ("moto", self._stop_moto),
             ("DynamoDB Local", self._stop_dynamodb),
         ]
@@ -577,6 +582,7 @@ class LocalStack:
             prewarm.join()
             self._start_moto(functions)
             self._create_queues(template, resolver)
+            self._restore_queued_messages()
             self._create_state_machines(resolver)
             self._apply_template_environment(template, functions, resolver)
             self._create_schedules(functions, resolver)
@@ -932,6 +938,49 @@ class LocalStack:
         pollers, self.pollers = self.pollers, []
         for poller in pollers:
             poller.stop()
+
+    def _save_queued_messages(self) -> None:
+        """moto keeps its queues in memory: the messages still in them (a bulk job half done, a
+        batch waiting out its visibility timeout, the dead letters) are written to
+        ``queued.json`` before moto stops, and sent again at the next start, so a restart loses no
+        queued work (each message's receive count starts again)."""
+        if self.moto is None or not self.queues:
+            return
+        from moto.sqs.models import sqs_backends
+
+        backend = sqs_backends[ACCOUNT_ID][REGION]
+        saved: dict[str, list[dict[str, Any]]] = {}
+        for url in self.queues.values():
+            name = url.rsplit("/", 1)[-1]
+            queue = backend.queues.get(name)
+            messages = list(getattr(queue, "_messages", None) or [])
+            if messages:
+                saved[name] = [{"body": m.body, "attributes": {  # string and number attributes (ours has none)
+                    k: v for k, v in (m.message_attributes or {}).items() if "StringValue" in v}} for m in messages]
+        if saved:
+            _write_private(self.files.queued, json.dumps(saved).encode())
+            LOG.info("kept %d queued message(s) for the next start", sum(len(v) for v in saved.values()))
+
+    def _restore_queued_messages(self) -> None:
+        if not self.files.queued.exists():
+            return
+        import boto3
+
+        saved: dict[str, list[dict[str, Any]]] = json.loads(self.files.queued.read_text())
+        urls = {url.rsplit("/", 1)[-1]: url for url in self.queues.values()}
+        sqs = boto3.client("sqs")
+        for name, messages in saved.items():
+            if name not in urls:
+                self.problems.append(f"{len(messages)} queued message(s) of queue {name}, gone from template.yaml, "
+                                     f"left in {self.files.queued}")
+                return
+            for message in messages:
+                kwargs: dict[str, Any] = {"QueueUrl": urls[name], "MessageBody": message["body"]}
+                if message["attributes"]:
+                    kwargs["MessageAttributes"] = message["attributes"]
+                sqs.send_message(**kwargs)
+        self.files.queued.unlink()
+        LOG.info("sent again %d message(s) queued before the last stop", sum(len(v) for v in saved.values()))
 
     def _stop_moto(self) -> None:
         server, self.moto = self.moto, None
