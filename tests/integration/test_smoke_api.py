@@ -33,3 +33,25 @@ def test_create_and_read_order(api):
     assert [o["id"] for o in r.data["orders"]] == [order["id"]]
     r = api.get("/order-statuses")
     assert {x["status"]: x["count"] for x in r.data}["Pending"] == 1
+
+
+def test_lock_sweep_reads_only_locked_orders(api):
+    """The sparse LOCKED#<shard> index entry exists exactly while an order carries a lock."""
+    from orderdesk.adapters.repository import OrderChange, get_repository
+    from orderdesk.domain.model import PendingAction
+
+    # GIVEN two orders, one of them locked by an action
+    r = api.post("/clients", {"first_name": "Lin", "last_name": "Lock", "email": "l@example.com", "country": "GB"})
+    body = {"client_id": r.data["id"], "payment_method": "x",
+            "items": [{"kind": "product", "description": "VPS", "amount": "5.00"}]}
+    locked, free = api.post("/orders", body).data, api.post("/orders", body).data
+    repo = get_repository()
+    order = repo.get_order(locked["id"])
+    repo.change_order(order, OrderChange(set_lock=PendingAction(action_id="a1", type="cancel",
+                                                                started_at="2026-01-01T00:00:00Z")))
+    # THEN the sweep finds that one only
+    assert [o.id for o in repo.iter_locked_orders()] == [locked["id"]]
+    assert free["id"] != locked["id"]
+    # AND once the lock is cleared, none
+    repo.change_order(repo.get_order(locked["id"]), OrderChange(clear_lock=True), lock_action_id="a1")
+    assert list(repo.iter_locked_orders()) == []

@@ -27,7 +27,8 @@ needs no second read):
   hash of the order id so no status is a hot partition; a page queries every shard in parallel.
 * `by_all`: `gsi2pk = ORDERS#<shard>`, same sort key — every order, newest first.
 * `by_client`: `gsi3pk = CLIENT#<client id>`, same sort key — one client's orders.
-* `by_type`: `gsi4pk = CLIENT|AFFILIATE|SERVER`, `gsi4sk = <lower name>#<id>` — small lists.
+* `by_type`: `gsi4pk = CLIENT|AFFILIATE|SERVER`, `gsi4sk = <lower name>#<id>` — small lists; and,
+  sparse, `gsi4pk = LOCKED#<shard>` on an order only while it carries a pending action.
 """
 
 from __future__ import annotations
@@ -171,9 +172,14 @@ class OrderRecord(Record, discriminator="order"):
     gsi2sk = UnicodeAttribute(null=True)
     gsi3pk = UnicodeAttribute(null=True)
     gsi3sk = UnicodeAttribute(null=True)
+    # sparse: set only while the order carries a pending action (LOCKED#<shard>), so the lock
+    # sweep reads the few locked orders instead of every order
+    gsi4pk = UnicodeAttribute(null=True)
+    gsi4sk = UnicodeAttribute(null=True)
     by_status = StatusIndex()
     by_all = AllOrdersIndex()
     by_client = ClientOrdersIndex()
+    by_type = _type_index()
 
     id = UnicodeAttribute()
     number = UnicodeAttribute()

@@ -692,15 +692,20 @@ class Repository:
                 yield self._order_from(rec)
 
     def iter_locked_orders(self) -> Iterator[Order]:
-        """Orders carrying a pending action (the lock sweep); reads each status index."""
-        for status in OrderStatus:
-            for s in range(self.settings.status_shards):
-                for rec in m.OrderRecord.query(
-                    f"STATUS#{status.value}#{s}",
-                    filter_condition=m.OrderRecord.pending_action.exists(),
-                    index_name="by_status",
-                ):
-                    yield self._order_from(rec)
+        """Orders carrying a pending action (the lock sweep): the sparse LOCKED#<shard> entries of
+        `by_type`, so the sweep reads only the locked orders."""
+        for s in range(self.settings.status_shards):
+            for rec in m.OrderRecord.query(f"LOCKED#{s}", index_name="by_type"):
+                yield self._order_from(rec)
+
+    def _lock_actions(self, order_id: str, lock: PendingAction | None) -> list[Any]:
+        """Set (or remove) the pending action with its sparse `by_type` entry, together."""
+        if lock is None:
+            return [m.OrderRecord.pending_action.remove(), m.OrderRecord.gsi4pk.remove(),
+                    m.OrderRecord.gsi4sk.remove()]
+        return [m.OrderRecord.pending_action.set(_pending_dict(lock)),
+                m.OrderRecord.gsi4pk.set(f"LOCKED#{shard_of(order_id, self.settings.status_shards)}"),
+                m.OrderRecord.gsi4sk.set(f"{lock.started_at}#{order_id}")]
 
     # -- orders: changes -----------------------------------------------------------------------
 
@@ -740,9 +745,9 @@ class Repository:
         if change.invoice_status is not None:
             actions.append(m.OrderRecord.payment_status.set(payment_status_of(change.invoice_status).value))
         if change.set_lock is not None:
-            actions.append(m.OrderRecord.pending_action.set(_pending_dict(change.set_lock)))
+            actions += self._lock_actions(order.id, change.set_lock)
         elif change.clear_lock:
-            actions.append(m.OrderRecord.pending_action.remove())
+            actions += self._lock_actions(order.id, None)
         fraud_check: dict[str, Any] | None = change.set_fields.get("fraud_check")
         for name, value in change.set_fields.items():
             if name == "fraud_check":
@@ -795,7 +800,7 @@ class Repository:
         condition = m.OrderRecord.status.is_in(*[s.value for s in allowed]) & m.OrderRecord.pending_action.does_not_exist()
         try:
             with self.transaction() as tx:
-                tx.update(rec, actions=[m.OrderRecord.pending_action.set(_pending_dict(lock))],
+                tx.update(rec, actions=self._lock_actions(order.id, lock),
                           condition=condition, add_version_condition=False)
                 tx.save(self._action_record(action), condition=m.ActionRecord.pk.does_not_exist())
                 tx.save(self._history_record(order.id, history))
@@ -819,7 +824,7 @@ class Repository:
             rec = m.OrderRecord(pk=order_pk(order_id), sk=ORDER_SK)
             try:
                 rec.update(
-                    actions=[m.OrderRecord.pending_action.set(_pending_dict(lock))],
+                    actions=self._lock_actions(order_id, lock),
                     condition=m.OrderRecord.pending_action.exists(),
                     add_version_condition=False,
                 )
