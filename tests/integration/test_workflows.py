@@ -754,3 +754,31 @@ def test_cpanel_module_creates_and_removes_accounts_through_whm(api, workflows, 
     form = {k: v[0] for k, v in parse_qs(create.body.decode()).items()}
     assert form["username"] == "ada" and form["password"] == "Pa55word!x" and form["domain"] == "ada.example"
     assert remove.path.startswith("/json-api/removeacct") and parse_qs(remove.body.decode())["user"] == ["ada"]
+
+
+def test_a_payment_recorded_between_plan_and_lock_is_refunded_too(api, workflows, remote, monkeypatch):  # type: ignore[no-untyped-def]
+    # GIVEN an accepted order paid 5.00, and a second payment that lands after Cancel & Refund
+    # read the invoice but before it took the lock
+    from orderdesk.adapters.repository import Repository
+
+    order = active_order(api, remote(), paid_with=None)
+    pay(api, order, "5.00", "manual", "first")
+    real_start = Repository.start_action
+    landed: list[str] = []
+
+    def start_after_a_payment(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if not landed:
+            landed.append("second")
+            pay(api, order, "3.00", "manual", "second")
+        return real_start(self, *args, **kwargs)
+
+    monkeypatch.setattr(Repository, "start_action", start_after_a_payment)
+
+    # WHEN it is cancelled with refund
+    done = run(api, order["id"], "cancel", {"refund": True})
+
+    # THEN the start re-planned on the changed invoice: both payments are refunded
+    assert done["status"] == "SUCCEEDED", done
+    refunds = refund_transactions(api, order["invoice_id"])
+    assert sorted(t["amount"] for t in refunds) == ["3.00", "5.00"]
+    assert api.get(f"/invoices/{order['invoice_id']}").data["status"] == "Refunded"

@@ -802,6 +802,12 @@ class Repository:
             with self.transaction() as tx:
                 tx.update(rec, actions=self._lock_actions(order.id, lock),
                           condition=condition, add_version_condition=False)
+                if order.invoice is not None:
+                    # the action was planned on this invoice (its payments are what a refund
+                    # returns): a payment recorded since the read makes the start re-plan
+                    tx.condition_check(m.InvoiceRecord, order_pk(order.id), INVOICE_SK,
+                                       condition=(m.InvoiceRecord.balance == order.invoice.balance)
+                                       & (m.InvoiceRecord.status == order.invoice.status.value))
                 tx.save(self._action_record(action), condition=m.ActionRecord.pk.does_not_exist())
                 tx.save(self._history_record(order.id, history))
         except TransactWriteError as exc:

@@ -114,6 +114,18 @@ def execution_name(order_id: str, action_type: ActionType, action_id: str) -> st
 
 
 def start_action(order_id: str, action_type: ActionType, params: dict[str, Any], actor: str) -> Action:
+    """Start a workflow action on an order and return it RUNNING (see `_start_action_once`);
+    when the order or its invoice changed between the read and the lock, read and plan again."""
+    for attempt in range(3):
+        try:
+            return _start_action_once(order_id, action_type, params, actor)
+        except ConcurrentUpdate:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _start_action_once(order_id: str, action_type: ActionType, params: dict[str, Any], actor: str) -> Action:
     """Start a workflow action on an order and return it RUNNING.
 
     `params`: for accept, `items` ({item id: {server_id, username, password, registrar,
