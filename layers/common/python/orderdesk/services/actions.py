@@ -385,4 +385,7 @@ def delete_order(order_id: str, actor: str) -> None:
         order = repo.get_order_header(order_id)
     deleted = repo.delete_order_children(order.id)
     repo.delete_order_record(order)
+    # a note or history entry written while the first pass ran would outlive the order; once the
+    # order record is gone nothing more can be written under it, so one more pass is final
+    deleted += repo.delete_order_children(order.id)
     logger.info("order deleted", extra={"order_id": order.id, "records": deleted + 1, "actor": actor})
