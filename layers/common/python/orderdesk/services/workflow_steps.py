@@ -22,10 +22,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
-from functools import wraps
 from typing import Any, TypeVar
 
 from ..adapters import secrets
+from ..adapters.aws_errors import aws_errors_are_transient
 from ..adapters.email import email_port
 from ..adapters.gateways import gateway_for
 from ..adapters.idempotency import once_per_key
@@ -51,10 +51,6 @@ class StepsFailed(PermanentError):
     """Some items or payments of a Map failed for good; the action ends FAILED."""
 
 
-class StorageUnavailable(TransientError):
-    """DynamoDB or another AWS service failed in a way worth retrying."""
-
-
 @dataclass(frozen=True)
 class StepContext:
     order_id: str
@@ -72,25 +68,6 @@ class StepContext:
                 detail: str | None = None) -> HistoryEntry:
         return HistoryEntry(at=iso(utcnow()), actor=self.actor, action=action, from_=from_, to=to,
                             detail=detail[:2000] if detail else None, execution=self.execution)
-
-
-def aws_errors_are_transient(fn: F) -> F:
-    """An SDK failure (throttling, a 5xx, a dropped connection) is retried like any transient
-    error: re-raised as `StorageUnavailable` (from the original)."""
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from botocore.exceptions import BotoCoreError, ClientError
-        from pynamodb.exceptions import PynamoDBException
-
-        try:
-            return fn(*args, **kwargs)
-        except OrderDeskError:
-            raise
-        except (PynamoDBException, BotoCoreError, ClientError) as exc:
-            raise StorageUnavailable(f"{type(exc).__name__}: {str(exc)[:300]}") from exc
-
-    return wrapper  # type: ignore[return-value]
 
 
 class _Outcome:
@@ -122,7 +99,7 @@ def _step(ctx: StepContext, name: str) -> Iterator[_Outcome]:
     _mark(ctx, name, "RUNNING", None)
     try:
         yield outcome
-    except TransientError as exc:
+    except (TransientError, ConcurrentUpdate) as exc:  # both retried by the state machines
         _mark_quietly(ctx, name, "RUNNING", f"{exc.message} (retrying)")
         raise
     except OrderDeskError as exc:
