@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import json
 import secrets as _random
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
-from typing import Any, TypeVar
+from typing import Any
 
 from ..adapters import secrets
 from ..adapters.aws_errors import aws_errors_are_transient
@@ -39,8 +39,6 @@ from ..domain.money import fmt
 from ..domain.statuses import ActionStatus, ActionType, InvoiceStatus, ItemKind, ItemStatus, OrderStatus
 from ..observability import logger
 from .actions import FINAL_STEP, LABELS, TERMINABLE, fail_action, provision_step, refund_step, terminate_step
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 class LockLost(PermanentError):
