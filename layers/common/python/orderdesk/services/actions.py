@@ -25,6 +25,7 @@ from ..domain.errors import (
     NotFound,
     OrderNotFound,
     PermanentError,
+    TransitionNotAllowed,
     ValidationFailed,
 )
 from ..domain.model import (
@@ -116,16 +117,30 @@ def execution_name(order_id: str, action_type: ActionType, action_id: str) -> st
 def start_action(order_id: str, action_type: ActionType, params: dict[str, Any], actor: str) -> Action:
     """Start a workflow action on an order and return it RUNNING (see `_start_action_once`);
     when the order or its invoice changed between the read and the lock, read and plan again."""
+    seen: list[OrderStatus] = []  # the status the first read found: a retry acts on that one only
     for attempt in range(3):
         try:
-            return _start_action_once(order_id, action_type, params, actor)
+            return _start_action_once(order_id, action_type, params, actor, seen)
         except ConcurrentUpdate:
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _start_action_once(order_id: str, action_type: ActionType, params: dict[str, Any], actor: str) -> Action:
+def _unchanged(order: Order, seen: list[OrderStatus]) -> None:
+    """A retry after a lost race reads the order again. If another action moved it meanwhile,
+    that action won the race: this one is refused (409), not applied to a status its caller
+    never saw (two racing actions never both take effect, SPEC §2)."""
+    if not seen:
+        seen.append(order.status)
+    elif order.status is not seen[0]:
+        raise TransitionNotAllowed(
+            f"order {order.id} changed from {seen[0].value} to {order.status.value} meanwhile; look again",
+            current=order.status.value)
+
+
+def _start_action_once(order_id: str, action_type: ActionType, params: dict[str, Any], actor: str,
+                       seen: list[OrderStatus]) -> Action:
     """Start a workflow action on an order and return it RUNNING.
 
     `params`: for accept, `items` ({item id: {server_id, username, password, registrar,
@@ -146,6 +161,7 @@ def _start_action_once(order_id: str, action_type: ActionType, params: dict[str,
             return earlier  # a repeat of a start that already happened
     if order.pending_action is not None:
         raise ActionInProgress.held_by(order.id, order.pending_action)
+    _unchanged(order, seen)
     check_transition(action_type, order.status)
     machine = _machine_arn(action_type)
     plan = _plan_accept(order, params) if action_type is ActionType.ACCEPT else _plan_cancel(order, action_type)
@@ -340,10 +356,12 @@ def _action_type(value: str) -> ActionType:
 def back_to_pending(order_id: str, actor: str) -> Order:
     """Order and items back to `Pending`; no module command runs (SPEC §2)."""
     repo = get_repository()
+    seen: list[OrderStatus] = []
     for attempt in range(4):
         order = repo.get_order(order_id)
         if order.pending_action is not None:
             raise ActionInProgress.held_by(order.id, order.pending_action)
+        _unchanged(order, seen)
         check_transition(ActionType.PENDING, order.status)
         now = iso(utcnow())
         moved = [i for i in order.items if i.status is not ItemStatus.PENDING]
