@@ -108,3 +108,75 @@ def test_the_document_links_created_resources_to_their_operations(api):
                 for link in response.get("links", {}).values():
                     target = ops[link["operationId"]]
                     assert set(link["parameters"]) == set(re.findall(r"{(\w+)}", target)), (path, link)
+
+
+# -- found by the races (tests/e2e/test_races.py) -------------------------------------------------
+
+
+def cancelled_order(api):  # type: ignore[no-untyped-def]
+    from orderdesk.adapters.repository import OrderChange, get_repository
+    from orderdesk.domain.model import HistoryEntry, iso, utcnow
+    from orderdesk.domain.statuses import ItemStatus, OrderStatus
+
+    client = new_client(api)
+    order = api.post("/orders", {"client_id": client["id"], "items": [ITEM], "payment_method": "x",
+                                 "skip_fraud_check": True}).data
+    repo = get_repository()
+    repo.change_order(repo.get_order(order["id"]), OrderChange(
+        to_status=OrderStatus.CANCELLED, item_status=ItemStatus.CANCELLED,
+        history=[HistoryEntry(at=iso(utcnow()), actor="test", action="cancelled", from_="Pending", to="Cancelled")]))
+    return order["id"]
+
+
+def lose_the_race_once(monkeypatch, method: str, winner):  # type: ignore[no-untyped-def]
+    """The first call of the repository's `method` finds that `winner` got there first: the winner's
+    change is applied (`winner(original_method)`), and the call fails as a transaction that lost
+    the race does."""
+    from orderdesk.adapters.repository import Repository
+    from orderdesk.domain.errors import ConcurrentUpdate
+
+    original = getattr(Repository, method)
+    calls = []
+
+    def first_loses(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) == 1:
+            winner(original)
+            raise ConcurrentUpdate("lost the race")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Repository, method, first_loses)
+    return calls
+
+
+def test_an_action_that_lost_a_race_is_refused_not_applied_to_the_winners_result(api, workflows, monkeypatch):
+    # GIVEN a Cancelled order, and Set Back to Pending winning the race against Set as Fraud
+    # (found: the fraud start read the order again after losing, saw Pending, and went on: both
+    # actions took effect)
+    from orderdesk.services import actions
+
+    order_id = cancelled_order(api)
+    calls = lose_the_race_once(monkeypatch, "start_action", lambda _: actions.back_to_pending(order_id, "rival"))
+    # WHEN Set as Fraud is asked
+    r = api.post(f"/orders/{order_id}/fraud", role="billing")
+    # THEN it is refused with 409; the order is as the winner left it, with no fraud action
+    assert r.status_code == 409 and r.data["error"]["code"] == "invalid_transition", r.data
+    assert len(calls) == 1
+    got = api.get(f"/orders/{order_id}").data
+    assert got["status"] == "Pending" and got["pending_action"] is None and got["actions"] == []
+
+
+def test_back_to_pending_that_lost_a_race_is_refused(api, monkeypatch):
+    # GIVEN a Cancelled order that a bulk change moves to Fraud while Set Back to Pending runs
+    from orderdesk.adapters.repository import OrderChange, get_repository
+    from orderdesk.domain.statuses import OrderStatus
+
+    order_id = cancelled_order(api)
+    repo = get_repository()
+    lose_the_race_once(monkeypatch, "change_order", lambda original: original(
+        repo, repo.get_order(order_id), OrderChange(to_status=OrderStatus.FRAUD)))
+    # WHEN Set Back to Pending is asked
+    r = api.post(f"/orders/{order_id}/pending", role="support")
+    # THEN it is refused with 409 and the order stays as the bulk change left it
+    assert r.status_code == 409 and r.data["error"]["code"] == "invalid_transition", r.data
+    assert api.get(f"/orders/{order_id}").data["status"] == "Fraud"
