@@ -402,7 +402,18 @@ def delete_order(order_id: str, actor: str) -> None:
         repo.start_action(order, action, frozenset({order.status}), history)
         order = repo.get_order_header(order_id)
     deleted = repo.delete_order_children(order.id)
-    repo.delete_order_record(order)
+    try:
+        repo.delete_order_record(order)
+    except ConcurrentUpdate:
+        # a concurrent DELETE found this one's lock and went on with it (a lock of a delete is
+        # resumed): if it removed the order first, this caller is told the order is gone (404),
+        # as it would be a moment later, not "changed meanwhile"
+        try:
+            repo.get_order_header(order.id)
+        except OrderNotFound:
+            repo.delete_order_children(order.id)  # the final pass below, then 404
+            raise
+        raise
     # a note or history entry written while the first pass ran would outlive the order; once the
     # order record is gone nothing more can be written under it, so one more pass is final
     deleted += repo.delete_order_children(order.id)
