@@ -2,9 +2,13 @@
 threaded API server, moto's Step Functions and SQS, the bulk poller, DynamoDB Local).
 
 * 50 pairs of conflicting actions, each pair fired at one order at the same instant (a barrier
-  per pair, all pairs at once): exactly one of each pair wins (2xx), the other gets 409 (or 404,
-  when the winner was a delete that had finished before the loser looked); the order ends as the
-  winner leaves it, with the winner's history and no trace of the loser.
+  per pair, all pairs at once), pairs where whichever wins the other is no longer allowed (cancel
+  and cancel & refund, two accepts, delete and back to pending...): exactly one of each pair wins
+  (2xx), the other gets 409 (or 404, when the winner was a delete that had finished before the
+  loser looked); the order ends as the winner leaves it, with no trace of the loser.
+* Pairs where the second is allowed after the first (accept and cancel, fraud and back to
+  pending...): the server may run them one after the other, and both may take effect, but never
+  both from the same status: the order's changes form one chain from where it started.
 * Bulk status changes racing Accept workflows on the same orders: for every order either the
   workflow or the bulk change took effect, never a mix or a lost update: the final status is the
   one the last successful change in the order's history set, every success is in the history
@@ -93,32 +97,26 @@ def status_counters_match(http: Http) -> None:
         assert seen == count, (status, seen, count)
 
 
-# (first, second): each a (method, path suffix, body) allowed from the order's status
-PENDING_PAIRS = [
-    (("POST", "accept", {}), ("POST", "cancel", {"refund": False})),
-    (("POST", "cancel", {"refund": False}), ("POST", "fraud", None)),
-    (("POST", "accept", {}), ("POST", "fraud", None)),
-    (("POST", "cancel", {"refund": True}), ("POST", "cancel", {"refund": False})),
-]
-CANCELLED_PAIRS = [
-    (("DELETE", "", None), ("POST", "pending", None)),
-    (("POST", "fraud", None), ("POST", "pending", None)),
-    (("DELETE", "", None), ("POST", "fraud", None)),
-]
+CANCEL = ("POST", "cancel", {"refund": False})
+REFUND = ("POST", "cancel", {"refund": True})
+ACCEPT, FRAUD, PENDING, DELETE = ("POST", "accept", {}), ("POST", "fraud", None), ("POST", "pending", None), \
+    ("DELETE", "", None)
+# Pairs where whichever wins, the other is no longer allowed, however the server orders them:
+# exactly one may win. (first, second): each (method, path suffix, body), allowed from the
+# order's status.
+EXCLUSIVE_FROM_PENDING = [(CANCEL, REFUND), (CANCEL, CANCEL), (ACCEPT, ACCEPT), (FRAUD, FRAUD), (REFUND, REFUND)]
+EXCLUSIVE_FROM_CANCELLED = [(DELETE, PENDING), (PENDING, PENDING), (DELETE, DELETE)]
+# Pairs where the second may follow the first once the first has finished (Pending → Active →
+# Cancelled): both may take effect, one after the other, never both from the same status.
+CHAINABLE_FROM_PENDING = [(ACCEPT, CANCEL), (CANCEL, FRAUD), (ACCEPT, FRAUD)]
+CHAINABLE_FROM_CANCELLED = [(FRAUD, PENDING), (DELETE, FRAUD)]
 AFTER = {"accept": "Active", "cancel": "Cancelled", "fraud": "Fraud", "pending": "Pending", "": None}
+CHANGES = ("accept started", "cancel started", "cancel & refund started", "set as fraud started",
+           "set back to pending", "delete started")
 
 
-def test_50_pairs_of_conflicting_actions_exactly_one_wins_each(local_stack: RunningStack) -> None:
-    http = Http(local_stack)
-    # GIVEN 50 orders: 35 Pending, 15 Cancelled (through a bulk change)
-    orders = new_orders(http, PAIRS)
-    cancelled = [o["id"] for o in orders[35:]]
-    job = http.ok("POST", "/orders/bulk", {"order_ids": cancelled, "status": "Cancelled"})["job"]
-    assert bulk_done(http, job["id"])["succeeded"] == len(cancelled)
-    pairs = [(o, *PENDING_PAIRS[n % len(PENDING_PAIRS)]) for n, o in enumerate(orders[:35])]
-    pairs += [(o, *CANCELLED_PAIRS[n % len(CANCELLED_PAIRS)]) for n, o in enumerate(orders[35:])]
-
-    # WHEN both actions of every pair are fired at the same instant, all pairs at once
+def fire_pairs(http: Http, pairs: list[tuple[dict[str, Any], Any, Any]]) -> list[list[tuple[str, requests.Response]]]:
+    """Both actions of every pair released by one barrier per pair, all pairs at once."""
     def fire(pair: tuple[dict[str, Any], Any, Any]) -> list[tuple[str, requests.Response]]:
         order, a, b = pair
         barrier = threading.Barrier(2)
@@ -131,8 +129,30 @@ def test_50_pairs_of_conflicting_actions_exactly_one_wins_each(local_stack: Runn
         with ThreadPoolExecutor(2) as two:
             return list(two.map(one, (a, b)))
 
-    with ThreadPoolExecutor(PAIRS) as pool:
-        results = list(pool.map(fire, pairs))
+    with ThreadPoolExecutor(len(pairs)) as pool:
+        return list(pool.map(fire, pairs))
+
+
+def orders_in(http: Http, pending: int, cancelled: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    orders = new_orders(http, pending + cancelled)
+    ids = [o["id"] for o in orders[pending:]]
+    if ids:
+        job = http.ok("POST", "/orders/bulk", {"order_ids": ids, "status": "Cancelled"})["job"]
+        assert bulk_done(http, job["id"])["succeeded"] == len(ids)
+    return orders[:pending], orders[pending:]
+
+
+def test_50_pairs_of_conflicting_actions_exactly_one_wins_each(local_stack: RunningStack) -> None:
+    http = Http(local_stack)
+    # GIVEN 50 orders: 30 Pending, 20 Cancelled (through a bulk change), and a pair of mutually
+    # exclusive actions for each
+    pending, cancelled = orders_in(http, 30, 20)
+    pairs = [(o, *EXCLUSIVE_FROM_PENDING[n % len(EXCLUSIVE_FROM_PENDING)]) for n, o in enumerate(pending)]
+    pairs += [(o, *EXCLUSIVE_FROM_CANCELLED[n % len(EXCLUSIVE_FROM_CANCELLED)]) for n, o in enumerate(cancelled)]
+    assert len(pairs) == PAIRS
+
+    # WHEN both actions of every pair are fired at the same instant, all pairs at once
+    results = fire_pairs(http, pairs)
 
     # THEN exactly one of each pair won and the other got 409, and the order is as the winner left it
     for (order, _, _), answers in zip(pairs, results, strict=True):
@@ -153,9 +173,46 @@ def test_50_pairs_of_conflicting_actions_exactly_one_wins_each(local_stack: Runn
             assert action["status"] == "SUCCEEDED", action
             assert [a["id"] for a in got["actions"]] == [action["id"]], got["actions"]  # the loser left none
         assert got["status"] == AFTER[verb], (order["id"], verb, got["status"])
-        started = [h for h in got["history"] if h["action"].endswith(" started")]
-        assert len(started) == (1 if win.status_code == 202 else 0), got["history"]
+        assert len([h for h in got["history"] if h["action"] in CHANGES]) == 1, got["history"]
     status_counters_match(http)
+
+
+def test_actions_that_may_follow_each_other_never_both_act_on_one_status(local_stack: RunningStack) -> None:
+    http = Http(local_stack)
+    # GIVEN orders and pairs of actions of which the second is allowed after the first
+    # (accept then cancel, cancel then fraud, fraud then back to pending...)
+    pending, cancelled = orders_in(http, 12, 8)
+    pairs = [(o, *CHAINABLE_FROM_PENDING[n % len(CHAINABLE_FROM_PENDING)]) for n, o in enumerate(pending)]
+    pairs += [(o, *CHAINABLE_FROM_CANCELLED[n % len(CHAINABLE_FROM_CANCELLED)]) for n, o in enumerate(cancelled)]
+    start = {o["id"]: "Pending" for o in pending} | {o["id"]: "Cancelled" for o in cancelled}
+
+    # WHEN both of each pair are fired at once
+    results = fire_pairs(http, pairs)
+
+    # THEN at least one of each pair won; when both did, the second acted on what the first left
+    # (its change starts from the first's result, after the first had finished): the order's
+    # changes form one chain from its starting status, never two changes from the same status
+    both = 0
+    for (order, _, _), answers in zip(pairs, results, strict=True):
+        wins = [verb for verb, r in answers if r.status_code < 300]
+        assert wins, (order["id"], [(v, r.status_code, r.text[:200]) for v, r in answers])
+        assert all(r.status_code in (409, 404) for _, r in answers if r.status_code >= 300), answers
+        both += len(wins) == 2
+        r = http.call("GET", f"/orders/{order['id']}")
+        if r.status_code == 404:
+            assert "" in wins
+            continue
+        got = settled(http, order["id"])
+        chain = [h for h in got["history"] if h["action"] in CHANGES]
+        assert len(chain) == len(wins), (wins, chain)
+        status = start[order["id"]]
+        for h in chain:
+            assert h["from"] == status, (order["id"], status, chain)
+            status = {"accept started": "Active", "cancel started": "Cancelled", "cancel & refund started":
+                      "Cancelled", "set as fraud started": "Fraud", "set back to pending": "Pending"}[h["action"]]
+        assert got["status"] == status, (got["status"], chain)
+    status_counters_match(http)
+    print(f"chainable pairs: both took effect, one after the other, in {both} of {len(pairs)}")
 
 
 def test_bulk_changes_racing_accept_workflows_lose_no_update(local_stack: RunningStack, remote_hook: Any) -> None:

@@ -180,3 +180,16 @@ def test_back_to_pending_that_lost_a_race_is_refused(api, monkeypatch):
     # THEN it is refused with 409 and the order stays as the bulk change left it
     assert r.status_code == 409 and r.data["error"]["code"] == "invalid_transition", r.data
     assert api.get(f"/orders/{order_id}").data["status"] == "Fraud"
+
+
+def test_the_loser_of_two_racing_deletes_is_told_the_order_is_gone(api, monkeypatch):
+    # GIVEN a Cancelled order whose record a concurrent DELETE removes just before this one's
+    # last write (found: the loser got 409 concurrent_update "changed meanwhile")
+    from orderdesk.services import actions
+
+    order_id = cancelled_order(api)
+    lose_the_race_once(monkeypatch, "delete_order_record", lambda original: actions.delete_order(order_id, "rival"))
+    # WHEN it is deleted THEN 404 (the order is gone), and nothing of it is left
+    r = api.delete(f"/orders/{order_id}")
+    assert r.status_code == 404 and r.data["error"]["code"] == "not_found", r.data
+    assert api.get(f"/orders/{order_id}").status_code == 404
