@@ -166,8 +166,8 @@ def slow_hook() -> Iterator[RemoteStub]:
 
 
 def test_dynamodb_killed_during_a_bulk_job_the_job_completes_with_exact_counters(faults: Faults) -> None:
-    # GIVEN 300 Pending orders
-    orders = faults.orders(300, [{"kind": "product", "description": "Hosting", "amount": "10.00"}])
+    # GIVEN 200 Pending orders
+    orders = faults.orders(200, [{"kind": "product", "description": "Hosting", "amount": "10.00"}])
     ids = [o["id"] for o in orders]
 
     # WHEN a bulk change to Cancelled is submitted and DynamoDB Local is killed right away, then
@@ -187,7 +187,7 @@ def test_dynamodb_killed_during_a_bulk_job_the_job_completes_with_exact_counters
     assert before["status"] != "DONE", before
     done = wait_until(lambda: (lambda j: j if j["status"] == "DONE" else None)(
         faults.ok("GET", f"/bulk-jobs/{job['id']}")), 120, "the bulk job")
-    assert done["total"] == 300 and done["succeeded"] + done["failed"] == 300, done
+    assert done["total"] == 200 and done["succeeded"] + done["failed"] == 200, done
     failed = {f["order_id"]: f["error"] for f in done["failures"]}
     assert len(failed) == done["failed"] and all(failed.values()), done
     # AND every order is as its outcome says, its change recorded once
@@ -199,7 +199,7 @@ def test_dynamodb_killed_during_a_bulk_job_the_job_completes_with_exact_counters
         else:
             assert got["status"] == "Cancelled" and len(changes) == 1, (order_id, got["status"], changes)
     faults.counters_are_real()
-    print(f"bulk job: {before['succeeded'] + before['failed']} of 300 settled before the kill; "
+    print(f"bulk job: {before['succeeded'] + before['failed']} of 200 settled before the kill; "
           f"{done['succeeded']} moved, {done['failed']} failed")
 
 
@@ -248,14 +248,17 @@ def test_dynamodb_killed_during_workflows_each_ends_consistent_or_failed_and_rer
 
 
 def snapshot(faults: Faults, leave_out: frozenset[str] = frozenset()) -> dict[str, Any]:
-    orders = {}
-    for summary in faults.all_orders():
-        if summary["id"] in leave_out:
+    """Every order as listed, and the whole detail (items, invoice, notes, history, actions) of
+    every order but those of the big bulk test (one in five of those)."""
+    orders, listed = {}, {}
+    for n, summary in enumerate(o for o in faults.all_orders() if o["id"] not in leave_out):
+        listed[summary["id"]] = summary
+        if summary["status"] == "Cancelled" and n % 5:
             continue
         got = faults.ok("GET", f"/orders/{summary['id']}")
         got.pop("available_actions", None)
         orders[summary["id"]] = got
-    return {"orders": orders,
+    return {"listed": listed, "orders": orders,
             "clients": faults.ok("GET", "/clients")["clients"], "servers": faults.ok("GET", "/servers")["servers"],
             "invoices": {o["invoice_id"]: faults.ok("GET", f"/invoices/{o['invoice_id']}") for o in orders.values()}}
 
@@ -276,7 +279,7 @@ def test_the_whole_stack_restarted_loses_nothing(faults: Faults, slow_hook: Remo
                                   "server_id": server["id"]}])[0]
     action_id = faults.ok("POST", f"/orders/{inflight['id']}/accept", {})["action"]["id"]
     assert hung.wait(30), "the in-flight accept never reached its webhook"
-    bulk_ids = [o["id"] for o in faults.orders(150, [{"kind": "product", "description": "Hosting", "amount": "1.00"}])]
+    bulk_ids = [o["id"] for o in faults.orders(100, [{"kind": "product", "description": "Hosting", "amount": "1.00"}])]
     before = snapshot(faults, frozenset(bulk_ids))
     assert before["orders"][inflight["id"]]["pending_action"]["action_id"] == action_id
     job = faults.ok("POST", "/orders/bulk", {"order_ids": bulk_ids, "status": "Fraud"})["job"]
@@ -295,7 +298,7 @@ def test_the_whole_stack_restarted_loses_nothing(faults: Faults, slow_hook: Remo
     # AND the bulk job queued before the stop completes after the start, exactly
     done = wait_until(lambda: (lambda j: j if j["status"] == "DONE" else None)(
         faults.ok("GET", f"/bulk-jobs/{job['id']}")), 120, "the bulk job queued before the stop")
-    assert (done["succeeded"], done["failed"]) == (150, 0), done
+    assert (done["succeeded"], done["failed"]) == (100, 0), done
     assert {faults.ok("GET", f"/orders/{o}")["status"] for o in bulk_ids} == {"Fraud"}
     faults.counters_are_real()
     # AND the lock sweep finds the lost execution, fails the action, and the order can be accepted again
