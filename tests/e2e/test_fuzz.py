@@ -18,7 +18,9 @@ affiliate, a payment of 0.00, a cpanel server without a hostname, a domain with 
 endpoint — and those answers are 400s naming the field, which the other checks still validate.
 
 FUZZ_EXAMPLES (default 6) and FUZZ_SEED (default fixed, so CI is repeatable) tune a run; a
-random seed finds more over time: FUZZ_SEED=random make test-slow."""
+random seed finds more over time: FUZZ_SEED=random .venv/bin/pytest tests/e2e/test_fuzz.py. The
+stack is this module's own: what the fuzzer creates, cancels and deletes must not surprise the
+tests sharing `local_stack`."""
 
 from __future__ import annotations
 
@@ -26,15 +28,17 @@ import json
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.e2e.stack_fixture import REPO_ROOT, RunningStack
+from tests.e2e.stack_fixture import REPO_ROOT, RunningStack, start_stack_process, stop_stack_process
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(shutil.which("java") is None, reason="DynamoDB Local needs Java")]
 
@@ -87,8 +91,24 @@ def run_schemathesis(url: str, token: str, workdir: Path, *, examples: int, seed
     return proc.returncode, proc.stdout + proc.stderr, time.monotonic() - started
 
 
-def test_schemathesis_finds_no_server_error_and_no_schema_break(local_stack: RunningStack, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def fuzzed_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    """The local stack as `make run` starts it (20 demo orders), for this module alone."""
+    from infra.local.stack import dynamodb_pids
+
+    data_dir = tmp_path_factory.mktemp("fuzzed-stack")
+    stack = start_stack_process(data_dir)
+    try:
+        yield stack
+    finally:
+        stop_stack_process(stack.process)
+        for pid in dynamodb_pids(data_dir / "dynamodb"):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_schemathesis_finds_no_server_error_and_no_schema_break(fuzzed_stack: RunningStack, tmp_path: Path) -> None:
     # GIVEN the running local stack (demo data, workflows, bulk queue) and an admin token
+    local_stack = fuzzed_stack
     token = local_stack.token("admin")
     seed = os.environ.get("FUZZ_SEED", "20261126")
     if seed == "random":
