@@ -55,3 +55,29 @@ def test_lock_sweep_reads_only_locked_orders(api):
     # AND once the lock is cleared, none
     repo.change_order(repo.get_order(locked["id"]), OrderChange(clear_lock=True), lock_action_id="a1")
     assert list(repo.iter_locked_orders()) == []
+
+
+def test_an_api_idempotency_key_is_held_only_until_the_lambda_timeout(table):
+    """A request whose invocation dies must not block its Idempotency-Key for the record's whole
+    lifetime: the in-progress record carries the invocation's deadline."""
+    import boto3
+
+    from orderdesk.adapters.idempotency import run_once
+
+    class Context:
+        def get_remaining_time_in_millis(self) -> int:
+            return 20_000
+
+    seen: dict = {}
+
+    def handler() -> dict:
+        # WHILE the request runs, its in-progress record is in the table
+        items = boto3.client("dynamodb").query(
+            TableName=table, KeyConditionExpression="pk = :p",
+            ExpressionAttributeValues={":p": {"S": "IDEMPOTENCY#api"}})["Items"]
+        seen.update(items[0])
+        return {"status": 201, "body": {"ok": True}}
+
+    assert run_once("api", "k1", "digest", handler, lambda_context=Context())["body"] == {"ok": True}
+    # THEN it carried the deadline (now + remaining time, in ms), not just the record's TTL
+    assert "in_progress_expiration" in seen and seen["status"]["S"] == "INPROGRESS"

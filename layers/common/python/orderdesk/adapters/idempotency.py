@@ -48,21 +48,23 @@ def config(**kwargs: Any) -> Any:
     return IdempotencyConfig(expires_after_seconds=get_settings().idempotency_ttl_seconds, **kwargs)
 
 
-def run_once(scope: str, key: str, payload_hash: str, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+def run_once(scope: str, key: str, payload_hash: str, fn: Callable[[], dict[str, Any]], *,
+             lambda_context: Any = None) -> dict[str, Any]:
     """Run `fn` once per `key`; a repeat returns the first result. The same key with another
-    payload raises IdempotencyConflict, as does a repeat while the first is still running."""
+    payload raises IdempotencyConflict, as does a repeat while the first is still running. With
+    `lambda_context` registered, a request whose invocation died holds its key only until the
+    Lambda timeout (not for the whole record lifetime)."""
     from aws_lambda_powertools.utilities.idempotency import idempotent_function
     from aws_lambda_powertools.utilities.idempotency.exceptions import (
         IdempotencyAlreadyInProgressError,
         IdempotencyValidationError,
     )
 
-    @idempotent_function(
-        data_keyword_argument="request",
-        persistence_store=persistence_store(scope),
-        config=config(event_key_jmespath="key", payload_validation_jmespath="payload",
-                      raise_on_no_idempotency_key=True),
-    )
+    cfg = config(event_key_jmespath="key", payload_validation_jmespath="payload", raise_on_no_idempotency_key=True)
+    if lambda_context is not None and hasattr(lambda_context, "get_remaining_time_in_millis"):
+        cfg.register_lambda_context(lambda_context)
+
+    @idempotent_function(data_keyword_argument="request", persistence_store=persistence_store(scope), config=cfg)
     def _once(request: dict[str, str]) -> dict[str, Any]:
         return fn()
 

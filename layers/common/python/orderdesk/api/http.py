@@ -215,7 +215,7 @@ class Api:
                 # one key sent to two orders' cancel is two requests, not a replay of the first
                 scope_key = json.dumps([who, spec.method, spec.path, path_params, key], sort_keys=True)
                 digest = hashlib.sha256(raw).hexdigest()
-                shaped = run_once("api", scope_key, digest, call)
+                shaped = run_once("api", scope_key, digest, call, lambda_context=self.app.lambda_context)
             else:
                 shaped = call()
             return self._respond(shaped)
