@@ -13,20 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from bench import probes
+from infra.local.keys import new_rsa_keypair
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def _keypair() -> tuple[str, str]:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode()
-    public = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-    return private, public
 
 
 def _dynamodb_local() -> Any:
@@ -77,7 +66,7 @@ class Stack:
                             "POWERTOOLS_METRICS_NAMESPACE": "OrderDeskBench", "POWERTOOLS_DEV": "false",
                             "POWERTOOLS_LOG_LEVEL": "ERROR", "POWERTOOLS_METRICS_DISABLED": "true"}.items():
             self.setenv(name, value)
-        self.private_key, public = _keypair()
+        self.private_key, public = new_rsa_keypair()
         key_file = Path(self._tmp.name) / "public.pem"
         key_file.write_text(public)
         self.setenv("AUTH_PUBLIC_KEY_FILE", str(key_file))

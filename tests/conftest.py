@@ -11,11 +11,10 @@ from pathlib import Path
 import boto3
 import pytest
 from cryptography.fernet import Fernet
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from infra.local import gateway
 from infra.local.dynamodb_local import DynamoDBLocal
+from infra.local.keys import new_rsa_keypair
 from infra.local.table import create_table
 from orderdesk.config import reset_settings
 
@@ -28,12 +27,7 @@ os.environ.setdefault("POWERTOOLS_DEV", "false")
 
 
 def make_keypair() -> tuple[str, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode()
-    public = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-    return private, public
+    return new_rsa_keypair()
 
 
 @pytest.fixture(scope="session")

@@ -132,14 +132,11 @@ class LocalFiles:
         self.root.mkdir(parents=True, exist_ok=True)
         created = []
         if not (self.private_key.exists() and self.public_key.exists()):
-            from cryptography.hazmat.primitives import serialization
-            from cryptography.hazmat.primitives.asymmetric import rsa
+            from infra.local.keys import new_rsa_keypair
 
-            key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-            _write_private(self.private_key, key.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-            _write_private(self.public_key, key.public_key().public_bytes(
-                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo), mode=0o644)
+            private, public = new_rsa_keypair()
+            _write_private(self.private_key, private.encode())
+            _write_private(self.public_key, public.encode(), mode=0o644)
             created.append("JWT key pair")
         if not self.secrets_key.exists():
             from cryptography.fernet import Fernet
