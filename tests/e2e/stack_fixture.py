@@ -19,7 +19,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,12 +117,11 @@ def stop_stack_process(process: subprocess.Popen[bytes], timeout: float = 30.0) 
     return process.returncode
 
 
-@pytest.fixture(scope="session")
-def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    """The whole local stack, started once for the session (20 demo orders)."""
+@contextmanager
+def running_stack(data_dir: Path) -> Iterator[RunningStack]:
+    """The local stack as `make run` starts it (20 demo orders) on `data_dir`, stopped after."""
     from infra.local.stack import dynamodb_pids
 
-    data_dir = tmp_path_factory.mktemp("local-stack")
     stack = start_stack_process(data_dir)
     try:
         yield stack
@@ -129,3 +129,21 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSta
         stop_stack_process(stack.process)
         for pid in dynamodb_pids(data_dir / "dynamodb"):  # never leave a JVM behind, whatever happened
             os.kill(pid, signal.SIGKILL)
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
+    """Poll `check` until it returns something truthy; fail naming `what` after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.2)
+    raise AssertionError(f"{what} not reached within {timeout}s")
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    """The whole local stack, started once for the session (20 demo orders)."""
+    with running_stack(tmp_path_factory.mktemp("local-stack")) as stack:
+        yield stack

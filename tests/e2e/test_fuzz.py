@@ -28,7 +28,6 @@ import json
 import os
 import random
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -38,7 +37,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.e2e.stack_fixture import REPO_ROOT, RunningStack, start_stack_process, stop_stack_process
+from tests.e2e.stack_fixture import REPO_ROOT, RunningStack, running_stack
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(shutil.which("java") is None, reason="DynamoDB Local needs Java")]
 
@@ -94,16 +93,8 @@ def run_schemathesis(url: str, token: str, workdir: Path, *, examples: int, seed
 @pytest.fixture(scope="module")
 def fuzzed_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     """The local stack as `make run` starts it (20 demo orders), for this module alone."""
-    from infra.local.stack import dynamodb_pids
-
-    data_dir = tmp_path_factory.mktemp("fuzzed-stack")
-    stack = start_stack_process(data_dir)
-    try:
+    with running_stack(tmp_path_factory.mktemp("fuzzed-stack")) as stack:
         yield stack
-    finally:
-        stop_stack_process(stack.process)
-        for pid in dynamodb_pids(data_dir / "dynamodb"):
-            os.kill(pid, signal.SIGKILL)
 
 
 def test_schemathesis_finds_no_server_error_and_no_schema_break(fuzzed_stack: RunningStack, tmp_path: Path) -> None:

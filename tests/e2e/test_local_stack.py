@@ -10,9 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +25,7 @@ from tests.e2e.stack_fixture import (
     stack_environment,
     start_stack_process,
     stop_stack_process,
+    wait_for,
 )
 
 # `local_stack` (session): tests/e2e/conftest.py, from tests/e2e/stack_fixture.py
@@ -54,14 +53,6 @@ def port_is_closed(url: str) -> bool:
         return sock.connect_ex((host, int(port))) != 0
 
 
-def wait_for(check: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"{what} not reached within {timeout}s")
 
 
 # LocalStack in this process (what a test fixture or the benchmarks can use) ---------------------

@@ -20,14 +20,13 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 import requests
 
-from tests.e2e.stack_fixture import RunningStack
+from tests.e2e.stack_fixture import RunningStack, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(480),
               pytest.mark.skipif(shutil.which("java") is None, reason="DynamoDB Local needs Java 17+")]
@@ -61,14 +60,6 @@ def new_orders(http: Http, n: int, item: dict[str, Any] | None = None) -> list[d
         return list(pool.map(lambda _: http.ok("POST", "/orders", body), range(n)))
 
 
-def wait_until(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = check()
-        if got:
-            return got
-        time.sleep(0.25)
-    raise AssertionError(f"{what}: not within {timeout:.0f}s")
 
 
 def settled(http: Http, order_id: str) -> dict[str, Any]:
@@ -76,11 +67,11 @@ def settled(http: Http, order_id: str) -> dict[str, Any]:
     def check() -> Any:
         got = http.ok("GET", f"/orders/{order_id}")
         return got if got["pending_action"] is None else None
-    return wait_until(check, 120, f"order {order_id} still locked")  # type: ignore[no-any-return]
+    return wait_for(check, 120, f"order {order_id} still locked")  # type: ignore[no-any-return]
 
 
 def bulk_done(http: Http, job_id: str) -> dict[str, Any]:
-    return wait_until(lambda: (lambda j: j if j["status"] == "DONE" else None)(  # type: ignore[no-any-return]
+    return wait_for(lambda: (lambda j: j if j["status"] == "DONE" else None)(  # type: ignore[no-any-return]
         http.ok("GET", f"/bulk-jobs/{job_id}")), 120, f"bulk job {job_id}")
 
 
