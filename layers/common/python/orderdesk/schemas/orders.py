@@ -1,0 +1,140 @@
+"""Orders: adding one, finding and listing them (the list's query, an order's summary, the
+counts by status). One order in full is `order_detail`, so the list loads none of it."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import ConfigDict, Field, model_validator
+
+from ..domain.statuses import ItemKind, OrderStatus, PaymentStatus
+from .common import (
+    MONEY_PATTERN,
+    BillingCycle,
+    Code,
+    Currency,
+    DateOrTimestamp,
+    DomainName,
+    Id,
+    IpAddress,
+    Money,
+    MoneyOut,
+    Out,
+    ShortText,
+    Strict,
+)
+
+# -- requests ----------------------------------------------------------------------------------
+
+
+class OrderItemIn(Strict):
+    kind: ItemKind
+    description: ShortText
+    billing_cycle: BillingCycle = "monthly"
+    amount: Money
+    server_id: Id | None = None
+    username: Annotated[str, Field(max_length=64, pattern=r"^[a-z][a-z0-9_]{0,31}$")] | None = None
+    module: Literal["none", "webhook", "cpanel"] | None = None
+    domain: DomainName | None = None
+    registration_type: Literal["register", "transfer"] | None = None
+    period_years: Annotated[int, Field(ge=1, le=10)] | None = None
+    registrar: Code | None = None
+
+    @model_validator(mode="after")
+    def _by_kind(self) -> OrderItemIn:
+        if self.kind is ItemKind.DOMAIN:
+            if not self.domain:
+                raise ValueError("domain: a domain item needs a domain")
+            self.registration_type = self.registration_type or "register"
+            self.period_years = self.period_years or 1
+            if self.billing_cycle == "monthly":
+                self.billing_cycle = "annually"
+        elif self.domain or self.registration_type or self.registrar:
+            raise ValueError("domain: only domain items carry domain, registration_type or registrar")
+        return self
+
+
+class CreateOrderIn(Strict):
+    client_id: Id
+    items: Annotated[list[OrderItemIn], Field(min_length=1, max_length=50)]
+    payment_method: Code
+    promo_code: Code | None = None
+    discount: Money | None = None
+    ip_address: IpAddress | None = None
+    affiliate_id: Id | None = None
+    notes: Annotated[str, Field(max_length=5000)] | None = None
+    currency: Currency = "USD"
+    skip_fraud_check: bool = False
+
+
+class OrderQuery(Strict):
+    """Query string of GET /orders; every value arrives as a string."""
+
+    model_config = ConfigDict(extra="forbid", strict=False, str_strip_whitespace=True)
+
+    status: OrderStatus | None = None
+    client_id: Id | None = None
+    payment_status: PaymentStatus | None = None
+    placed_from: DateOrTimestamp | None = None
+    placed_to: DateOrTimestamp | None = None
+    promo_code: Code | None = None
+    payment_method: Code | None = None
+    ip_address: IpAddress | None = None
+    number: Annotated[str, Field(pattern=r"^\d{1,10}$")] | None = None
+    affiliate_id: Id | None = None
+    min_total: Annotated[str, Field(pattern=MONEY_PATTERN)] | None = None
+    max_total: Annotated[str, Field(pattern=MONEY_PATTERN)] | None = None
+    q: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    limit: Annotated[int, Field(ge=1, le=100)] = 25
+    cursor: Annotated[str, Field(max_length=2000)] | None = None
+
+
+# -- responses ---------------------------------------------------------------------------------
+
+
+class ClientRefOut(Out):
+    id: str
+    name: str
+    email: str
+    company: str | None
+    country: str
+
+
+class AffiliateRefOut(Out):
+    id: str
+    name: str
+
+
+class PendingActionOut(Out):
+    action_id: str
+    type: str
+    started_at: str
+
+
+class OrderSummaryOut(Out):
+    id: str
+    number: str
+    placed_at: str
+    status: OrderStatus
+    client: ClientRefOut
+    promo_code: str | None
+    discount: MoneyOut
+    payment_method: str
+    total: MoneyOut
+    currency: str
+    payment_status: PaymentStatus
+    invoice_id: str
+    ip_address: str | None
+    affiliate: AffiliateRefOut | None
+    pending_action: PendingActionOut | None
+    flagged_for_review: bool
+
+
+class OrderListOut(Out):
+    orders: list[OrderSummaryOut]
+    next_cursor: str | None
+
+
+class StatusCountOut(Out):
+    status: OrderStatus
+    count: int
