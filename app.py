@@ -6,44 +6,30 @@ Validation, roles, idempotency, error mapping and the OpenAPI document live in
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from chalice import AuthResponse, Chalice, Response
 
 from orderdesk.api import auth, portal
 from orderdesk.api.http import Api, Ctx
 from orderdesk.domain.statuses import ActionType, Role
-from orderdesk.schemas import (
-    AcceptIn,
-    ActionEnvelope,
-    ActionOut,
-    AffiliateAssignIn,
-    AffiliateIn,
-    AffiliateListOut,
-    AffiliateOut,
-    BulkIn,
-    BulkJobEnvelope,
-    BulkJobOut,
-    CancelIn,
-    ClientIn,
-    ClientListOut,
-    ClientOut,
-    ClientQuery,
-    CreateOrderIn,
-    FraudCheckOut,
-    HealthOut,
-    InvoiceOut,
-    NoteIn,
-    NoteOut,
-    OrderListOut,
-    OrderOut,
-    OrderQuery,
-    PaymentIn,
-    ServerIn,
-    ServerListOut,
-    ServerOut,
-    StatusCountOut,
-)
 from orderdesk.services import actions, bulk, directory, fraud, invoices, orders
+
+if TYPE_CHECKING:  # routes name their models; orderdesk.api.http resolves them on a route's first call
+    from orderdesk.schemas import (
+        AcceptIn,
+        AffiliateAssignIn,
+        AffiliateIn,
+        BulkIn,
+        CancelIn,
+        ClientIn,
+        ClientQuery,
+        CreateOrderIn,
+        NoteIn,
+        OrderQuery,
+        PaymentIn,
+        ServerIn,
+    )
 
 app = Chalice(app_name="orderdesk")
 app.api.binary_types = []
@@ -67,7 +53,7 @@ def jwt_auth(auth_request):  # type: ignore[no-untyped-def]
 api = Api(app, jwt_auth)
 
 
-@api.route("/health", "GET", role=None, summary="Liveness", response=HealthOut)
+@api.route("/health", "GET", role=None, summary="Liveness", response="HealthOut")
 def health():  # type: ignore[no-untyped-def]
     return {"status": "ok"}
 
@@ -98,43 +84,43 @@ def portal_asset(name: str) -> Response:
 # -- clients, affiliates, servers ----------------------------------------------------------------
 
 
-@api.route("/clients", "POST", role=Role.SUPPORT, summary="Add a client", body=ClientIn, response=ClientOut,
+@api.route("/clients", "POST", role=Role.SUPPORT, summary="Add a client", body="ClientIn", response="ClientOut",
            status=201, tags=("clients",))
 def create_client(body: ClientIn):  # type: ignore[no-untyped-def]
     return directory.create_client(body)
 
 
-@api.route("/clients", "GET", role=Role.VIEWER, summary="Find clients", query=ClientQuery,
-           response=ClientListOut, tags=("clients",))
+@api.route("/clients", "GET", role=Role.VIEWER, summary="Find clients", query="ClientQuery",
+           response="ClientListOut", tags=("clients",))
 def list_clients(query: ClientQuery):  # type: ignore[no-untyped-def]
     return {"clients": directory.list_clients(query.q)}
 
 
-@api.route("/clients/{client_id}", "GET", role=Role.VIEWER, summary="One client", response=ClientOut,
+@api.route("/clients/{client_id}", "GET", role=Role.VIEWER, summary="One client", response="ClientOut",
            tags=("clients",))
 def get_client(client_id: str):  # type: ignore[no-untyped-def]
     return directory.get_client(client_id)
 
 
-@api.route("/affiliates", "POST", role=Role.SUPPORT, summary="Add an affiliate", body=AffiliateIn,
-           response=AffiliateOut, status=201, tags=("affiliates",))
+@api.route("/affiliates", "POST", role=Role.SUPPORT, summary="Add an affiliate", body="AffiliateIn",
+           response="AffiliateOut", status=201, tags=("affiliates",))
 def create_affiliate(body: AffiliateIn):  # type: ignore[no-untyped-def]
     return directory.create_affiliate(body)
 
 
-@api.route("/affiliates", "GET", role=Role.VIEWER, summary="Affiliates", response=AffiliateListOut,
+@api.route("/affiliates", "GET", role=Role.VIEWER, summary="Affiliates", response="AffiliateListOut",
            tags=("affiliates",))
 def list_affiliates():  # type: ignore[no-untyped-def]
     return {"affiliates": directory.list_affiliates()}
 
 
 @api.route("/servers", "POST", role=Role.ADMIN, summary="Add a server (credentials are write-only)",
-           body=ServerIn, response=ServerOut, status=201, tags=("servers",))
+           body="ServerIn", response="ServerOut", status=201, tags=("servers",))
 def create_server(body: ServerIn):  # type: ignore[no-untyped-def]
     return directory.create_server(body)
 
 
-@api.route("/servers", "GET", role=Role.VIEWER, summary="Servers", response=ServerListOut, tags=("servers",))
+@api.route("/servers", "GET", role=Role.VIEWER, summary="Servers", response="ServerListOut", tags=("servers",))
 def list_servers():  # type: ignore[no-untyped-def]
     return {"servers": directory.list_servers()}
 
@@ -143,37 +129,37 @@ def list_servers():  # type: ignore[no-untyped-def]
 
 
 @api.route("/orders", "GET", role=Role.VIEWER, summary="List and filter orders, newest first",
-           query=OrderQuery, response=OrderListOut, tags=("orders",))
+           query="OrderQuery", response="OrderListOut", tags=("orders",))
 def list_orders(query: OrderQuery):  # type: ignore[no-untyped-def]
     return orders.list_orders(query)
 
 
 @api.route("/order-statuses", "GET", role=Role.VIEWER, summary="Order counts by status",
-           response=StatusCountOut, response_is_list=True, tags=("orders",))
+           response="StatusCountOut", response_is_list=True, tags=("orders",))
 def order_statuses():  # type: ignore[no-untyped-def]
     return [{"status": s, "count": n} for s, n in orders.order_status_counts()]
 
 
-@api.route("/orders", "POST", role=Role.SUPPORT, summary="Add New Order", body=CreateOrderIn,
-           response=OrderOut, status=201, tags=("orders",))
+@api.route("/orders", "POST", role=Role.SUPPORT, summary="Add New Order", body="CreateOrderIn",
+           response="OrderOut", status=201, tags=("orders",))
 def create_order(body: CreateOrderIn, ctx: Ctx):  # type: ignore[no-untyped-def]
     return orders.create_order(body, ctx.actor)
 
 
-@api.route("/orders/{order_id}", "GET", role=Role.VIEWER, summary="Order details", response=OrderOut,
+@api.route("/orders/{order_id}", "GET", role=Role.VIEWER, summary="Order details", response="OrderOut",
            tags=("orders",))
 def get_order(order_id: str):  # type: ignore[no-untyped-def]
     return orders.get_order(order_id)
 
 
 @api.route("/orders/{order_id}/affiliate", "PUT", role=Role.SUPPORT, summary="Assign or remove the affiliate",
-           body=AffiliateAssignIn, response=OrderOut, errors=(409,), tags=("orders",))
+           body="AffiliateAssignIn", response="OrderOut", errors=(409,), tags=("orders",))
 def set_affiliate(order_id: str, body: AffiliateAssignIn, ctx: Ctx):  # type: ignore[no-untyped-def]
     return orders.set_affiliate(order_id, body.affiliate_id, ctx.actor)
 
 
-@api.route("/orders/{order_id}/notes", "POST", role=Role.SUPPORT, summary="Add a note", body=NoteIn,
-           response=NoteOut, status=201, tags=("orders",))
+@api.route("/orders/{order_id}/notes", "POST", role=Role.SUPPORT, summary="Add a note", body="NoteIn",
+           response="NoteOut", status=201, tags=("orders",))
 def add_note(order_id: str, body: NoteIn, ctx: Ctx):  # type: ignore[no-untyped-def]
     return orders.add_note(order_id, body.text, ctx.actor)
 
@@ -186,7 +172,7 @@ def _idempotency_key(ctx: Ctx) -> str | None:
 
 
 @api.route("/orders/{order_id}/accept", "POST", role=Role.SUPPORT, summary="Accept: provision, register, welcome email",
-           body=AcceptIn, response=ActionEnvelope, status=202, errors=(409, 502), tags=("actions",))
+           body="AcceptIn", response="ActionEnvelope", status=202, errors=(409, 502), tags=("actions",))
 def accept_order(order_id: str, body: AcceptIn, ctx: Ctx):  # type: ignore[no-untyped-def]
     params = {"items": {k: v.model_dump() for k, v in body.items.items()},
               "send_welcome_email": body.send_welcome_email, "idempotency_key": _idempotency_key(ctx)}
@@ -194,15 +180,15 @@ def accept_order(order_id: str, body: AcceptIn, ctx: Ctx):  # type: ignore[no-un
 
 
 @api.route("/orders/{order_id}/cancel", "POST", role=Role.BILLING,
-           summary="Cancel (terminate, invoice Cancelled); refund: true is Cancel & Refund", body=CancelIn,
-           response=ActionEnvelope, status=202, errors=(409, 502), tags=("actions",))
+           summary="Cancel (terminate, invoice Cancelled); refund: true is Cancel & Refund", body="CancelIn",
+           response="ActionEnvelope", status=202, errors=(409, 502), tags=("actions",))
 def cancel_order(order_id: str, body: CancelIn, ctx: Ctx):  # type: ignore[no-untyped-def]
     action_type = ActionType.CANCEL_REFUND if body.refund else ActionType.CANCEL
     return {"action": actions.start_action(order_id, action_type, {"idempotency_key": _idempotency_key(ctx)},
                                            ctx.actor)}
 
 
-@api.route("/orders/{order_id}/fraud", "POST", role=Role.BILLING, summary="Set as Fraud", response=ActionEnvelope,
+@api.route("/orders/{order_id}/fraud", "POST", role=Role.BILLING, summary="Set as Fraud", response="ActionEnvelope",
            status=202, errors=(409, 502), tags=("actions",))
 def set_fraud(order_id: str, ctx: Ctx):  # type: ignore[no-untyped-def]
     return {"action": actions.start_action(order_id, ActionType.FRAUD, {"idempotency_key": _idempotency_key(ctx)},
@@ -210,7 +196,7 @@ def set_fraud(order_id: str, ctx: Ctx):  # type: ignore[no-untyped-def]
 
 
 @api.route("/orders/{order_id}/pending", "POST", role=Role.SUPPORT, summary="Set Back to Pending (no module command)",
-           response=OrderOut, errors=(409,), tags=("actions",))
+           response="OrderOut", errors=(409,), tags=("actions",))
 def back_to_pending(order_id: str, ctx: Ctx):  # type: ignore[no-untyped-def]
     return actions.back_to_pending(order_id, ctx.actor)
 
@@ -222,7 +208,7 @@ def delete_order(order_id: str, ctx: Ctx):  # type: ignore[no-untyped-def]
 
 
 @api.route("/orders/{order_id}/actions/{action_id}", "GET", role=Role.VIEWER, summary="An action and its steps",
-           response=ActionOut, tags=("actions",))
+           response="ActionOut", tags=("actions",))
 def get_action(order_id: str, action_id: str):  # type: ignore[no-untyped-def]
     return actions.get_action(order_id, action_id)
 
@@ -230,14 +216,14 @@ def get_action(order_id: str, action_id: str):  # type: ignore[no-untyped-def]
 # -- invoices ------------------------------------------------------------------------------------
 
 
-@api.route("/invoices/{invoice_id}", "GET", role=Role.VIEWER, summary="The whole invoice", response=InvoiceOut,
+@api.route("/invoices/{invoice_id}", "GET", role=Role.VIEWER, summary="The whole invoice", response="InvoiceOut",
            tags=("invoices",))
 def get_invoice(invoice_id: str):  # type: ignore[no-untyped-def]
     return invoices.get_invoice(invoice_id)
 
 
 @api.route("/invoices/{invoice_id}/payments", "POST", role=Role.BILLING, summary="Record a payment",
-           body=PaymentIn, response=InvoiceOut, status=201, errors=(409,), tags=("invoices",))
+           body="PaymentIn", response="InvoiceOut", status=201, errors=(409,), tags=("invoices",))
 def record_payment(invoice_id: str, body: PaymentIn, ctx: Ctx):  # type: ignore[no-untyped-def]
     return invoices.record_payment(invoice_id, body, ctx.actor)
 
@@ -246,18 +232,18 @@ def record_payment(invoice_id: str, body: PaymentIn, ctx: Ctx):  # type: ignore[
 
 
 @api.route("/orders/bulk", "POST", role=Role.ADMIN, summary="Bulk status change or delete (queued)",
-           body=BulkIn, response=BulkJobEnvelope, status=202, errors=(502,), tags=("bulk",))
+           body="BulkIn", response="BulkJobEnvelope", status=202, errors=(502,), tags=("bulk",))
 def bulk_update(body: BulkIn, ctx: Ctx):  # type: ignore[no-untyped-def]
     return {"job": bulk.submit(body, ctx.actor)}
 
 
 @api.route("/bulk-jobs/{job_id}", "GET", role=Role.VIEWER, summary="Progress and failures of a bulk job",
-           response=BulkJobOut, tags=("bulk",))
+           response="BulkJobOut", tags=("bulk",))
 def get_bulk_job(job_id: str):  # type: ignore[no-untyped-def]
     return bulk.get_job(job_id)
 
 
 @api.route("/orders/{order_id}/fraud-check", "POST", role=Role.SUPPORT, summary="Run the fraud screening again",
-           response=FraudCheckOut, errors=(409,), tags=("orders",))
+           response="FraudCheckOut", errors=(409,), tags=("orders",))
 def fraud_check(order_id: str, ctx: Ctx):  # type: ignore[no-untyped-def]
     return fraud.recheck_order(order_id, ctx.actor)

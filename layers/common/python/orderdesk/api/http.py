@@ -4,7 +4,11 @@
 limit (413), validates path, query and body with the route's pydantic models (400 naming every
 bad field), replays POSTs carrying an `Idempotency-Key`, calls the route function (one service
 call), shapes the answer with the response model, and maps every domain error to its HTTP status
-in one place. The same registry renders the OpenAPI document, so docs and behaviour agree."""
+in one place. The same registry renders the OpenAPI document, so docs and behaviour agree.
+
+A route names its models (`body="CreateOrderIn"`, names in `orderdesk.schemas`) and they are
+resolved on its first call: importing this module imports no pydantic and no model, so the API's
+cold start pays for neither, and a route's first call loads only the areas of its own models."""
 
 from __future__ import annotations
 
@@ -15,12 +19,11 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from chalice import Chalice, Response
-from pydantic import BaseModel, ValidationError
-from pydantic.json_schema import models_json_schema
 
+from .. import schemas
 from ..config import get_settings
 from ..domain.errors import (
     Conflict,
@@ -30,8 +33,10 @@ from ..domain.errors import (
 )
 from ..domain.statuses import Role
 from ..observability import logger
-from ..schemas import ErrorOut
 from .auth import Principal
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel, ValidationError
 
 JSON = "application/json"
 # printable ASCII, no space at either end (HTTP trims those): what the check and the OpenAPI say
@@ -42,6 +47,22 @@ PATH_PARAM_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 64, "pattern
 PATH_PARAM = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
+def model_named(name: str) -> type[BaseModel]:
+    """The model called `name` in orderdesk.schemas (imported with its area on first use)."""
+    from pydantic import BaseModel
+
+    found = getattr(schemas, name)
+    if not (isinstance(found, type) and issubclass(found, BaseModel)):
+        raise TypeError(f"orderdesk.schemas.{name} is not a model")
+    return found
+
+
+class RouteModels(NamedTuple):
+    body: type[BaseModel] | None
+    query: type[BaseModel] | None
+    response: type[BaseModel] | None
+
+
 @dataclass
 class RouteSpec:
     path: str
@@ -49,14 +70,28 @@ class RouteSpec:
     name: str
     summary: str
     role: Role | None
-    body: type[BaseModel] | None
-    query: type[BaseModel] | None
-    response: type[BaseModel] | None
+    body: str | None  # model names in orderdesk.schemas; `models()` resolves them
+    query: str | None
+    response: str | None
     status: int
     response_is_list: bool = False
     idempotent: bool = False
     errors: tuple[int, ...] = ()
     tags: tuple[str, ...] = ()
+    _models: RouteModels | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # a misspelt name fails at import, as a misspelt class would, without importing the model
+        for name in (self.body, self.query, self.response):
+            if name is not None and name not in schemas.AREA_OF:
+                raise ValueError(f"route {self.method} {self.path}: no model {name!r} in orderdesk.schemas")
+
+    def models(self) -> RouteModels:
+        """The route's models, resolved on its first call and kept."""
+        if self._models is None:
+            self._models = RouteModels(*(model_named(n) if n is not None else None
+                                         for n in (self.body, self.query, self.response)))
+        return self._models
 
 
 @dataclass
@@ -117,6 +152,15 @@ def fields_of(exc: ValidationError, prefix: str = "") -> dict[str, str]:
     return out
 
 
+def _body(model: type[BaseModel], raw: bytes) -> BaseModel:
+    from pydantic import ValidationError  # loaded with the route's models
+
+    try:
+        return model.model_validate_json(raw or b"{}", strict=True)
+    except ValidationError as exc:
+        raise HttpError(400, "bad_request", "the request body is not valid", fields_of(exc)) from exc
+
+
 class Api:
     def __init__(self, app: Chalice, authorizer: Any) -> None:
         self.app = app
@@ -130,9 +174,9 @@ class Api:
         *,
         role: Role | None,
         summary: str,
-        body: type[BaseModel] | None = None,
-        query: type[BaseModel] | None = None,
-        response: type[BaseModel] | None = None,
+        body: str | None = None,
+        query: str | None = None,
+        response: str | None = None,
         response_is_list: bool = False,
         status: int = 200,
         errors: tuple[int, ...] = (),
@@ -190,13 +234,11 @@ class Api:
             if bad:
                 raise HttpError(400, "bad_request", "bad path parameter", bad)
             kwargs: dict[str, Any] = {k: v for k, v in path_params.items() if k in wanted}
-            if spec.body is not None:
-                try:
-                    kwargs["body"] = spec.body.model_validate_json(raw or b"{}", strict=True)
-                except ValidationError as exc:
-                    raise HttpError(400, "bad_request", "the request body is not valid", fields_of(exc)) from exc
-            if spec.query is not None:
-                kwargs["query"] = self._query(spec.query)
+            models = spec.models()
+            if models.body is not None:
+                kwargs["body"] = _body(models.body, raw)
+            if models.query is not None:
+                kwargs["query"] = self._query(models.query)
             if "ctx" in wanted:
                 kwargs["ctx"] = Ctx(principal=principal, headers=dict(request.headers or {}))
 
@@ -237,6 +279,8 @@ class Api:
             if len(many) > 1:
                 raise HttpError(400, "bad_request", "repeated query parameter", {name: "give it once"})
             values[name] = many[0]
+        from pydantic import ValidationError  # loaded with the route's models
+
         try:
             return model.model_validate(values)
         except ValidationError as exc:
@@ -246,7 +290,7 @@ class Api:
     def _shape(spec: RouteSpec, result: Any) -> dict[str, Any]:
         if spec.status == 204 or result is None:
             return {"status": spec.status, "body": None}
-        model = spec.response
+        model = spec.models().response
         if model is not None:
             if spec.response_is_list:
                 data: Any = [(r if isinstance(r, model) else model.model_validate(r)).model_dump(mode="json", by_alias=True)
@@ -267,9 +311,12 @@ class Api:
     # -- OpenAPI -------------------------------------------------------------------------------
 
     def openapi(self, title: str, version: str) -> dict[str, Any]:
-        models: set[type[BaseModel]] = {ErrorOut}
+        from pydantic.json_schema import models_json_schema
+
+        error_out = model_named("ErrorOut")
+        models: set[type[BaseModel]] = {error_out}
         for spec in self.specs:
-            for m in (spec.body, spec.response):
+            for m in (spec.models().body, spec.models().response):
                 if m is not None:
                     models.add(m)
         ordered = sorted(models, key=lambda m: m.__name__)
@@ -285,8 +332,9 @@ class Api:
                 {"name": p, "in": "path", "required": True, "schema": dict(PATH_PARAM_SCHEMA)}
                 for p in re.findall(r"{(\w+)}", spec.path)
             ]
-            if spec.query is not None:
-                qs = spec.query.model_json_schema(ref_template="#/components/schemas/{model}")
+            query = spec.models().query
+            if query is not None:
+                qs = query.model_json_schema(ref_template="#/components/schemas/{model}")
                 components.update(qs.get("$defs", {}))
                 required = set(qs.get("required", []))
                 for name, schema in qs.get("properties", {}).items():
@@ -298,13 +346,14 @@ class Api:
                                           "pattern": IDEMPOTENCY_KEY.pattern}})
             if params:
                 op["parameters"] = params
-            if spec.body is not None:
-                op["requestBody"] = {"required": True, "content": {JSON: {"schema": mapping[(spec.body, "validation")]}}}
+            body, response = spec.models().body, spec.models().response
+            if body is not None:
+                op["requestBody"] = {"required": True, "content": {JSON: {"schema": mapping[(body, "validation")]}}}
             responses: dict[str, Any] = {}
             if spec.status == 204:
                 responses["204"] = {"description": "done"}
-            elif spec.response is not None:
-                schema = mapping[(spec.response, "serialization")]
+            elif response is not None:
+                schema = mapping[(response, "serialization")]
                 if spec.response_is_list:
                     schema = {"type": "array", "items": schema}
                 responses[str(spec.status)] = {"description": "ok", "content": {JSON: {"schema": schema}}}
@@ -313,7 +362,7 @@ class Api:
             links = _links(spec, self.specs, responses.get(str(spec.status)), components)
             if links:
                 responses[str(spec.status)]["links"] = links
-            err = {"content": {JSON: {"schema": mapping[(ErrorOut, "serialization")]}}}
+            err = {"content": {JSON: {"schema": mapping[(error_out, "serialization")]}}}
             codes = {400, 413, *spec.errors} if (spec.body or spec.query) else set(spec.errors)
             if spec.role is not None:
                 codes |= {401, 403}

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..adapters import secrets
 from ..adapters.repository import get_repository
 from ..domain.model import Affiliate, Client, Server, iso, new_id, utcnow
 from ..domain.money import ZERO
-from ..schemas import AffiliateIn, ClientIn, ServerIn
+
+if TYPE_CHECKING:  # annotations only: the models (and pydantic) load with the request that carries one
+    from ..schemas import AffiliateIn, ClientIn, ServerIn
 
 
 def create_client(cmd: ClientIn) -> Client:

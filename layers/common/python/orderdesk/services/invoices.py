@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..adapters.repository import get_repository
 from ..domain.errors import ConcurrentUpdate, Conflict, TransitionNotAllowed, ValidationFailed
 from ..domain.model import HistoryEntry, Invoice, Transaction, iso, new_id, utcnow
 from ..domain.money import ZERO, quantize
 from ..domain.statuses import InvoiceStatus
-from ..schemas import PaymentIn
+
+if TYPE_CHECKING:  # annotations only: the models (and pydantic) load with the request that carries one
+    from ..schemas import PaymentIn
 
 PAYABLE = frozenset({InvoiceStatus.UNPAID, InvoiceStatus.PAYMENT_PENDING, InvoiceStatus.COLLECTIONS})
 

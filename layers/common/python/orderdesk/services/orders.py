@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from ..adapters.repository import OrderFilter, get_repository
 from ..domain.errors import ConcurrentUpdate, NotFound, ValidationFailed
@@ -24,8 +25,10 @@ from ..domain.model import (
 )
 from ..domain.money import ZERO, parse_money
 from ..domain.statuses import InvoiceStatus, ItemKind, ItemStatus, OrderStatus
-from ..schemas import CreateOrderIn, OrderQuery
 from . import cursor
+
+if TYPE_CHECKING:  # annotations only: the models (and pydantic) load with the request that carries one
+    from ..schemas import CreateOrderIn, OrderQuery
 
 
 def create_order(cmd: CreateOrderIn, actor: str) -> Order:
