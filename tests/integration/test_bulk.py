@@ -1,5 +1,6 @@
 """Bulk status changes over SQS (moto's server over HTTP) with the real consumer and DynamoDB Local:
-exact counters and reasons, redelivery after a crash, concurrent duplicates, poison messages."""
+exact counters and reasons, redelivery after a crash between moving and counting, concurrent
+duplicates, poison messages."""
 
 from __future__ import annotations
 
@@ -49,11 +50,11 @@ def test_bulk_of_500_counts_exactly_with_reasons(api, bulk_queue):  # noqa: F811
     assert r.status_code == 202, r.data
     job = r.data["job"]
     assert job["status"] == "QUEUED" and job["total"] == 500
-    assert _queue_depth(bulk_queue) == 50  # ten order ids per message
+    assert _queue_depth(bulk_queue) == 5  # 100 order ids per message
     t1 = time.monotonic()
     received = _poller(bulk_queue).drain()
     consumed_in = time.monotonic() - t1
-    assert received == 50
+    assert received == 5
     # THEN the job is DONE with exact counters and every failure named with its reason
     r = api.get(f"/bulk-jobs/{job['id']}", role="viewer")
     assert r.status_code == 200, r.data
@@ -77,23 +78,24 @@ def test_bulk_of_500_counts_exactly_with_reasons(api, bulk_queue):  # noqa: F811
 
 
 def test_crash_mid_batch_then_redelivery_counts_nothing_twice(api, bulk_queue, monkeypatch):  # noqa: F811
-    # GIVEN 30 Pending orders queued for Cancelled in bulk
-    _, orders = seed(30, [OrderStatus.PENDING])
+    # GIVEN 250 Pending orders queued for Cancelled in bulk (three messages: 100, 100 and 50)
+    _, orders = seed(250, [OrderStatus.PENDING])
     r = api.post("/orders/bulk", {"order_ids": [o.id for o in orders], "status": "Cancelled"})
     job_id = r.data["job"]["id"]
-    # AND a consumer whose invocation dies after its first message's 10 orders were written (each
-    # message is settled in one transaction; no message deleted)
-    real = bulk.settle_chunk
+    # AND a consumer whose invocation dies after its second message's orders were moved but before
+    # that message was counted (no message deleted: the whole batch comes back)
+    repo = get_repository()
+    real = type(repo).count_bulk_chunk
     calls = {"n": 0}
 
     class Crash(BaseException):
         pass
 
-    def dying(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def dying(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         calls["n"] += 1
         if calls["n"] == 2:
             raise Crash()
-        return real(*args, **kwargs)
+        return real(self, *args, **kwargs)
 
     def handler(event, context):  # type: ignore[no-untyped-def]
         try:
@@ -101,24 +103,25 @@ def test_crash_mid_batch_then_redelivery_counts_nothing_twice(api, bulk_queue, m
         except Crash as exc:
             raise RuntimeError("the Lambda runtime died mid-batch") from exc
 
-    monkeypatch.setattr(bulk, "settle_chunk", dying)
+    monkeypatch.setattr(type(repo), "count_bulk_chunk", dying)
     poller = _poller(bulk_queue, handler=handler, visibility_timeout=0)
     assert poller.run_once() == 3
     mid = api.get(f"/bulk-jobs/{job_id}").data
-    assert (mid["status"], mid["succeeded"]) == ("RUNNING", 10)
+    assert (mid["status"], mid["succeeded"]) == ("RUNNING", 100)
+    moved = sum(repo.get_order_header(o.id).status is OrderStatus.CANCELLED for o in orders)
+    assert moved == 200  # the second message's orders moved, not yet counted
     # WHEN every message is delivered again
-    monkeypatch.setattr(bulk, "settle_chunk", real)
+    monkeypatch.setattr(type(repo), "count_bulk_chunk", real)
     poller.drain()
-    # THEN each order counted once and changed once
+    # THEN each order counted once and changed once, and the status counters are exact
     done = api.get(f"/bulk-jobs/{job_id}").data
-    assert (done["status"], done["succeeded"], done["failed"]) == ("DONE", 30, 0)
-    repo = get_repository()
-    for order in orders[:16]:
+    assert (done["status"], done["succeeded"], done["failed"]) == ("DONE", 250, 0)
+    for order in orders[95:105]:  # either side of the first message's end
         full = repo.get_order(order.id)
         assert full.status is OrderStatus.CANCELLED
         assert [h.action for h in full.history].count("bulk status change") == 1
     counts = {x["status"]: x["count"] for x in api.get("/order-statuses").data}
-    assert counts["Cancelled"] == 30 and counts["Pending"] == 0
+    assert counts["Cancelled"] == 250 and counts["Pending"] == 0
 
 
 def test_same_message_delivered_twice_at_once_counts_once(api, bulk_queue):  # noqa: F811
@@ -126,7 +129,7 @@ def test_same_message_delivered_twice_at_once_counts_once(api, bulk_queue):  # n
     _, orders = seed(10, [OrderStatus.PENDING])
     r = api.post("/orders/bulk", {"order_ids": [o.id for o in orders], "status": "Fraud"})
     job_id = r.data["job"]["id"]
-    body = {"job_id": job_id, "target": "Fraud", "actor": "admin", "order_ids": [o.id for o in orders]}
+    body = {"job_id": job_id, "target": "Fraud", "actor": "admin", "chunk": 0, "order_ids": [o.id for o in orders]}
     # WHEN two consumers process the same message at the same time (SQS is at-least-once)
     errors: list[BaseException] = []
 
@@ -168,18 +171,14 @@ def test_an_order_failing_every_delivery_is_counted_failed_on_the_last(api, bulk
     _, orders = seed(3, [OrderStatus.PENDING])
     bad = orders[1].id
     repo = get_repository()
-    real_change = type(repo).change_order
+    real_move = type(repo).bulk_move
 
-    def change_order(self, order, change, **kw):  # type: ignore[no-untyped-def]
-        if order.id == bad:
+    def bulk_move(self, job_id, order_id, decision, allowed):  # type: ignore[no-untyped-def]
+        if order_id == bad:
             raise RuntimeError("store unavailable")
-        return real_change(self, order, change, **kw)
+        return real_move(self, job_id, order_id, decision, allowed)
 
-    def apply_bulk_chunk(self, job_id, chunk, moves, refusals):  # type: ignore[no-untyped-def]
-        raise RuntimeError("store unavailable")  # the message as a whole fails too
-
-    monkeypatch.setattr(type(repo), "change_order", change_order)
-    monkeypatch.setattr(type(repo), "apply_bulk_chunk", apply_bulk_chunk)
+    monkeypatch.setattr(type(repo), "bulk_move", bulk_move)
     job_id = api.post("/orders/bulk", {"order_ids": [o.id for o in orders], "status": "Cancelled"}).data["job"]["id"]
     poller = _poller(bulk_queue, visibility_timeout=0)
     # WHEN the message fails three deliveries
@@ -189,6 +188,8 @@ def test_an_order_failing_every_delivery_is_counted_failed_on_the_last(api, bulk
     job = api.get(f"/bulk-jobs/{job_id}").data
     assert (job["status"], job["succeeded"], job["failed"]) == ("DONE", 2, 1)
     assert job["failures"] == [{"order_id": bad, "error": "internal error: store unavailable"}]
+    assert repo.get_order_header(bad).status is OrderStatus.PENDING
+    assert {repo.get_order_header(o.id).status for o in (orders[0], orders[2])} == {OrderStatus.CANCELLED}
     poller.run_once()
     assert _queue_depth(bulk_queue) == 0
     assert len(bulk_queue.sqs.receive_message(QueueUrl=bulk_queue.dlq_url)["Messages"]) == 1
@@ -230,23 +231,20 @@ def test_bulk_needs_admin_and_unknown_job_is_404(api, bulk_queue):  # noqa: F811
 
 
 def test_orders_that_could_not_be_queued_fail_with_the_reason(api, bulk_queue, monkeypatch):  # noqa: F811
-    # GIVEN 120 ids (12 messages, two SendMessageBatch calls) and SQS refusing the second call
-    from botocore.exceptions import ClientError
-
+    # GIVEN 250 ids (three messages) and SQS taking the first two but never the third
     from orderdesk.adapters import queue
 
     sqs = queue._sqs()
     real = sqs.send_message_batch
-    calls = {"n": 0}
 
-    def send(**kwargs):  # type: ignore[no-untyped-def]
-        calls["n"] += 1
-        if calls["n"] > 1:
-            raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "try later"}}, "SendMessageBatch")
-        return real(**kwargs)
+    def send(QueueUrl, Entries):  # type: ignore[no-untyped-def]  # noqa: N803 - boto3's names
+        taken = [e for e in Entries if e["Id"] != "2"]
+        resp = real(QueueUrl=QueueUrl, Entries=taken) if taken else {"Successful": []}
+        refused = [{"Id": "2", "SenderFault": False, "Code": "ServiceUnavailable", "Message": "try later"}]
+        return {**resp, "Failed": refused if len(taken) < len(Entries) else []}
 
     monkeypatch.setattr(sqs, "send_message_batch", send)
-    ids = [f"missing{i:03d}" for i in range(120)]
+    ids = [f"missing{i:04d}" for i in range(250)]
     # WHEN an admin submits them
     r = api.post("/orders/bulk", {"order_ids": ids, "status": "Cancelled"})
     # THEN the caller is told which job and why, the queued ones are worked off, the rest failed
@@ -254,7 +252,7 @@ def test_orders_that_could_not_be_queued_fail_with_the_reason(api, bulk_queue, m
     job_id = r.data["error"]["message"].split(":")[0].removeprefix("bulk job ")
     _poller(bulk_queue).drain()
     job = api.get(f"/bulk-jobs/{job_id}").data
-    assert (job["status"], job["succeeded"], job["failed"]) == ("DONE", 0, 120)
+    assert (job["status"], job["succeeded"], job["failed"]) == ("DONE", 0, 250)
     reasons = {f["order_id"]: f["error"] for f in job["failures"]}
-    assert {reasons[i] for i in ids[:100]} == {"unknown order"}
-    assert all(reasons[i].startswith("not queued:") and "try later" in reasons[i] for i in ids[100:])
+    assert {reasons[i] for i in ids[:200]} == {"unknown order"}
+    assert all(reasons[i].startswith("not queued:") and "try later" in reasons[i] for i in ids[200:])

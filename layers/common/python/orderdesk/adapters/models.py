@@ -18,7 +18,6 @@ Table layout (one table, `pk`/`sk`):
 | server            | SERVER#<id>         | SERVER                   | by_type |
 | bulk job          | BULKJOB#<id>        | JOB                      | |
 | bulk outcome      | BULKJOB#<id>        | OUTCOME#<order id>       | |
-| bulk chunk        | BULKJOB#<id>        | CHUNK#<message key>      | |
 
 So an order's whole detail is one Query on `ORDER#<id>`. GSIs (all projecting ALL, so a list page
 needs no second read):
@@ -41,7 +40,9 @@ from pynamodb.attributes import (
     Attribute,
     BooleanAttribute,
     DiscriminatorAttribute,
+    MapAttribute,
     NumberAttribute,
+    NumberSetAttribute,
     TTLAttribute,
     UnicodeAttribute,
     VersionAttribute,
@@ -203,6 +204,9 @@ class OrderRecord(Record, discriminator="order"):
     skip_fraud_check = BooleanAttribute(default=False)
     pending_action = JsonAttribute(null=True)
     search = UnicodeAttribute()  # lower-cased client name, email, company and domains, for `q`
+    # each bulk job's decision on this order, by job id: {"a": at, "u": actor, "f": from, "t": to}
+    # when it moved the order, {"a", "u", "e": reason} when it refused; written with the move
+    bulk: MapAttribute[str, Any] = MapAttribute(null=True)
     version = VersionAttribute()
 
 
@@ -344,6 +348,8 @@ class ServerRecord(Record, discriminator="server"):
 
 
 class BulkJobRecord(Record, discriminator="bulk_job"):
+    """A bulk job: its counters, and which of its messages (status changes) were counted."""
+
     id = UnicodeAttribute()
     status = UnicodeAttribute()
     target = UnicodeAttribute()  # an order status, or "delete"
@@ -353,10 +359,12 @@ class BulkJobRecord(Record, discriminator="bulk_job"):
     created_at = UnicodeAttribute()
     actor = UnicodeAttribute(null=True)
     finished_at = UnicodeAttribute(null=True)
+    chunks = NumberSetAttribute(null=True)  # numbers of the status-change messages already counted
 
 
 class BulkOutcomeRecord(Record, discriminator="bulk_outcome"):
-    """One per order of a bulk job: makes a redelivered message count once."""
+    """An order a bulk job refused (with why), and the claim and outcome of each order of a bulk
+    delete; listed by the job's Query."""
 
     order_id = UnicodeAttribute()
     ok = BooleanAttribute()
@@ -364,12 +372,6 @@ class BulkOutcomeRecord(Record, discriminator="bulk_outcome"):
     # a bulk delete is begun (not yet counted): a delete spans several writes, so the outcome is
     # claimed first and counted when the order is gone; a redelivery resumes it
     deleting = BooleanAttribute(null=True)
-
-
-class BulkChunkRecord(Record, discriminator="bulk_chunk"):
-    """One per message of a bulk job settled in one transaction: a redelivery finds it and stops."""
-
-    orders = NumberAttribute()
 
 
 _bound_table: tuple[str, str, str | None] | None = None

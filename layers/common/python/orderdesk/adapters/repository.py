@@ -19,16 +19,18 @@ Which index serves which filter of GET /orders (see `list_orders`):
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from botocore.exceptions import ClientError
 from pynamodb.connection import Connection
 from pynamodb.exceptions import (
     DeleteError,
@@ -53,8 +55,10 @@ from ..domain.model import (
     ActionStep,
     Affiliate,
     AffiliateRef,
+    BulkDecision,
     BulkFailure,
     BulkJob,
+    BulkOrderState,
     Client,
     ClientRef,
     FraudCheck,
@@ -331,6 +335,7 @@ class Repository:
             skip_fraud_check=order.skip_fraud_check,
             flagged_for_review=order.flagged_for_review,
             search=search,
+            bulk={},  # the map each bulk job's decision goes into (`bulk_decide`)
         )
 
     @staticmethod
@@ -471,7 +476,7 @@ class Repository:
         items: list[m.ItemRecord] = []
         invoice_rec: m.InvoiceRecord | None = None
         notes: list[Note] = []
-        history: list[HistoryEntry] = []
+        history: list[tuple[str, HistoryEntry]] = []  # with their sort keys
         actions: list[Action] = []
         fraud: m.FraudCheckRecord | None = None
         for rec in m.Record.query(order_pk(order_id), consistent_read=consistent):
@@ -486,7 +491,7 @@ class Repository:
             elif isinstance(rec, m.NoteRecord):
                 notes.append(Note(id=rec.id, at=rec.at, author=rec.author, text=rec.text))
             elif isinstance(rec, m.HistoryRecord):
-                history.append(
+                history.append((rec.sk,
                     HistoryEntry(
                         at=rec.at,
                         actor=rec.actor,
@@ -495,7 +500,7 @@ class Repository:
                         to=rec.to_status,
                         detail=rec.detail,
                         execution=rec.execution,
-                    )
+                    ))
                 )
             elif isinstance(rec, m.ActionRecord):
                 actions.append(self._action_from(rec))
@@ -509,7 +514,13 @@ class Repository:
         order.items = [self._item_from(r, pay) for r in sorted(items, key=lambda r: int(r.position or 0))]
         order.invoice = invoice
         order.admin_notes = notes
-        order.history = history
+        # bulk status changes are recorded on the order record itself (`bulk_decide`), each with
+        # the write time its history records carry in their sort key
+        moves = [(f"HIST#{d['a']}#{int(d.get('n', 0)):020d}", HistoryEntry(
+            at=d["a"], actor=d.get("u", "bulk"), action="bulk status change", from_=d.get("f"), to=d.get("t"),
+            detail=f"bulk job {job_id}")) for job_id, d in _bulk_map(order_rec).items() if "t" in d]
+        order.history = [h for _, h in sorted(history + moves, key=lambda pair: pair[0])] if moves else [
+            h for _, h in history]
         order.actions = sorted(actions, key=lambda a: a.started_at)
         return order
 
@@ -1189,33 +1200,25 @@ class Repository:
             created_at=job.created_at, actor=job.actor, failures=failures,
         )
 
-    def bulk_outcome(self, job_id: str, order_id: str, chunk: str | None = None) -> str | None:
-        """None (not yet counted), "ok", "failed", or "deleting" (a delete begun, not yet counted).
-        `chunk`: the key of the order's message; settled as a whole (`apply_bulk_chunk`), its moved
-        orders have no outcome record of their own: they count as "ok"."""
+    def bulk_outcome(self, job_id: str, order_id: str) -> str | None:
+        """An order of a bulk delete: None (not yet counted), "ok", "failed", or "deleting" (a
+        delete begun, not yet counted)."""
         try:
             rec = m.BulkOutcomeRecord.get(f"BULKJOB#{job_id}", f"OUTCOME#{order_id}", consistent_read=True)
         except DoesNotExist:
-            if chunk is not None and self.bulk_chunk_done(job_id, chunk):
-                return "ok"
             return None
         if rec.deleting:
             return "deleting"
         return "ok" if rec.ok else "failed"
 
     def bulk_outcome_op(self, job_id: str, order_id: str, ok: bool, error: str | None = None, *,
-                        claimed: bool = False, chunk: str | None = None) -> Any:
-        """`fn(tx)` adding an order's outcome and the job counter it moves to a transaction.
-
-        The outcome is written only if none exists (or, `claimed`, only over the claim of a
-        delete), and, with `chunk`, only while that message was not settled as a whole, so a
-        redelivered message never counts an order twice."""
+                        claimed: bool = False) -> Any:
+        """`fn(tx)` adding an order's outcome and the job counter it moves to a transaction. The
+        outcome is written only if none exists (or, `claimed`, only over the claim of a delete),
+        so a redelivered message never counts an order twice."""
         pk = f"BULKJOB#{job_id}"
 
         def add(tx: TransactWrite) -> None:
-            if chunk is not None:
-                tx.condition_check(m.BulkChunkRecord, pk, f"CHUNK#{chunk}",
-                                   condition=m.BulkChunkRecord.pk.does_not_exist())
             if claimed:
                 tx.update(m.BulkOutcomeRecord(pk=pk, sk=f"OUTCOME#{order_id}"),
                           actions=[m.BulkOutcomeRecord.ok.set(ok), m.BulkOutcomeRecord.deleting.remove(),
@@ -1233,11 +1236,11 @@ class Repository:
         return add
 
     def record_bulk_outcome(self, job_id: str, order_id: str, ok: bool, error: str | None = None, *,
-                            claimed: bool = False, chunk: str | None = None) -> bool:
+                            claimed: bool = False) -> bool:
         """Count one order's outcome on its own; False when it was already counted."""
         try:
             with self.transaction() as tx:
-                self.bulk_outcome_op(job_id, order_id, ok, error, claimed=claimed, chunk=chunk)(tx)
+                self.bulk_outcome_op(job_id, order_id, ok, error, claimed=claimed)(tx)
         except TransactWriteError as exc:
             if _is_condition_failure(exc):
                 return False
@@ -1246,77 +1249,126 @@ class Repository:
             raise
         return True
 
-    def bulk_chunk_done(self, job_id: str, chunk: str) -> bool:
+    # -- bulk status changes: a decision per order on the order, a count per message on the job --
+
+    def bulk_chunk_counted(self, job_id: str, chunk: int) -> bool:
+        """Whether the job counted its message `chunk` already (strongly consistent)."""
         try:
-            m.BulkChunkRecord.get(f"BULKJOB#{job_id}", f"CHUNK#{chunk}", consistent_read=True)
-        except DoesNotExist:
-            return False
-        return True
+            rec = m.BulkJobRecord.get(f"BULKJOB#{job_id}", "JOB", consistent_read=True,
+                                      attributes_to_get=[m.Record.kind.attr_name, m.BulkJobRecord.chunks.attr_name])
+        except DoesNotExist as exc:
+            raise NotFound(f"bulk job {job_id} not found") from exc
+        return chunk in (rec.chunks or set())
 
-    def bulk_chunk_state(self, job_id: str, chunk: str, order_ids: list[str]) -> tuple[bool, dict[str, Order], set[str]]:
-        """In one BatchGetItem (strongly consistent): whether the message was settled as a whole,
-        its orders as stored (unknown ones absent), and which of them already have an outcome."""
-        pk = f"BULKJOB#{job_id}"
-        keys = [(pk, f"CHUNK#{chunk}"), *((order_pk(o), ORDER_SK) for o in order_ids),
-                *((pk, f"OUTCOME#{o}") for o in order_ids)]
-        done, orders, counted = False, {}, set()
-        for rec in m.Record.batch_get(keys, consistent_read=True):
-            if isinstance(rec, m.BulkChunkRecord):
-                done = True
-            elif isinstance(rec, m.OrderRecord):
-                orders[rec.id] = self._order_from(rec)
-            elif isinstance(rec, m.BulkOutcomeRecord):
-                counted.add(rec.order_id)
-        return done, orders, counted
+    def bulk_move(self, job_id: str, order_id: str, decision: BulkDecision,
+                  allowed: frozenset[OrderStatus]) -> BulkDecision | BulkOrderState | None:
+        """Move one order for a bulk job in one conditional UpdateItem, recording the decision on
+        the order with the move: status, its index key and the version, when the order is in an
+        `allowed` status, carries no lock and no decision of this job yet. Returns the decision
+        as recorded (with the status it left); or, when the order could not move, the order as it
+        was (the failed write returns it: no second read); None for an unknown order."""
+        assert decision.to is not None
+        request = _bulk_move_request(m.OrderRecord._get_connection().table_name, job_id, decision.to,
+                                     tuple(sorted(s.value for s in allowed)))
+        shard = shard_of(order_id, self.settings.status_shards)
+        entry = {"a": {"S": decision.at}, "u": {"S": decision.actor}, "n": {"N": str(time.time_ns())},
+                 "t": {"S": decision.to}}
+        request = {**request, "Key": {"pk": {"S": order_pk(order_id)}, "sk": {"S": ORDER_SK}},
+                   "ExpressionAttributeValues": {**request["ExpressionAttributeValues"], ":entry": {"M": entry},
+                                                 ":key": {"S": f"STATUS#{decision.to}#{shard}"}}}
+        applied, item = self._bulk_update(order_id, request)
+        if applied:
+            return replace(decision, from_=item["status"]["S"])
+        return self._bulk_found(job_id, item)
 
-    def apply_bulk_chunk(self, job_id: str, chunk: str, moves: list[tuple[Order, OrderStatus, HistoryEntry]],
-                         refusals: list[tuple[str, str]]) -> str:
-        """Settle one message of a bulk job in one transaction: each moved order's status (guarded as
-        `change_order` guards it: the status and version as read, no lock) with its history entry,
-        the status counters once per shard, a failure outcome per refused order, the job's
-        counters, and the chunk's marker (written once). "done"; "changed" when a guard failed or
-        the marker exists (nothing written); "busy" on a conflict with another transaction."""
+    def bulk_refuse(self, job_id: str, order_id: str, decision: BulkDecision) -> BulkDecision | None:
+        """Record a refusal of the job on the order, unless the job decided on it already; the
+        decision on record (this one, or the one found), None when the order is gone."""
+        value = {"a": decision.at, "u": decision.actor, "n": time.time_ns(), "e": decision.error or "refused"}
+        table = m.OrderRecord._get_connection()
+        request = table.connection.get_operation_kwargs(
+            table.table_name, order_pk(order_id), ORDER_SK, actions=[m.OrderRecord.bulk[job_id].set(value)],
+            condition=m.OrderRecord.pk.exists() & m.OrderRecord.bulk[job_id].does_not_exist(),
+            return_values_on_condition_failure="ALL_OLD")
+        applied, item = self._bulk_update(order_id, request)
+        if applied:
+            return decision
+        found = self._bulk_found(job_id, item)
+        return found.decision if found is not None else None
+
+    def _bulk_found(self, job_id: str, item: dict[str, Any] | None) -> BulkOrderState | None:
+        if item is None:
+            return None
+        rec = m.OrderRecord.from_raw_data(item)
+        return BulkOrderState(status=OrderStatus(rec.status), locked=rec.pending_action is not None,
+                              decision=_bulk_decisions(rec).get(job_id))
+
+    def _bulk_update(self, order_id: str, request: dict[str, Any]) -> tuple[bool, Any]:
+        """One UpdateItem of an order record. (True, the updated attributes as they were) when it
+        applied; (False, the item as it is, or None) when its condition failed."""
+        table = m.OrderRecord._get_connection()
+        client = table.connection.client
+        for attempt in range(2):
+            try:
+                return True, client.update_item(**request).get("Attributes", {})
+            except client.exceptions.ConditionalCheckFailedException as exc:
+                return False, exc.response.get("Item")
+            except ClientError as exc:
+                message = exc.response.get("Error", {}).get("Message", "")
+                if attempt or "document path provided in the update expression is invalid" not in message:
+                    raise
+                # an order stored before orders carried the `bulk` map: give it one, then again
+                table.update_item(order_pk(order_id), ORDER_SK, condition=m.OrderRecord.pk.exists(),
+                                  actions=[m.OrderRecord.bulk.set(m.OrderRecord.bulk | {})])
+        raise AssertionError("unreachable")
+
+    def count_bulk_chunk(self, job_id: str, chunk: int, decisions: list[tuple[str, BulkDecision]]) -> bool:
+        """Count one message of a bulk job: the refused orders' outcome records (idempotent puts,
+        so the job lists them), then one transaction of the job's counters with the message's
+        number (written once: a message already counted changes nothing) and the status counts
+        the moves changed. False when the message was counted already."""
         pk = f"BULKJOB#{job_id}"
-        deltas: dict[str, dict[str, int]] = {}
+        refused = [(order_id, d) for order_id, d in decisions if not d.moved]
+        if refused:
+            with m.BulkOutcomeRecord.batch_write() as batch:
+                for order_id, d in refused:
+                    batch.save(m.BulkOutcomeRecord(pk=pk, sk=f"OUTCOME#{order_id}", order_id=order_id, ok=False,
+                                                   error=d.error, ttl=self.ttl_at()))
+        # the message's status changes go to one counter shard, picked by the message (the counts
+        # are summed over the shards, so which shard holds a change does not matter): with the
+        # job's record, a transaction of two items, however many shards its orders fall in
+        counts: dict[str, int] = {}
+        for _, d in decisions:
+            if d.moved and d.from_ != d.to:
+                for status, n in ((d.from_, -1), (d.to, 1)):
+                    if status:
+                        counts[status] = counts.get(status, 0) + n
+        stats_key = f"STATS#{shard_of(f'{job_id}#{chunk}', self.settings.status_shards)}"
+        moved = len(decisions) - len(refused)
         try:
             with self.transaction() as tx:
-                for seq, (order, to, entry) in enumerate(moves):
-                    rec = m.OrderRecord(pk=order_pk(order.id), sk=ORDER_SK)
-                    rec.version = order.version
-                    shard = shard_of(order.id, self.settings.status_shards)
-                    tx.update(rec, actions=[m.OrderRecord.status.set(to.value),
-                                            m.OrderRecord.gsi1pk.set(f"STATUS#{to.value}#{shard}")],
-                              condition=(m.OrderRecord.status == order.status.value)
-                              & m.OrderRecord.pending_action.does_not_exist())
-                    tx.save(self._history_record(order.id, entry, seq))
-                    counts = deltas.setdefault(self._stats_key(order.id), {})
-                    counts[order.status.value] = counts.get(order.status.value, 0) - 1
-                    counts[to.value] = counts.get(to.value, 0) + 1
-                for order_id, error in refusals:
-                    tx.save(m.BulkOutcomeRecord(pk=pk, sk=f"OUTCOME#{order_id}", order_id=order_id, ok=False,
-                                                error=error, ttl=self.ttl_at()),
-                            condition=m.BulkOutcomeRecord.pk.does_not_exist())
-                for key, counts in deltas.items():
-                    adds = [getattr(m.StatsRecord, s).add(n) for s, n in counts.items() if n]
-                    if adds:
-                        tx.update(m.StatsRecord(pk=key, sk="ORDER_STATUS"),
-                                  actions=[*adds, m.StatsRecord.kind.set(m.StatsRecord)])
-                job: list[Any] = [m.BulkJobRecord.status.set("RUNNING")]
-                if moves:
-                    job.append(m.BulkJobRecord.succeeded.add(len(moves)))
-                if refusals:
-                    job.append(m.BulkJobRecord.failed.add(len(refusals)))
-                tx.update(m.BulkJobRecord(pk=pk, sk="JOB"), actions=job, condition=m.BulkJobRecord.pk.exists())
-                tx.save(m.BulkChunkRecord(pk=pk, sk=f"CHUNK#{chunk}", orders=len(moves) + len(refusals),
-                                          ttl=self.ttl_at()),
-                        condition=m.BulkChunkRecord.pk.does_not_exist())
+                job: list[Any] = [m.BulkJobRecord.status.set("RUNNING"), m.BulkJobRecord.chunks.add({chunk})]
+                if moved:
+                    job.append(m.BulkJobRecord.succeeded.add(moved))
+                if refused:
+                    job.append(m.BulkJobRecord.failed.add(len(refused)))
+                tx.update(m.BulkJobRecord(pk=pk, sk="JOB"), actions=job,
+                          condition=m.BulkJobRecord.pk.exists() & ~m.BulkJobRecord.chunks.contains(chunk))
+                adds = [getattr(m.StatsRecord, s).add(n) for s, n in counts.items() if n]
+                if adds:
+                    tx.update(m.StatsRecord(pk=stats_key, sk="ORDER_STATUS"),
+                              actions=[*adds, m.StatsRecord.kind.set(m.StatsRecord)])
         except TransactWriteError as exc:
             if _is_condition_failure(exc):
-                return "changed"
+                try:
+                    m.BulkJobRecord.get(pk, "JOB", consistent_read=True)
+                except DoesNotExist:
+                    raise NotFound(f"bulk job {job_id} not found") from exc
+                return False
             if _is_transaction_conflict(exc):
-                return "busy"
+                raise ConcurrentUpdate(f"bulk job {job_id} is busy; try again") from exc
             raise
-        return "done"
+        return True
 
     def claim_bulk_delete(self, job_id: str, order_id: str) -> bool:
         """Mark a bulk delete of one order as begun; False when the order already has an outcome."""
@@ -1362,6 +1414,48 @@ def _fraud_from(d: dict[str, Any]) -> FraudCheck:
         provider=d["provider"], score=int(d["score"]), decision=d["decision"],
         signals=[FraudSignal(**s) for s in d.get("signals", [])], checked_at=d["checked_at"], error=d.get("error"),
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _bulk_move_request(table: str, job_id: str, to: str, allowed: tuple[str, ...]) -> dict[str, Any]:
+    """The UpdateItem of `Repository.bulk_move` but for the order's key, its status index key
+    and the decision (":entry"): written out once per job and target, not built per order from
+    pynamodb expressions (a bulk consumer's time goes to these writes; profiled)."""
+    names = {"#bulk": m.OrderRecord.bulk.attr_name, "#job": job_id, "#from": _from_key(job_id),
+             "#status": m.OrderRecord.status.attr_name, "#gsi1pk": m.OrderRecord.gsi1pk.attr_name,
+             "#version": m.OrderRecord.version.attr_name, "#lock": m.OrderRecord.pending_action.attr_name}
+    values: dict[str, Any] = {":to": {"S": to}, ":one": {"N": "1"}}
+    values.update({f":s{i}": {"S": status} for i, status in enumerate(allowed)})
+    return {
+        "TableName": table,
+        "UpdateExpression": "SET #bulk.#job = :entry, #bulk.#from = #status, #status = :to, #gsi1pk = :key "
+                            "ADD #version :one",
+        "ConditionExpression": f"#status IN ({', '.join(f':s{i}' for i in range(len(allowed)))}) "
+                               "AND attribute_not_exists(#lock) AND attribute_not_exists(#bulk.#job)",
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+        "ReturnValues": "UPDATED_OLD",
+        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+    }
+
+
+def _from_key(job_id: str) -> str:
+    """The key, next to a job's decision in an order's `bulk` map, of the status the move left
+    (copied from the order in the same write: no read before it)."""
+    return f"{job_id}:from"
+
+
+def _bulk_map(rec: m.OrderRecord) -> dict[str, dict[str, Any]]:
+    """The `bulk` map of an order record: each bulk job's decision, by job id."""
+    stored = rec.bulk.as_dict() if rec.bulk is not None else {}
+    return {job_id: {**d, "f": stored[_from_key(job_id)]} if _from_key(job_id) in stored else d
+            for job_id, d in stored.items() if isinstance(d, dict) and "a" in d}
+
+
+def _bulk_decisions(rec: m.OrderRecord) -> dict[str, BulkDecision]:
+    return {job_id: BulkDecision(at=d["a"], actor=d.get("u", "bulk"), from_=d.get("f"), to=d.get("t"),
+                                 error=d.get("e"))
+            for job_id, d in _bulk_map(rec).items()}
 
 
 def fraud_dict(check: FraudCheck) -> dict[str, Any]:

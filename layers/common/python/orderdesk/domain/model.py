@@ -292,6 +292,32 @@ class BulkFailure:
     error: str
 
 
+@dataclass(frozen=True)
+class BulkDecision:
+    """What one bulk job decided for one order: moved it (`from_` → `to`) or refused it (`error`).
+    Recorded on the order itself in the write that moves it, and the first decision stands, so a
+    redelivered message (or two deliveries at once) finds it and never decides again."""
+
+    at: str
+    actor: str
+    from_: str | None = None
+    to: str | None = None
+    error: str | None = None
+
+    @property
+    def moved(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class BulkOrderState:
+    """An order as a bulk status change found it when it could not move it: why it could not."""
+
+    status: OrderStatus
+    locked: bool  # carries a pending action
+    decision: BulkDecision | None  # this job's, when it decided already
+
+
 @dataclass
 class BulkJob:
     """A bulk status change (or delete) of many orders, worked off a queue."""
