@@ -110,6 +110,8 @@ def test_crash_mid_batch_then_redelivery_counts_nothing_twice(api, bulk_queue, m
     assert (mid["status"], mid["succeeded"]) == ("RUNNING", 100)
     moved = sum(repo.get_order_header(o.id).status is OrderStatus.CANCELLED for o in orders)
     assert moved == 200  # the second message's orders moved, not yet counted
+    counts = {x["status"]: x["count"] for x in api.get("/order-statuses").data}
+    assert (counts["Pending"], counts["Cancelled"]) == (250, 0)  # the counters move when the job ends
     # WHEN every message is delivered again
     monkeypatch.setattr(type(repo), "count_bulk_chunk", real)
     poller.drain()

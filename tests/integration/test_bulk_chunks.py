@@ -1,6 +1,7 @@
 """How a bulk status change stays exact when SQS delivers a message more than once: each order's
 decision (moved, or refused and why) is recorded on the order with the move, and the first one
-stands; each message is counted once, by its number on the job."""
+stands; each message is counted once, by its number on the job; the job is closed (and its net
+change added to the status counters) once."""
 
 from __future__ import annotations
 
@@ -147,3 +148,29 @@ def test_bulk_history_merges_in_time_order_with_the_orders_own(api, bulk_queue):
     entry = detail["history"][1]
     assert (entry["from"], entry["to"], entry["actor"], entry["detail"]) == ("Pending", "Active", "admin",
                                                                            f"bulk job {job_id}")
+
+
+def test_a_job_whose_close_died_is_closed_by_the_redelivery(api, bulk_queue, monkeypatch):  # noqa: F811
+    # GIVEN a one-message job whose delivery counted the message, then died closing the job
+    _, orders = seed(3, [OrderStatus.PENDING])
+    job_id, body = _job(api, orders, "Fraud")
+    repo = get_repository()
+
+    def die(self, rec):  # type: ignore[no-untyped-def]
+        raise RuntimeError("died closing the job")
+
+    real = type(repo)._close_bulk_job
+    monkeypatch.setattr(type(repo), "_close_bulk_job", die)
+    with pytest.raises(RuntimeError):
+        bulk.process_message(body)
+    monkeypatch.setattr(type(repo), "_close_bulk_job", real)
+    assert _counts(api)["Fraud"] == 0
+    # WHEN the message is delivered again
+    bulk.process_message(body, receive_count=2)
+    # THEN the job is closed once: DONE, and the status counters moved by its three orders
+    job = api.get(f"/bulk-jobs/{job_id}").data
+    assert (job["status"], job["succeeded"], job["failed"]) == ("DONE", 3, 0)
+    assert m.BulkJobRecord.get(f"BULKJOB#{job_id}", "JOB").status == "DONE"
+    assert _counts(api)["Fraud"] == 3 and _counts(api)["Pending"] == 0
+    bulk.process_message(body, receive_count=3)
+    assert _counts(api)["Fraud"] == 3

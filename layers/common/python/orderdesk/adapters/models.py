@@ -360,6 +360,12 @@ class BulkJobRecord(Record, discriminator="bulk_job"):
     actor = UnicodeAttribute(null=True)
     finished_at = UnicodeAttribute(null=True)
     chunks = NumberSetAttribute(null=True)  # numbers of the status-change messages already counted
+    # the job's net change to the order counts per status, added to the status counters once,
+    # when the job is done (`Repository.count_bulk_chunk`)
+    d_Pending = NumberAttribute(null=True)  # noqa: N815 - named after the status
+    d_Active = NumberAttribute(null=True)  # noqa: N815
+    d_Cancelled = NumberAttribute(null=True)  # noqa: N815
+    d_Fraud = NumberAttribute(null=True)  # noqa: N815
 
 
 class BulkOutcomeRecord(Record, discriminator="bulk_outcome"):

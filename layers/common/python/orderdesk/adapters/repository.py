@@ -335,7 +335,9 @@ class Repository:
             skip_fraud_check=order.skip_fraud_check,
             flagged_for_review=order.flagged_for_review,
             search=search,
-            bulk={},  # the map each bulk job's decision goes into (`bulk_decide`)
+            # the map each bulk job's decision goes into (`bulk_move`); never empty: DynamoDB
+            # Local's stream renders an empty map as `{}`, which no stream deserializer reads
+            bulk={"v": 1},
         )
 
     @staticmethod
@@ -1324,9 +1326,11 @@ class Repository:
 
     def count_bulk_chunk(self, job_id: str, chunk: int, decisions: list[tuple[str, BulkDecision]]) -> bool:
         """Count one message of a bulk job: the refused orders' outcome records (idempotent puts,
-        so the job lists them), then one transaction of the job's counters with the message's
-        number (written once: a message already counted changes nothing) and the status counts
-        the moves changed. False when the message was counted already."""
+        so the job lists them), then one conditional UpdateItem of the job's record adding the
+        message's counts and its number (so a message counted already changes nothing) and its
+        net change to the order counts per status. The job's last message adds those to the
+        status counters (`_close_bulk_job`): the counts move once per job, not once per message.
+        False when the message was counted already."""
         pk = f"BULKJOB#{job_id}"
         refused = [(order_id, d) for order_id, d in decisions if not d.moved]
         if refused:
@@ -1334,40 +1338,57 @@ class Repository:
                 for order_id, d in refused:
                     batch.save(m.BulkOutcomeRecord(pk=pk, sk=f"OUTCOME#{order_id}", order_id=order_id, ok=False,
                                                    error=d.error, ttl=self.ttl_at()))
-        # the message's status changes go to one counter shard, picked by the message (the counts
-        # are summed over the shards, so which shard holds a change does not matter): with the
-        # job's record, a transaction of two items, however many shards its orders fall in
         counts: dict[str, int] = {}
         for _, d in decisions:
             if d.moved and d.from_ != d.to:
                 for status, n in ((d.from_, -1), (d.to, 1)):
                     if status:
                         counts[status] = counts.get(status, 0) + n
-        stats_key = f"STATS#{shard_of(f'{job_id}#{chunk}', self.settings.status_shards)}"
         moved = len(decisions) - len(refused)
+        actions: list[Any] = [m.BulkJobRecord.status.set("RUNNING"), m.BulkJobRecord.chunks.add({chunk})]
+        if moved:
+            actions.append(m.BulkJobRecord.succeeded.add(moved))
+        if refused:
+            actions.append(m.BulkJobRecord.failed.add(len(refused)))
+        actions += [_job_delta(status).add(n) for status, n in counts.items() if n]
+        rec = m.BulkJobRecord(pk=pk, sk="JOB")
         try:
-            with self.transaction() as tx:
-                job: list[Any] = [m.BulkJobRecord.status.set("RUNNING"), m.BulkJobRecord.chunks.add({chunk})]
-                if moved:
-                    job.append(m.BulkJobRecord.succeeded.add(moved))
-                if refused:
-                    job.append(m.BulkJobRecord.failed.add(len(refused)))
-                tx.update(m.BulkJobRecord(pk=pk, sk="JOB"), actions=job,
-                          condition=m.BulkJobRecord.pk.exists() & ~m.BulkJobRecord.chunks.contains(chunk))
-                adds = [getattr(m.StatsRecord, s).add(n) for s, n in counts.items() if n]
-                if adds:
-                    tx.update(m.StatsRecord(pk=stats_key, sk="ORDER_STATUS"),
-                              actions=[*adds, m.StatsRecord.kind.set(m.StatsRecord)])
-        except TransactWriteError as exc:
-            if _is_condition_failure(exc):
-                try:
-                    m.BulkJobRecord.get(pk, "JOB", consistent_read=True)
-                except DoesNotExist:
-                    raise NotFound(f"bulk job {job_id} not found") from exc
-                return False
-            if _is_transaction_conflict(exc):
-                raise ConcurrentUpdate(f"bulk job {job_id} is busy; try again") from exc
-            raise
+            rec.update(actions=actions, condition=m.BulkJobRecord.pk.exists() & ~m.BulkJobRecord.chunks.contains(chunk))
+        except UpdateError as exc:
+            if not _is_condition_failure(exc):
+                raise
+            self.finish_bulk_job(job_id)  # counted before: the job's end may be what is left to do
+            return False
+        self._close_bulk_job(rec)
+        return True
+
+    def _close_bulk_job(self, rec: m.BulkJobRecord) -> bool:
+        """Once every order of the job is counted: DONE, and the job's net change to the order
+        counts added to the status counters, in one transaction that happens once. True when
+        the job is done."""
+        if int(rec.succeeded or 0) + int(rec.failed or 0) < int(rec.total):
+            return False
+        if rec.status == "DONE":
+            return True
+        adds = [getattr(m.StatsRecord, s.value).add(int(getattr(rec, _job_delta(s.value).attr_name) or 0))
+                for s in OrderStatus if getattr(rec, _job_delta(s.value).attr_name)]
+        for attempt in range(6):
+            try:
+                with self.transaction() as tx:
+                    tx.update(m.BulkJobRecord(pk=rec.pk, sk="JOB"),
+                              actions=[m.BulkJobRecord.status.set("DONE"), m.BulkJobRecord.finished_at.set(iso(utcnow()))],
+                              condition=m.BulkJobRecord.status != "DONE")
+                    if adds:
+                        stats_key = f"STATS#{shard_of(rec.pk, self.settings.status_shards)}"
+                        tx.update(m.StatsRecord(pk=stats_key, sk="ORDER_STATUS"),
+                                  actions=[*adds, m.StatsRecord.kind.set(m.StatsRecord)])
+                return True
+            except TransactWriteError as exc:
+                if _is_condition_failure(exc):
+                    return True  # closed by a concurrent delivery
+                if not _is_transaction_conflict(exc) or attempt == 5:
+                    raise
+                time.sleep(0.01 * 2**attempt)
         return True
 
     def claim_bulk_delete(self, job_id: str, order_id: str) -> bool:
@@ -1383,16 +1404,12 @@ class Repository:
         return True
 
     def finish_bulk_job(self, job_id: str) -> bool:
-        """Store DONE once every order is counted; True when the job is done."""
+        """Close the job if every order is counted (`_close_bulk_job`); True when it is done."""
         try:
             rec = m.BulkJobRecord.get(f"BULKJOB#{job_id}", "JOB", consistent_read=True)
         except DoesNotExist as exc:
             raise NotFound(f"bulk job {job_id} not found") from exc
-        if int(rec.succeeded or 0) + int(rec.failed or 0) < int(rec.total):
-            return False
-        if rec.status != "DONE":
-            rec.update(actions=[m.BulkJobRecord.status.set("DONE"), m.BulkJobRecord.finished_at.set(iso(utcnow()))])
-        return True
+        return self._close_bulk_job(rec)
 
     # -- generic -------------------------------------------------------------------------------
 
@@ -1437,6 +1454,11 @@ def _bulk_move_request(table: str, job_id: str, to: str, allowed: tuple[str, ...
         "ReturnValues": "UPDATED_OLD",
         "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
     }
+
+
+def _job_delta(status: str) -> Any:
+    """The job record's attribute holding its net change to the count of `status`."""
+    return getattr(m.BulkJobRecord, f"d_{status}")
 
 
 def _from_key(job_id: str) -> str:

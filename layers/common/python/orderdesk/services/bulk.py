@@ -76,11 +76,11 @@ def process_message(body: Any, receive_count: int = 1) -> None:
     error instead, so the job still finishes with exact counters."""
     job_id, target, actor, chunk, order_ids = _parse(body)
     last_try = receive_count >= get_settings().bulk_max_receives
+    if target != DELETE:
+        change_status(job_id, OrderStatus(target), actor, chunk, order_ids, last_try=last_try)
+        return  # counting a message closes the job when it is the last (`count_bulk_chunk`)
     try:
-        if target == DELETE:
-            _delete_chunk(job_id, actor, order_ids, last_try)
-        else:
-            change_status(job_id, OrderStatus(target), actor, chunk, order_ids, last_try=last_try)
+        _delete_chunk(job_id, actor, order_ids, last_try)
     finally:
         get_repository().finish_bulk_job(job_id)  # DONE once every order is counted
 
@@ -91,6 +91,7 @@ def change_status(job_id: str, to: OrderStatus, actor: str, chunk: int, order_id
     message once."""
     repo = get_repository()
     if repo.bulk_chunk_counted(job_id, chunk):
+        repo.finish_bulk_job(job_id)  # a delivery that counted it may have died before closing the job
         return
     decisions: list[tuple[str, BulkDecision]] = []
     error: Exception | None = None
