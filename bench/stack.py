@@ -42,6 +42,7 @@ class Stack:
         self._tmp = tempfile.TemporaryDirectory(prefix="orderdesk-bench-")
         self._saved_env: dict[str, str | None] = {}
         self._client: Any = None
+        self._sqs_process: Any = None
 
     # -- environment -------------------------------------------------------------------------------
 
@@ -113,6 +114,35 @@ class Stack:
         self._reset()
         return endpoint
 
+    def start_sqs_server(self) -> str:
+        """moto's server for SQS in a process of its own, pointed at by AWS_ENDPOINT_URL_SQS. In
+        AWS the queue is not in the consumer's process; moto's SQS in it would share the
+        consumer's interpreter lock (its receive walks every message of the queue)."""
+        import subprocess
+        import sys
+        import time
+        import urllib.request
+
+        from infra.local.dynamodb_local import free_port
+
+        port = free_port()
+        self._sqs_process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        endpoint = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=2).close()  # noqa: S310 - loopback
+                break
+            except OSError:
+                if self._sqs_process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("moto's server for SQS did not start") from None
+                time.sleep(0.2)
+        self.setenv("AWS_ENDPOINT_URL_SQS", endpoint)
+        self._reset()
+        return endpoint
+
     # -- the API in-process ---------------------------------------------------------------------------
 
     def token(self, role: str = "admin") -> str:
@@ -133,6 +163,10 @@ class Stack:
         return Api(self._client, self.token("admin"))
 
     def stop(self) -> None:
+        if self._sqs_process is not None:
+            self._sqs_process.terminate()
+            self._sqs_process.wait(timeout=30)
+            self._sqs_process = None
         if self.moto is not None:
             self.moto.stop()
             self.moto = None
