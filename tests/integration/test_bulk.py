@@ -50,11 +50,11 @@ def test_bulk_of_500_counts_exactly_with_reasons(api, bulk_queue):  # noqa: F811
     assert r.status_code == 202, r.data
     job = r.data["job"]
     assert job["status"] == "QUEUED" and job["total"] == 500
-    assert _queue_depth(bulk_queue) == 5  # 100 order ids per message
+    assert _queue_depth(bulk_queue) == 2  # 250 order ids per message
     t1 = time.monotonic()
     received = _poller(bulk_queue).drain()
     consumed_in = time.monotonic() - t1
-    assert received == 5
+    assert received == 2
     # THEN the job is DONE with exact counters and every failure named with its reason
     r = api.get(f"/bulk-jobs/{job['id']}", role="viewer")
     assert r.status_code == 200, r.data
@@ -78,8 +78,8 @@ def test_bulk_of_500_counts_exactly_with_reasons(api, bulk_queue):  # noqa: F811
 
 
 def test_crash_mid_batch_then_redelivery_counts_nothing_twice(api, bulk_queue, monkeypatch):  # noqa: F811
-    # GIVEN 250 Pending orders queued for Cancelled in bulk (three messages: 100, 100 and 50)
-    _, orders = seed(250, [OrderStatus.PENDING])
+    # GIVEN 600 Pending orders queued for Cancelled in bulk (three messages: 250, 250 and 100)
+    _, orders = seed(600, [OrderStatus.PENDING])
     r = api.post("/orders/bulk", {"order_ids": [o.id for o in orders], "status": "Cancelled"})
     job_id = r.data["job"]["id"]
     # AND a consumer whose invocation dies after its second message's orders were moved but before
@@ -107,23 +107,23 @@ def test_crash_mid_batch_then_redelivery_counts_nothing_twice(api, bulk_queue, m
     poller = _poller(bulk_queue, handler=handler, visibility_timeout=0)
     assert poller.run_once() == 3
     mid = api.get(f"/bulk-jobs/{job_id}").data
-    assert (mid["status"], mid["succeeded"]) == ("RUNNING", 100)
+    assert (mid["status"], mid["succeeded"]) == ("RUNNING", 250)
     moved = sum(repo.get_order_header(o.id).status is OrderStatus.CANCELLED for o in orders)
-    assert moved == 200  # the second message's orders moved, not yet counted
+    assert moved == 500  # the second message's orders moved, not yet counted
     counts = {x["status"]: x["count"] for x in api.get("/order-statuses").data}
-    assert (counts["Pending"], counts["Cancelled"]) == (250, 0)  # the counters move when the job ends
+    assert (counts["Pending"], counts["Cancelled"]) == (600, 0)  # the counters move when the job ends
     # WHEN every message is delivered again
     monkeypatch.setattr(type(repo), "count_bulk_chunk", real)
     poller.drain()
     # THEN each order counted once and changed once, and the status counters are exact
     done = api.get(f"/bulk-jobs/{job_id}").data
-    assert (done["status"], done["succeeded"], done["failed"]) == ("DONE", 250, 0)
-    for order in orders[95:105]:  # either side of the first message's end
+    assert (done["status"], done["succeeded"], done["failed"]) == ("DONE", 600, 0)
+    for order in orders[245:255]:  # either side of the first message's end
         full = repo.get_order(order.id)
         assert full.status is OrderStatus.CANCELLED
         assert [h.action for h in full.history].count("bulk status change") == 1
     counts = {x["status"]: x["count"] for x in api.get("/order-statuses").data}
-    assert counts["Cancelled"] == 250 and counts["Pending"] == 0
+    assert counts["Cancelled"] == 600 and counts["Pending"] == 0
 
 
 def test_same_message_delivered_twice_at_once_counts_once(api, bulk_queue):  # noqa: F811
@@ -233,7 +233,7 @@ def test_bulk_needs_admin_and_unknown_job_is_404(api, bulk_queue):  # noqa: F811
 
 
 def test_orders_that_could_not_be_queued_fail_with_the_reason(api, bulk_queue, monkeypatch):  # noqa: F811
-    # GIVEN 250 ids (three messages) and SQS taking the first two but never the third
+    # GIVEN 600 ids (three messages) and SQS taking the first two but never the third
     from orderdesk.adapters import queue
 
     sqs = queue._sqs()
@@ -246,7 +246,7 @@ def test_orders_that_could_not_be_queued_fail_with_the_reason(api, bulk_queue, m
         return {**resp, "Failed": refused if len(taken) < len(Entries) else []}
 
     monkeypatch.setattr(sqs, "send_message_batch", send)
-    ids = [f"missing{i:04d}" for i in range(250)]
+    ids = [f"missing{i:04d}" for i in range(600)]
     # WHEN an admin submits them
     r = api.post("/orders/bulk", {"order_ids": ids, "status": "Cancelled"})
     # THEN the caller is told which job and why, the queued ones are worked off, the rest failed
@@ -254,7 +254,7 @@ def test_orders_that_could_not_be_queued_fail_with_the_reason(api, bulk_queue, m
     job_id = r.data["error"]["message"].split(":")[0].removeprefix("bulk job ")
     _poller(bulk_queue).drain()
     job = api.get(f"/bulk-jobs/{job_id}").data
-    assert (job["status"], job["succeeded"], job["failed"]) == ("DONE", 0, 250)
+    assert (job["status"], job["succeeded"], job["failed"]) == ("DONE", 0, 600)
     reasons = {f["order_id"]: f["error"] for f in job["failures"]}
-    assert {reasons[i] for i in ids[:200]} == {"unknown order"}
-    assert all(reasons[i].startswith("not queued:") and "try later" in reasons[i] for i in ids[200:])
+    assert {reasons[i] for i in ids[:500]} == {"unknown order"}
+    assert all(reasons[i].startswith("not queued:") and "try later" in reasons[i] for i in ids[500:])

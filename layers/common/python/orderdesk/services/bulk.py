@@ -35,9 +35,10 @@ if TYPE_CHECKING:  # the API's pydantic models: the consumer (a Lambda of its ow
 
 DELETE = "delete"
 # order ids per message. A status change is one write per order and one small count per
-# message: a hundred is about a second of work (a job of 1,000 ids is ten equal messages). A
-# delete is several writes per order: ten.
-CHUNK = 100
+# message: 250 are two or three seconds of work (a job of 1,000 ids is four messages for four
+# consumers at once), and the queue's own cost per message is spread thin. A delete is several
+# writes per order: ten.
+CHUNK = 250
 DELETE_CHUNK = 10
 _ATTEMPTS = 6  # re-reads of one order when a concurrent write won the race
 
