@@ -4,8 +4,7 @@ partial-failure semantics that Lambda uses.
 
 * `SqsPoller`: ReceiveMessage (up to `batch_size`), Lambda's SQS event, the handler; deletes the
   messages that are not in `batchItemFailures` (none when the handler raised) and leaves the rest
-  to become visible again, so the queue's redrive policy parks poison messages in its DLQ. Its
-  background loop receives the next batch while the handler runs, as the mapping's pollers do.
+  to become visible again, so the queue's redrive policy parks poison messages in its DLQ.
 * `DynamoDBStreamPoller`: DescribeTable → LatestStreamArn, then DescribeStream, GetShardIterator
   and GetRecords per shard (parents before children), Lambda's DynamoDB stream event, records
   filtered by the template's FilterCriteria patterns. A failed batch is retried from its first
@@ -169,42 +168,8 @@ class SqsPoller(_Loop):
     def run_once(self, wait_seconds: int | None = None) -> int:
         """One batch: receive, invoke, delete what succeeded. Returns how many were received."""
         messages = self._receive(self.wait_seconds if wait_seconds is None else wait_seconds)
-        return self._handle(messages) if messages else 0
-
-    def _loop(self) -> None:
-        """As the event source mapping does, the next batch is received while the function
-        handles this one (its pollers are not the function); a batch received ahead and not
-        handled when the loop stops is made visible again."""
-        from concurrent.futures import Future, ThreadPoolExecutor
-
-        ahead: Future[list[dict[str, Any]]] | None = None
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.name}-ahead") as pool:
-            while not self._stop.is_set():
-                handled = 0
-                try:
-                    messages = ahead.result() if ahead is not None else self._receive(self.wait_seconds)
-                    ahead = None
-                    if messages:
-                        ahead = pool.submit(self._receive, self.wait_seconds)
-                        handled = self._handle(messages)
-                except Exception:
-                    LOG.exception("%s: poll failed", self.name)
-                    ahead = None
-                if not handled:
-                    self._stop.wait(self.idle_seconds)
-            if ahead is not None:
-                try:
-                    self._release(ahead.result())
-                except Exception:
-                    LOG.exception("%s: a batch received ahead was not released", self.name)
-
-    def _release(self, messages: list[dict[str, Any]]) -> None:
-        for start in range(0, len(messages), 10):
-            self.sqs.change_message_visibility_batch(QueueUrl=self.queue_url, Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
-                for i, m in enumerate(messages[start:start + 10])])
-
-    def _handle(self, messages: list[dict[str, Any]]) -> int:
+        if not messages:
+            return 0
         event = self.event_of(messages)
         region = self.sqs.meta.region_name
         try:

@@ -5,7 +5,6 @@ EventBridge Scheduler on the same port)."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from collections import Counter
@@ -415,38 +414,3 @@ def test_sqs_and_scheduler_share_the_port(moto_server: MotoServer) -> None:
     messages = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=0)["Messages"]
     assert json.loads(messages[0]["Body"]) == {"action": "accept"}
     assert scheduler.get_schedule(Name="cleanup")["ScheduleExpression"] == "rate(1 hour)"
-
-
-def test_sqs_poller_receives_ahead_and_gives_back_what_it_did_not_handle(moto_server: MotoServer) -> None:
-    from infra.local.event_sources import SqsPoller
-
-    sqs = boto3.client("sqs")
-    queue_url = sqs.create_queue(QueueName="ahead", Attributes={"VisibilityTimeout": "300"})["QueueUrl"]
-    for n in range(6):
-        sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps({"n": n}))
-    handled: list[int] = []
-    release = threading.Event()
-
-    def handler(event: dict, context: object) -> dict:
-        handled.extend(json.loads(r["body"])["n"] for r in event["Records"])
-        if len(handled) >= 4:
-            release.wait(10)  # hold the loop inside its second batch while the third is taken
-        return {"batchItemFailures": []}
-
-    # GIVEN the background loop of a poller of batches of 2, held in its second batch
-    poller = SqsPoller(queue_url, handler, 2, wait_seconds=0)
-    poller.start()
-    deadline = time.monotonic() + 10
-    while len(handled) < 4 and time.monotonic() < deadline:
-        time.sleep(0.02)
-    time.sleep(0.3)
-    # THEN the third batch was received meanwhile: none of the six is visible
-    attrs = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"])
-    assert sorted(handled) == [0, 1, 2, 3] and attrs["Attributes"]["ApproximateNumberOfMessages"] == "0"
-    # WHEN the poller stops before handling it
-    poller._stop.set()
-    release.set()
-    poller.stop()
-    # THEN that batch is given back at once, not after the visibility timeout, and nothing else is left
-    left = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
-    assert sorted(json.loads(m["Body"])["n"] for m in left) == [4, 5]
