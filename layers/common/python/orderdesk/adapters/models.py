@@ -19,6 +19,9 @@ Table layout (one table, `pk`/`sk`):
 | bulk job          | BULKJOB#<id>        | JOB                      | |
 | bulk outcome      | BULKJOB#<id>        | OUTCOME#<order id>       | |
 
+A bulk status change writes no record of its own per order: the job's decision on the order (and,
+for a move, its history entry) is the order record's `bulk` map, keyed by job id.
+
 So an order's whole detail is one Query on `ORDER#<id>`. GSIs (all projecting ALL, so a list page
 needs no second read):
 
