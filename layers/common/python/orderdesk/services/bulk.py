@@ -105,14 +105,7 @@ def change_status(job_id: str, to: OrderStatus, actor: str, chunk: int, order_id
                 raise
             decisions.append((order_id, BulkDecision(at=iso(utcnow()), actor=actor, error=f"internal error: {exc}")))
             error = error or exc
-    for attempt in range(_ATTEMPTS):
-        try:
-            repo.count_bulk_chunk(job_id, chunk, decisions)
-            break
-        except ConcurrentUpdate:
-            _backoff(attempt)  # another message's count held the job's record
-    else:
-        raise ConcurrentUpdate(f"bulk job {job_id} stayed busy; the message will be retried")
+    repo.count_bulk_chunk(job_id, chunk, decisions)  # one UpdateItem of the job: nothing to retry on
     if error is not None:
         raise error  # counted; the message still goes on to the dead-letter queue, for a look
 
