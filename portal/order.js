@@ -7,7 +7,7 @@ import {
   showErrors, sleep, toast, when,
 } from "./ui.js";
 
-// Who may press what (SPEC §3 roles); the API checks again.
+// Who may press what (the roles of docs/api.md); the API checks again.
 const ACTION_ROLE = { accept: "support", pending: "support", cancel: "billing", cancel_refund: "billing", fraud: "billing", delete: "admin" };
 const ACTION_ORDER = ["accept", "cancel", "cancel_refund", "fraud", "pending", "delete"];
 const ACTION_DONE = {

@@ -5,7 +5,7 @@ Step Functions running the ASL, the real step handlers) and the real bulk consum
 delivers each message inline, twice, as SQS may): add orders (with a discount, sometimes one too
 large), pay (sometimes too much), accept, cancel, cancel & refund, set as fraud, set back to
 pending, delete, bulk status changes and bulk deletes, notes. A model predicts each answer from
-the transition table of SPEC §2. After every step:
+the transition table of docs/actions.md. After every step:
 
 * only allowed transitions: every order's status is the model's, every action was accepted
   (202/200/204) exactly when the transition table allows it, refused with 409 otherwise;
@@ -47,7 +47,7 @@ ZERO = Decimal("0.00")
 
 ITEM_AFTER = {ActionType.ACCEPT: "Active", ActionType.CANCEL: "Cancelled", ActionType.CANCEL_REFUND: "Cancelled",
               ActionType.FRAUD: "Fraud", ActionType.PENDING: "Pending"}
-# order status changes that SPEC §2 allows (single actions and bulk changes alike)
+# order status changes that docs/actions.md allows (single actions and bulk changes alike)
 EDGES = {(s.value, TARGET_STATUS[a].value) for a in TARGET_STATUS for s in allowed_from(a)}
 
 
@@ -242,7 +242,7 @@ def test_any_sequence_of_actions_keeps_the_invariants(api, workflows, inline_que
                         m.deleted = True
                         self.just_deleted.append(m)
                     elif m.status != to:
-                        m.status = to  # only the order's status (SPEC §2): its items stay as they were
+                        m.status = to  # only the order's status (docs/actions.md): its items stay as they were
             failed = {f["order_id"] for f in job["failures"]}
             event(f"bulk {to}: {len(expected_ok)} of {len(order_ids)} moved")
             assert job["status"] == "DONE" and job["total"] == len(order_ids), job

@@ -1,4 +1,4 @@
-"""The order actions of SPEC §2 through the API, their workflows run by moto's interpreter over
+"""The order actions of docs/actions.md through the API, their workflows run by moto's interpreter over
 HTTP with the real step handlers, against DynamoDB Local and loopback remote systems."""
 
 from __future__ import annotations

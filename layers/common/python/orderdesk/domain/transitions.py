@@ -1,4 +1,4 @@
-"""Which action may run from which order status, and what it leaves behind (SPEC §2)."""
+"""Which action may run from which order status, and what it leaves behind (docs/actions.md)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ TARGET_STATUS: dict[ActionType, OrderStatus] = {
     ActionType.PENDING: OrderStatus.PENDING,
 }
 
-# A bulk status change moves an order as the single action with that target would (SPEC §2).
+# A bulk status change moves an order as the single action with that target would (docs/actions.md, "Bulk status changes").
 BULK_ACTION_FOR_TARGET: dict[OrderStatus, ActionType] = {
     OrderStatus.ACTIVE: ActionType.ACCEPT,
     OrderStatus.CANCELLED: ActionType.CANCEL,
