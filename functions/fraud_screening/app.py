@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
     DynamoDBRecordEventName,
 )
 
+from orderdesk.domain.errors import FraudScreeningFailed
 from orderdesk.observability import logger
 from orderdesk.services import fraud
 
@@ -26,7 +27,7 @@ def record_handler(record: DynamoDBRecord) -> None:
         return
     check = fraud.screen_new_order(str(image["id"]))
     if check is not None and check.decision == "error":
-        raise fraud.FraudScreeningFailed(f"order {image['id']}: {check.error}")
+        raise FraudScreeningFailed(f"order {image['id']}: {check.error}")
 
 
 @logger.inject_lambda_context

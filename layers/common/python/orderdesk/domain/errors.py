@@ -1,8 +1,11 @@
-"""One exception tree. Adapters raise these; `api.errors` maps them to HTTP, workflow steps to
-Step Functions error names (the class name is the errorType Lambda reports)."""
+"""One exception tree. Adapters raise these (or a subclass defined beside the one adapter that
+raises it); `api.http` maps them to HTTP, workflow steps to Step Functions error names: the class
+name is the errorType Lambda reports, and the ASL's Retry blocks list `retried_error_names()`
+(infra/statemachines/build.py writes them, tests/template/test_retry_contract.py checks them)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -77,9 +80,55 @@ class PermanentError(OrderDeskError):
     code = "permanent"
 
 
-class ProvisioningError(PermanentError):
-    pass
-
-
 class GatewayError(PermanentError):
     pass
+
+
+class DuplicateTransaction(Conflict):
+    code = "duplicate_transaction"
+
+
+class LockLost(PermanentError):
+    """The order no longer holds this action's lock (the action was ended elsewhere)."""
+
+
+class StepsFailed(PermanentError):
+    """Some items or payments of a Map failed for good; the action ends FAILED."""
+
+
+class CleanupIncomplete(OrderDeskError):
+    code = "cleanup_incomplete"
+
+
+class FraudScreeningFailed(TransientError):
+    """The provider failed; raised by the stream consumer so the stream retries the record."""
+
+
+# What Lambda and Step Functions themselves report when an invocation failed before or around our
+# code (throttled, the service erred, the sandbox timed out): worth retrying like our own.
+LAMBDA_SERVICE_ERRORS = (
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+    "Lambda.Unknown",
+    "Sandbox.Timedout",
+)
+
+
+def _tree(root: type[Exception]) -> Iterator[type[Exception]]:
+    """`root` and its subclasses, those of OrderDesk's package only (not a test's stand-in)."""
+    if root.__module__.partition(".")[0] == __name__.partition(".")[0]:
+        yield root
+    for sub in root.__subclasses__():
+        yield from _tree(sub)
+
+
+def retried_error_names() -> list[str]:
+    """The Step Functions error names the workflows retry: `TransientError`, every subclass of it,
+    `ConcurrentUpdate` and its subclasses (a lost race, re-read on retry), then the Lambda service
+    errors. Only classes already imported count: call it after importing every module that may
+    define one (infra/statemachines/build.py imports the whole package first)."""
+    transient = sorted({c.__name__ for c in _tree(TransientError)} - {"TransientError"})
+    races = sorted({c.__name__ for c in _tree(ConcurrentUpdate)} - {"ConcurrentUpdate"})
+    return ["TransientError", *transient, "ConcurrentUpdate", *races, *LAMBDA_SERVICE_ERRORS]

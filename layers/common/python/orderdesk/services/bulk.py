@@ -29,6 +29,7 @@ from ..domain.model import BulkDecision, BulkJob, iso, new_id, utcnow
 from ..domain.statuses import ActionType, OrderStatus
 from ..domain.transitions import BULK_ACTION_FOR_TARGET, allowed_from, check_transition
 from ..observability import logger
+from . import actions
 
 if TYPE_CHECKING:  # the API's pydantic models: the consumer (a Lambda of its own) needs none of them
     from ..schemas import BulkIn
@@ -205,8 +206,6 @@ def _delete(job_id: str, order_id: str, actor: str, *, resume: bool) -> str:
     """Delete as DELETE /orders/{id} does. A delete spans several writes, so the outcome is
     claimed first, then the order deleted, then the claim counted; a redelivery resumes a claim
     (deleting again is harmless, and an order already gone was deleted by this job)."""
-    from . import actions  # the single-order actions (issue 3); imported when first needed
-
     repo = get_repository()
     if not resume:
         try:

@@ -26,23 +26,20 @@ from ..adapters.repository import OrderChange, get_repository
 from ..config import get_settings
 from ..domain.errors import (
     ActionInProgress,
+    CleanupIncomplete,
     ConcurrentUpdate,
     NotFound,
-    OrderDeskError,
     TransitionNotAllowed,
     ValidationFailed,
 )
 from ..domain.model import HistoryEntry, Order, iso, utcnow
 from ..domain.statuses import ActionType, OrderStatus, PaymentStatus
 from ..observability import logger
+from . import actions
 
 ACTOR = "cleanup"
 RULES = ("cancel_unpaid", "release_locks", "purge_old")
 _SKIP = (ActionInProgress, TransitionNotAllowed, ConcurrentUpdate, NotFound)
-
-
-class CleanupIncomplete(OrderDeskError):
-    code = "cleanup_incomplete"
 
 
 @dataclass
@@ -118,8 +115,6 @@ def cancel_unpaid() -> RuleReport:
     def cancel(order: Order) -> bool:
         if order.payment_status is not PaymentStatus.UNPAID or order.pending_action is not None:
             return False
-        from . import actions
-
         actions.start_action(order.id, ActionType.CANCEL, {}, ACTOR)
         return True
 
@@ -136,8 +131,6 @@ def release_locks() -> RuleReport:
     report = RuleReport("release_locks")
 
     def sweep(order: Order) -> bool:
-        from . import actions
-
         lock = order.pending_action
         if lock is None:
             return False
@@ -209,8 +202,6 @@ def purge_old() -> RuleReport:
         last = max([h.at for h in full.history] + [full.placed_at])
         if last >= cutoff:
             return False
-        from . import actions
-
         actions.delete_order(order.id, ACTOR)
         return True
 

@@ -15,12 +15,9 @@ from ..domain.errors import ConcurrentUpdate, OrderNotFound, PermanentError, Tra
 from ..domain.model import FraudCheck, HistoryEntry, Order, iso, utcnow
 from ..domain.statuses import ActionType, OrderStatus
 from ..observability import logger
+from . import actions
 
 SCREENING_ACTOR = "fraud-screening"
-
-
-class FraudScreeningFailed(FraudProviderError):
-    """The provider failed; raised by the stream consumer so the stream retries the record."""
 
 
 def decide(score: int) -> str:
@@ -116,8 +113,6 @@ def _act(order: Order, check: FraudCheck, actor: str) -> None:
         return
     if current.pending_action is not None and current.pending_action.type == ActionType.FRAUD.value:
         return  # already on its way
-    from . import actions  # the single-order actions (issue 3); imported when first needed
-
     try:
         actions.start_action(order.id, ActionType.FRAUD, {"reason": f"fraud score {check.score}"}, actor)
     except TransitionNotAllowed:

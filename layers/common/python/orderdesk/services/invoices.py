@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..adapters.repository import get_repository
-from ..domain.errors import ConcurrentUpdate, Conflict, TransitionNotAllowed, ValidationFailed
+from ..domain.errors import ConcurrentUpdate, DuplicateTransaction, TransitionNotAllowed, ValidationFailed
 from ..domain.model import HistoryEntry, Invoice, Transaction, iso, new_id, utcnow
 from ..domain.money import ZERO, quantize
 from ..domain.statuses import InvoiceStatus
@@ -14,10 +14,6 @@ if TYPE_CHECKING:  # annotations only: the models (and pydantic) load with the r
     from ..schemas import PaymentIn
 
 PAYABLE = frozenset({InvoiceStatus.UNPAID, InvoiceStatus.PAYMENT_PENDING, InvoiceStatus.COLLECTIONS})
-
-
-class DuplicateTransaction(Conflict):
-    code = "duplicate_transaction"
 
 
 def get_invoice(invoice_id: str) -> Invoice:
