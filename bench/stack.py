@@ -52,11 +52,11 @@ class Stack:
         os.environ[name] = value
 
     def _reset(self) -> None:
-        from orderdesk.adapters import queue
+        from orderdesk.adapters import aws
         from orderdesk.config import reset_settings
 
         reset_settings()
-        queue.reset_client()
+        aws.reset_clients()
 
     def start(self) -> Stack:
         probes.install()  # before the first botocore session of this process
@@ -64,8 +64,7 @@ class Stack:
 
         for name, value in {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
                             "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
-                            "POWERTOOLS_METRICS_NAMESPACE": "OrderDeskBench", "POWERTOOLS_DEV": "false",
-                            "POWERTOOLS_LOG_LEVEL": "ERROR", "POWERTOOLS_METRICS_DISABLED": "true"}.items():
+                            "POWERTOOLS_DEV": "false", "POWERTOOLS_LOG_LEVEL": "ERROR"}.items():
             self.setenv(name, value)
         self.private_key, public = new_rsa_keypair()
         key_file = Path(self._tmp.name) / "public.pem"

@@ -66,9 +66,9 @@ def workflows(dynamodb_local: Any, keypair: Any, tmp_path_factory: pytest.TempPa
 
 def _reset_clients() -> None:
     """Clients built for an earlier endpoint must not outlive it."""
-    from orderdesk.adapters import workflows as wf
+    from orderdesk.adapters import aws
 
-    wf.reset_client()
+    aws.reset_clients()
 
 
 @pytest.fixture()

@@ -17,7 +17,7 @@ import pytest
 
 from infra.local.moto_server import MotoServer
 from infra.local.seed import Seeded, build_order, seed_directory
-from orderdesk.adapters import queue as queue_adapter
+from orderdesk.adapters import aws
 from orderdesk.adapters.repository import Repository, get_repository
 from orderdesk.config import reset_settings
 from orderdesk.domain.model import Action, ActionStep, Client, HistoryEntry, Order, iso, new_id, utcnow
@@ -54,9 +54,9 @@ def bulk_queue(moto: MotoServer, table: str, monkeypatch: pytest.MonkeyPatch) ->
     })["QueueUrl"]
     monkeypatch.setenv("BULK_QUEUE_URL", url)
     reset_settings()
-    queue_adapter.reset_client()
+    aws.reset_clients()
     yield Queues(url=url, dlq_url=dlq_url, sqs=sqs)
-    queue_adapter.reset_client()
+    aws.reset_clients()
     reset_settings()
 
 

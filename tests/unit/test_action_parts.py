@@ -147,31 +147,3 @@ def test_the_outbox_writes_one_file_per_key(tmp_path) -> None:  # type: ignore[n
     assert outbox.send(msg, "welcome-o1") == first
     (only,) = tmp_path.glob("*.eml")
     assert "Subject: Welcome\n" in only.read_text()
-
-
-@pytest.mark.parametrize("variable", ["AWS_ENDPOINT_URL_SFN", "AWS_ENDPOINT_URL_DYNAMODB"])
-def test_adapter_clients_follow_a_moved_endpoint_after_reset_client(monkeypatch, variable) -> None:  # type: ignore[no-untyped-def]
-    # GIVEN the workflows client and the idempotency store built for one endpoint
-    from orderdesk.adapters import idempotency, workflows
-    from orderdesk.config import reset_settings
-
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv(variable, "http://127.0.0.1:1")
-    reset_settings()
-
-    def endpoint() -> str:
-        if variable.endswith("SFN"):
-            return str(workflows._sfn().meta.endpoint_url)
-        return str(idempotency.persistence_store("unit").client.meta.endpoint_url)
-
-    workflows.reset_client()
-    idempotency.reset_client()
-    assert endpoint() == "http://127.0.0.1:1"
-    # WHEN the endpoint moves (as the local stack and the tests move it) and the clients are reset
-    monkeypatch.setenv(variable, "http://127.0.0.1:2")
-    workflows.reset_client()
-    idempotency.reset_client()
-    # THEN the next call goes to the new one
-    assert endpoint() == "http://127.0.0.1:2"
-    workflows.reset_client()
-    idempotency.reset_client()

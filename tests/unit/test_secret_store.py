@@ -19,7 +19,7 @@ import time_machine
 from cryptography.fernet import Fernet
 from moto import mock_aws
 
-from orderdesk.adapters import secret_store
+from orderdesk.adapters import aws, secret_store
 from orderdesk.config import reset_settings
 from orderdesk.domain.errors import PermanentError
 from tests.template.support import REPO_ROOT
@@ -40,7 +40,7 @@ class SecretsManager:
 
 @pytest.fixture()
 def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
-    """No secret configured, no endpoint override; settings and the Parameters cache forgotten."""
+    """No secret configured, no endpoint override; settings, clients and cached values forgotten."""
     from aws_lambda_powertools.utilities import parameters
 
     for name in PLAIN:
@@ -52,10 +52,12 @@ def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     parameters.clear_caches()
     reset_settings()
+    aws.reset_clients()
     yield monkeypatch
     parameters.clear_caches()
     monkeypatch.undo()
     reset_settings()
+    aws.reset_clients()
 
 
 @pytest.fixture()
@@ -178,6 +180,21 @@ def test_a_missing_secret_is_a_permanent_error_naming_the_setting(env: pytest.Mo
         secret_store.secret("cursor_secret")
 
 
+def test_a_throttled_read_is_transient_naming_the_setting(env: pytest.MonkeyPatch) -> None:
+    from botocore.stub import Stubber
+
+    from orderdesk.domain.errors import TransientError
+
+    # GIVEN an ARN, and Secrets Manager throttling the read (stubbed on the shared client)
+    configure(env, CURSOR_SECRET_ARN="arn:aws:secretsmanager:us-east-1:123456789012:secret:busy-AbCdEf")
+    with Stubber(aws.client("secretsmanager")) as stub:
+        stub.add_client_error("get_secret_value", "ThrottlingException", http_status_code=400)
+
+        # WHEN it is read THEN a TransientError (retried by the workflows) names the setting and the code
+        with pytest.raises(TransientError, match=r"secret cursor_secret .*\(ThrottlingException\)"):
+            secret_store.secret("cursor_secret")
+
+
 def test_a_fetched_value_is_in_no_log_record_at_debug(env: pytest.MonkeyPatch, sm: SecretsManager,
                                                       caplog: pytest.LogCaptureFixture) -> None:
     # GIVEN every logger at DEBUG (botocore logs each answer's raw body there)
@@ -214,7 +231,7 @@ def test_importing_the_store_and_its_readers_loads_no_sdk_and_fetches_nothing() 
     # GIVEN a fresh interpreter with ARNs configured, as in AWS
     code = (
         "import sys\n"
-        "import orderdesk.adapters.secret_store, orderdesk.services.cursor, orderdesk.adapters.secrets\n"
+        "import orderdesk.adapters.secret_store, orderdesk.services.cursor, orderdesk.adapters.crypto\n"
         "loaded = sorted(m for m in ('boto3', 'botocore.client', 'aws_lambda_powertools.utilities.parameters')\n"
         "                if m in sys.modules)\n"
         "from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS\n"
@@ -235,17 +252,17 @@ def test_importing_the_store_and_its_readers_loads_no_sdk_and_fetches_nothing() 
 
 
 def test_write_only_secrets_encrypt_with_the_fetched_key(env: pytest.MonkeyPatch, sm: SecretsManager) -> None:
-    from orderdesk.adapters import secrets
+    from orderdesk.adapters import crypto
 
     # GIVEN only SECRETS_KEY_ARN, the secret holding the 43 characters the template generates
     stored = Fernet.generate_key().decode().rstrip("=")
     configure(env, SECRETS_KEY_ARN=sm.create("fernet", stored))
 
     # WHEN a password is encrypted
-    token = secrets.encrypt("hunter2-password")
+    token = crypto.encrypt("hunter2-password")
 
     # THEN it round-trips, and the key is the stored one with its '='
-    assert secrets.decrypt(token) == "hunter2-password"
+    assert crypto.decrypt(token) == "hunter2-password"
     assert Fernet((stored + "=").encode()).decrypt(token.encode()) == b"hunter2-password"
 
 

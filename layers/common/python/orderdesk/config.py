@@ -24,6 +24,9 @@ class Settings:
     region: str = "us-east-1"
     # botocore reads AWS_ENDPOINT_URL_DYNAMODB itself; kept here only so models notice a change
     dynamodb_endpoint: str | None = None
+    # every AWS_ENDPOINT_URL[_<SERVICE>] as (name, value): botocore reads them itself; kept here
+    # only so adapters.aws.client() builds a new client when the local stack or a test moves one
+    aws_endpoints: tuple[tuple[str, str], ...] = ()
     status_shards: int = 8
     # auth
     auth_issuer: str = "orderdesk-local"
@@ -81,8 +84,6 @@ class Settings:
     registrar_webhook_secret_arn: str | None = None
     # observability (Powertools reads its other POWERTOOLS_* variables itself)
     service_name: str = "orderdesk"
-    metrics_namespace: str = "OrderDesk"
-    tracing: bool = False  # in Lambda only (no X-Ray daemon elsewhere), unless POWERTOOLS_TRACE_DISABLED
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -91,6 +92,7 @@ class Settings:
             table_name=env.get("TABLE_NAME", cls.table_name),
             region=env.get("AWS_REGION", env.get("AWS_DEFAULT_REGION", cls.region)),
             dynamodb_endpoint=env.get("AWS_ENDPOINT_URL_DYNAMODB") or env.get("AWS_ENDPOINT_URL") or None,
+            aws_endpoints=tuple(sorted((k, v) for k, v in env.items() if k.startswith("AWS_ENDPOINT_URL") and v)),
             status_shards=_int("STATUS_SHARDS", cls.status_shards),
             auth_issuer=env.get("AUTH_ISSUER", cls.auth_issuer),
             auth_audience=env.get("AUTH_AUDIENCE", cls.auth_audience),
@@ -138,8 +140,6 @@ class Settings:
             registrar_webhook_secret=env.get("REGISTRAR_WEBHOOK_SECRET") or None,
             registrar_webhook_secret_arn=env.get("REGISTRAR_WEBHOOK_SECRET_ARN") or None,
             service_name=env.get("POWERTOOLS_SERVICE_NAME", cls.service_name),
-            metrics_namespace=env.get("POWERTOOLS_METRICS_NAMESPACE", cls.metrics_namespace),
-            tracing="AWS_LAMBDA_FUNCTION_NAME" in env and env.get("POWERTOOLS_TRACE_DISABLED", "").lower() != "true",
         )
 
     def public_key_pem(self) -> str | None:

@@ -11,18 +11,19 @@ import tempfile
 import threading
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from ..config import get_settings
 from ..domain.errors import PermanentError, TransientError
+from . import aws
 
 
 class EmailUnavailable(TransientError):
-    pass
+    """SES throttled us, failed on its side or could not be reached: retry."""
 
 
 class EmailRejected(PermanentError):
-    pass
+    """SES refused the message (a 4xx other than a throttle): retrying will not help."""
 
 
 class EmailPort(Protocol):
@@ -49,31 +50,9 @@ class OutboxEmail:
 
 
 class SesEmail:
-    def __init__(self) -> None:
-        self._client: Any = None
-        self._lock = threading.Lock()
-
-    def _ses(self) -> Any:
-        with self._lock:
-            if self._client is None:
-                import boto3
-
-                self._client = boto3.client("sesv2", region_name=get_settings().region)
-            return self._client
-
     def send(self, message: EmailMessage, key: str) -> str:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
-            answer = self._ses().send_email(Content={"Raw": {"Data": message.as_bytes()}})
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code in ("TooManyRequestsException", "LimitExceededException", "InternalFailure",
-                        "ServiceUnavailable", "ThrottlingException"):
-                raise EmailUnavailable(f"SES: {code}") from exc
-            raise EmailRejected(f"SES refused the message: {code}") from exc
-        except BotoCoreError as exc:
-            raise EmailUnavailable(f"SES unreachable: {type(exc).__name__}") from exc
+        with aws.translated("SES", unavailable=EmailUnavailable, rejected=EmailRejected):
+            answer = aws.client("sesv2").send_email(Content={"Raw": {"Data": message.as_bytes()}})
         return str(answer.get("MessageId", ""))
 
 

@@ -1,6 +1,7 @@
 """Idempotency through Powertools (DynamoDB persistence in the OrderDesk table).
 
-The persistence layer builds a boto3 client, so it is created on first use, never at import."""
+The persistence layers are built on first use, never at import, on `aws.client("dynamodb")`;
+a new client (`aws.reset_clients()`, a moved endpoint) gets new ones."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from typing import Any
 
 from ..config import get_settings
 from ..domain.errors import IdempotencyConflict, TransientError
+from . import aws
 
-_stores: dict[str, Any] = {}
+_stores: dict[str, tuple[Any, Any]] = {}  # {table|scope: (the client it was built on, the layer)}
 _lock = threading.Lock()
 
 
@@ -20,26 +22,21 @@ def persistence_store(scope: str) -> Any:
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
     settings = get_settings()
+    client = aws.client("dynamodb")
     cache_key = f"{settings.table_name}|{scope}"
     with _lock:
-        store = _stores.get(cache_key)
-        if store is None:
-            store = DynamoDBPersistenceLayer(
+        found = _stores.get(cache_key)
+        if found is None or found[0] is not client:
+            found = (client, DynamoDBPersistenceLayer(
                 table_name=settings.table_name,
                 key_attr="pk",
                 sort_key_attr="sk",
                 static_pk_value=f"IDEMPOTENCY#{scope}",
                 expiry_attr="ttl",
-            )
-            _stores[cache_key] = store
-        return store
-
-
-def reset_client() -> None:
-    """Forget the persistence layers and their DynamoDB clients (tests and the local stack move the
-    endpoint)."""
-    with _lock:
-        _stores.clear()
+                boto3_client=client,
+            ))
+            _stores[cache_key] = found
+        return found[1]
 
 
 def config(**kwargs: Any) -> Any:

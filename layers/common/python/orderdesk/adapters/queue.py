@@ -1,38 +1,17 @@
-"""SQS: send the bulk job's work. The endpoint comes from botocore (AWS_ENDPOINT_URL_SQS
-locally), never from code."""
+"""SQS: send the bulk job's work, through `aws.client("sqs")`. The endpoint comes from botocore
+(AWS_ENDPOINT_URL_SQS locally), never from code."""
 
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Sequence
 from typing import Any
 
-from ..config import get_settings
 from ..domain.errors import PermanentError, TransientError
+from . import aws
 
 _BATCH = 10  # SendMessageBatch takes at most ten entries
-_client: Any = None
-_client_lock = threading.Lock()
-
-
-def _sqs() -> Any:
-    global _client
-    with _client_lock:
-        if _client is None:
-            import boto3
-
-            _client = boto3.client("sqs", region_name=get_settings().region)
-        return _client
-
-
-def reset_client() -> None:
-    """Forget the client (tests and the local stack move the endpoint)."""
-    global _client
-    with _client_lock:
-        _client = None
-
 
 class NotQueued(TransientError):
     """Some messages could not be sent; `unsent` are their positions in the bodies given."""
@@ -44,11 +23,10 @@ class NotQueued(TransientError):
 
 def send_messages(queue_url: str | None, bodies: Sequence[dict[str, Any]], attempts: int = 3) -> None:
     """Send every body with SendMessageBatch, resending the entries SQS reports failed. Raises
-    NotQueued naming the bodies that were not sent (every batch is still tried)."""
+    NotQueued naming the bodies that were not sent (every batch is still tried); a batch that SQS
+    refuses for good (no such queue, access denied) is not sent again."""
     if not queue_url:
         raise PermanentError("no queue is configured (BULK_QUEUE_URL)")
-    from botocore.exceptions import BotoCoreError, ClientError
-
     unsent: list[int] = []
     error = ""
     for start in range(0, len(bodies), _BATCH):
@@ -56,9 +34,11 @@ def send_messages(queue_url: str | None, bodies: Sequence[dict[str, Any]], attem
                    for i, body in enumerate(bodies[start:start + _BATCH])]
         for attempt in range(attempts):
             try:
-                resp = _sqs().send_message_batch(QueueUrl=queue_url, Entries=entries)
-            except (BotoCoreError, ClientError) as exc:
+                resp = aws.client("sqs").send_message_batch(QueueUrl=queue_url, Entries=entries)
+            except aws.sdk_errors() as exc:
                 error = f"{type(exc).__name__}: {exc}"
+                if not aws.is_transient(exc):
+                    break
             else:
                 failed = {f["Id"]: f.get("Message") or f.get("Code", "") for f in resp.get("Failed", [])}
                 entries = [e for e in entries if e["Id"] in failed]

@@ -5,18 +5,22 @@ set and wins. In AWS a function gets only the secret's ARN (SECRETS_KEY_ARN, ...
 to read that one secret: the value is fetched from Secrets Manager at first use through the
 Powertools Parameters utility, which keeps it for `MAX_AGE_SECONDS` per container, so a value
 never sits in the function's configuration, where lambda:GetFunctionConfiguration would show it.
+Its client is `aws.client("secretsmanager")`; `aws.reset_clients()` forgets the cached values
+with it.
 
-Nothing is imported or built at module import (the Parameters utility imports boto3 and makes
-its client on the first fetch). A value is never logged: not here, and not by botocore, whose
+Nothing is imported or built at module import (the Parameters utility and the client come with
+the first fetch). A value is never logged: not here, and not by botocore, whose
 DEBUG log of every answer's body is kept from printing a GetSecretValue answer."""
 
 from __future__ import annotations
 
 import logging
 import threading
+from typing import Any
 
 from ..config import get_settings
-from ..domain.errors import PermanentError, TransientError
+from ..domain.errors import PermanentError
+from . import aws
 
 # The names `secret()` knows; each has a plain setting `<name>` and an ARN setting `<name>_arn`.
 NAMES = frozenset({"secrets_key", "cursor_secret", "stripe_api_key", "registrar_webhook_secret",
@@ -26,12 +30,10 @@ NAMES = frozenset({"secrets_key", "cursor_secret", "stripe_api_key", "registrar_
 # every warm container within this time; a cold start pays one GetSecretValue per secret it uses.
 MAX_AGE_SECONDS = 300
 
-# Secrets Manager answers that retrying will not change (the rest: throttling, 5xx, network).
-_PERMANENT = {"AccessDeniedException", "ResourceNotFoundException", "DecryptionFailure",
-              "InvalidParameterException", "InvalidRequestException", "ValidationException"}
-
 _quiet = threading.Lock()
 _quieted = False
+_provider_lock = threading.Lock()
+_provider: tuple[Any, Any] | None = None  # (the client it was built on, the SecretsProvider)
 
 
 def secret(name: str) -> str | None:
@@ -58,19 +60,31 @@ def fernet_key(value: str) -> str:
     return value + "=" * (-len(value) % 4)
 
 
+def _secrets_provider() -> Any:
+    """Powertools' SecretsProvider on the shared client; a new client (reset, moved endpoint)
+    gets a new provider, and so an empty cache."""
+    global _provider
+    client = aws.client("secretsmanager")
+    with _provider_lock:
+        if _provider is None or _provider[0] is not client:
+            from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+            _provider = (client, SecretsProvider(boto3_client=client))
+        return _provider[1]
+
+
 def _fetch(name: str, arn: str) -> str:
-    from aws_lambda_powertools.utilities.parameters import get_secret
     from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
     _quiet_botocore_bodies()
     try:
-        value = get_secret(arn, max_age=MAX_AGE_SECONDS)
+        value = _secrets_provider().get(arn, max_age=MAX_AGE_SECONDS)
     except GetParameterError as exc:
         # The message names the secret and AWS's error code only; Powertools' own text quotes
         # botocore's, which may carry more than we want in a step's error output.
-        code = _error_code(exc)
-        error = PermanentError if code in _PERMANENT else TransientError
-        reason = code or type(_sdk_error(exc)).__name__
+        sdk = _sdk_error(exc)
+        error = aws.StorageUnavailable if aws.is_transient(sdk) else PermanentError
+        reason = aws.error_code(sdk) or type(sdk).__name__
         raise error(f"secret {name} could not be read from Secrets Manager ({reason})") from exc
     if not isinstance(value, str) or not value:
         raise PermanentError(f"secret {name} has no string value in Secrets Manager")
@@ -80,14 +94,6 @@ def _fetch(name: str, arn: str) -> str:
 def _sdk_error(exc: BaseException) -> BaseException:
     """The SDK's exception under Powertools' GetParameterError (raised while handling it)."""
     return exc.__cause__ or exc.__context__ or exc
-
-
-def _error_code(exc: BaseException) -> str | None:
-    response = getattr(_sdk_error(exc), "response", None)
-    if isinstance(response, dict):
-        code = response.get("Error", {}).get("Code")
-        return str(code) if code else None
-    return None
 
 
 class _NoSecretBodies(logging.Filter):

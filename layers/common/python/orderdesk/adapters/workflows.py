@@ -1,23 +1,23 @@
 """Step Functions: start, describe and stop the executions of the action workflows.
 
-The client is built on first use; its endpoint comes from botocore's `AWS_ENDPOINT_URL_SFN`
-locally, as in AWS there is none. Execution names are chosen by the caller and deterministic,
-so a repeated start (a retried request) finds the execution already running (Step Functions
-answers the same ARN for the same name and input) instead of starting a second one."""
+The client is `aws.client("stepfunctions")`, built on first use; its endpoint comes from
+botocore's `AWS_ENDPOINT_URL_SFN` locally, as in AWS there is none. Execution names are chosen
+by the caller and deterministic, so a repeated start (a retried request) finds the execution
+already running (Step Functions answers the same ARN for the same name and input) instead of
+starting a second one. A throttle, a 5xx or an unreachable endpoint is `WorkflowUnavailable`."""
 
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import dataclass
 from typing import Any
 
-from ..config import get_settings
 from ..domain.errors import PermanentError, TransientError
+from . import aws
 
 
 class WorkflowUnavailable(TransientError):
-    pass
+    """Step Functions throttled us, failed on its side or could not be reached: retry."""
 
 
 @dataclass(frozen=True)
@@ -28,25 +28,8 @@ class Execution:
     cause: str | None = None
 
 
-_client: Any = None
-_client_lock = threading.Lock()
-
-
 def _sfn() -> Any:
-    global _client
-    with _client_lock:
-        if _client is None:
-            import boto3
-
-            _client = boto3.client("stepfunctions", region_name=get_settings().region)
-        return _client
-
-
-def reset_client() -> None:
-    """Forget the client (tests and the local stack move the endpoint)."""
-    global _client
-    with _client_lock:
-        _client = None
+    return aws.client("stepfunctions")
 
 
 def execution_arn(state_machine_arn: str, name: str) -> str:
@@ -55,43 +38,32 @@ def execution_arn(state_machine_arn: str, name: str) -> str:
 
 
 def start(state_machine_arn: str, name: str, payload: dict[str, Any]) -> str:
-    from botocore.exceptions import BotoCoreError, ClientError
-
     try:
         answer = _sfn().start_execution(stateMachineArn=state_machine_arn, name=name,
                                         input=json.dumps(payload, separators=(",", ":"), sort_keys=True))
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        if code == "ExecutionAlreadyExists":
+    except Exception as exc:
+        if aws.error_code(exc) == "ExecutionAlreadyExists":
             raise PermanentError(f"workflow execution {name} already ran with other input") from exc
-        if code in ("ThrottlingException", "ServiceUnavailable", "InternalServerError"):
-            raise WorkflowUnavailable(f"Step Functions: {code}") from exc
-        raise PermanentError(f"Step Functions refused to start {name}: {code}") from exc
-    except BotoCoreError as exc:
-        raise WorkflowUnavailable(f"Step Functions unreachable: {type(exc).__name__}") from exc
+        aws.reraise(exc, f"Step Functions (start {name})", unavailable=WorkflowUnavailable, rejected=PermanentError)
     return str(answer["executionArn"])
 
 
 def describe(arn: str) -> Execution | None:
     """The execution's state, or None when Step Functions does not know it."""
-    from botocore.exceptions import ClientError
-
     try:
         d = _sfn().describe_execution(executionArn=arn)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("ExecutionDoesNotExist", "InvalidArn"):
+    except Exception as exc:
+        if aws.error_code(exc) in ("ExecutionDoesNotExist", "InvalidArn"):
             return None
-        raise
+        aws.reraise(exc, "Step Functions (describe)", unavailable=WorkflowUnavailable)
     return Execution(arn=arn, status=d["status"], error=d.get("error"), cause=d.get("cause"))
 
 
 def stop(arn: str, error: str, cause: str) -> None:
     """Stop a running execution; one that has already ended (or never existed) is left alone."""
-    from botocore.exceptions import ClientError
-
     try:
         _sfn().stop_execution(executionArn=arn, error=error[:256], cause=cause[:32768])
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") not in ("ExecutionDoesNotExist", "InvalidArn",
-                                                              "ValidationException"):
-            raise
+    except Exception as exc:
+        if aws.error_code(exc) in ("ExecutionDoesNotExist", "InvalidArn", "ValidationException"):
+            return
+        aws.reraise(exc, "Step Functions (stop)", unavailable=WorkflowUnavailable)

@@ -16,7 +16,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..adapters import secrets, workflows
+from ..adapters import crypto as secrets  # encrypt/decrypt of write-only secrets
+from ..adapters import workflows
 from ..adapters.repository import OrderChange, get_repository
 from ..config import get_settings
 from ..domain.errors import (

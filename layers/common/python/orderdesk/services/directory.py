@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..adapters import secrets
+from ..adapters import crypto as secrets  # encrypt/decrypt of write-only secrets
 from ..adapters.repository import get_repository
 from ..domain.model import Affiliate, Client, Server, iso, new_id, utcnow
 from ..domain.money import ZERO

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
 
-from ..adapters import secrets
-from ..adapters.aws_errors import aws_errors_are_transient
+from ..adapters import crypto as secrets  # encrypt/decrypt of write-only secrets
+from ..adapters.aws import aws_errors_are_transient
 from ..adapters.email import email_port
 from ..adapters.gateways import gateway_for
 from ..adapters.idempotency import once_per_key
@@ -33,20 +33,20 @@ from ..adapters.provisioning import Account, module_for
 from ..adapters.registrars import DomainRequest, registrar_for
 from ..adapters.repository import OrderChange, get_repository
 from ..config import get_settings
-from ..domain.errors import ConcurrentUpdate, NotFound, OrderDeskError, PermanentError, TransientError
+from ..domain.errors import (
+    ConcurrentUpdate,
+    LockLost,
+    NotFound,
+    OrderDeskError,
+    PermanentError,
+    StepsFailed,
+    TransientError,
+)
 from ..domain.model import HistoryEntry, Order, OrderItem, Server, Transaction, iso, new_id, utcnow
 from ..domain.money import fmt
 from ..domain.statuses import ActionStatus, ActionType, InvoiceStatus, ItemKind, ItemStatus, OrderStatus
 from ..observability import logger
 from .actions import FINAL_STEP, LABELS, TERMINABLE, fail_action, provision_step, refund_step, terminate_step
-
-
-class LockLost(PermanentError):
-    """The order no longer holds this action's lock (the action was ended elsewhere)."""
-
-
-class StepsFailed(PermanentError):
-    """Some items or payments of a Map failed for good; the action ends FAILED."""
 
 
 @dataclass(frozen=True)

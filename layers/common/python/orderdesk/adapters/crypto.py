@@ -1,4 +1,4 @@
-"""Encryption of write-only secrets (service passwords, server credentials).
+"""Encryption of write-only secrets (service passwords, server credentials): `encrypt`, `decrypt`.
 
 Fernet (AES-128-CBC + HMAC-SHA256) with the key `secret_store.secret("secrets_key")`: in AWS
 fetched from Secrets Manager at first use; locally the stack generates one under `.local/`. The
