@@ -51,7 +51,6 @@ def _env(module: str) -> dict[str, str]:
         "AWS_REGION": "us-east-1",
         "AWS_DEFAULT_REGION": "us-east-1",
         "POWERTOOLS_SERVICE_NAME": "orderdesk",
-        "POWERTOOLS_METRICS_NAMESPACE": "OrderDesk",
         "POWERTOOLS_LOG_LEVEL": "INFO",
         "TABLE_NAME": "orderdesk",
         "PYTHONDONTWRITEBYTECODE": "",

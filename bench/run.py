@@ -27,7 +27,6 @@ from typing import Any
 
 # before any orderdesk module builds its Powertools logger
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
-os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 
 from bench.results import NAMES, Result  # noqa: E402
 

@@ -22,7 +22,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -422,13 +422,3 @@ def _jsonable(value: Any) -> Any:
         return [_jsonable(v) for v in value]
     return value
 
-
-def drain_all(pollers: Iterable[_Loop], rounds: int = 50) -> int:
-    """Run every poller until none has anything left (deterministic tests)."""
-    total = 0
-    for _ in range(rounds):
-        n = sum(p.run_once() if not isinstance(p, SqsPoller) else p.run_once(wait_seconds=0) for p in pollers)
-        if not n:
-            break
-        total += n
-    return total

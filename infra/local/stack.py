@@ -225,7 +225,6 @@ def base_environment(files: LocalFiles) -> dict[str, str | None]:
         "CURSOR_SECRET": files.cursor_secret.read_text().strip(),
         "EMAIL_OUTBOX_DIR": str(files.outbox),
         "POWERTOOLS_SERVICE_NAME": "orderdesk",
-        "POWERTOOLS_TRACE_DISABLED": "true",
     }
 
 
@@ -240,12 +239,11 @@ def moto_environment(endpoint: str) -> dict[str, str | None]:
 
 def reset_cached_clients() -> None:
     """Settings and SDK clients are cached on first use; the stack moves endpoints under them."""
+    from orderdesk.adapters import aws
     from orderdesk.config import reset_settings
 
     reset_settings()
-    for name, module in list(sys.modules.items()):
-        if name.startswith("orderdesk.adapters.") and callable(getattr(module, "reset_client", None)):
-            module.reset_client()
+    aws.reset_clients()
 
 
 # -- pieces ----------------------------------------------------------------------------------------
@@ -316,18 +314,9 @@ def import_handler(dotted: str) -> Callable[[Any, Any], Any]:
 
 
 def _handler_or_none(dotted: str, problems: list[str]) -> Callable[[Any, Any], Any] | None:
-    """The handler, or None with a clear log line when its module is not written yet; a module
-    that exists but fails to import is a problem to show, not to hide."""
-    module_name = dotted.rpartition(".")[0]
+    """The handler, or None when it cannot be imported: a problem to show, not to hide."""
     try:
         return import_handler(dotted)
-    except ModuleNotFoundError as exc:
-        if exc.name and module_name.startswith(exc.name):
-            LOG.warning("%s is not there yet: its event source is not wired", module_name)
-            return None
-        problems.append(f"{dotted}: {exc}")
-        LOG.exception("cannot import %s", dotted)
-        return None
     except Exception as exc:
         problems.append(f"{dotted}: {type(exc).__name__}: {exc}")
         LOG.exception("cannot import %s", dotted)
@@ -577,7 +566,7 @@ class LocalStack:
             table_created = self._create_table(resolver)
         with self._timed("moto"):
             prewarm.join()
-            self._start_moto(functions)
+            self._start_moto()
             self._create_queues(template, resolver)
             self._restore_queued_messages()
             self._create_state_machines(resolver)
@@ -648,24 +637,16 @@ class LocalStack:
             resolver.attributes[(TABLE_LOGICAL_ID, "StreamArn")] = desc["LatestStreamArn"]
         return created
 
-    def _lambda_functions(self, functions: dict[str, tw.FunctionDef]) -> dict[str, Any]:
-        from infra.local.moto_server import LocalFunction
+    def _lambda_functions(self) -> dict[str, Any]:
+        from infra.local import statemachines
 
-        try:
-            statemachines = importlib.import_module("infra.local.statemachines")
-        except ModuleNotFoundError as exc:
-            if exc.name != "infra.local.statemachines":
-                raise
-            LOG.warning("infra/local/statemachines.py is not there yet: Lambda Invoke serves the template's "
-                        "functions, and no state machine is created")
-            return {f.name: LocalFunction(f.handler, f.memory_mb, f.timeout_seconds) for f in functions.values()}
         return dict(statemachines.lambda_functions_from_template(self.template_path))
 
-    def _start_moto(self, functions: dict[str, tw.FunctionDef]) -> None:
+    def _start_moto(self) -> None:
         from infra.local.moto_server import MotoServer
 
         assert self.dynamodb is not None
-        self.moto = MotoServer(self._lambda_functions(functions), port=self._ports.get("moto"),
+        self.moto = MotoServer(self._lambda_functions(), port=self._ports.get("moto"),
                                retry_sleep_scale=self.retry_sleep_scale, dynamodb_endpoint=self.dynamodb.endpoint)
         self.moto.start()
         self._ports["moto"] = self.moto.port
@@ -696,15 +677,9 @@ class LocalStack:
                 LOG.info("queue %s (dead letters after %d receives)", queue.name, queue.max_receive_count)
 
     def _create_state_machines(self, resolver: tw.Resolver) -> None:
-        try:
-            statemachines = importlib.import_module("infra.local.statemachines")
-        except ModuleNotFoundError as exc:
-            if exc.name != "infra.local.statemachines":
-                raise
-            self.problems.append("no state machines (infra/local/statemachines.py missing): accept, cancel and "
-                                 "fraud actions cannot run")
-            return
         import boto3
+
+        from infra.local import statemachines
 
         # {logical id: ARN}; the ARNs reach the code through the template's !Ref in the environment
         created = statemachines.create_state_machines(boto3.client("stepfunctions"), self.template_path)
@@ -727,7 +702,8 @@ class LocalStack:
         self._env.apply({k: v for k, v in env.items() if k in resources and k not in own})
         self._env.apply({k: v for k, v in env.items() if k not in resources and k not in own}, keep_existing=True)
         if self.state_machines:
-            statemachines = importlib.import_module("infra.local.statemachines")
+            from infra.local import statemachines
+
             defaults = statemachines.state_machine_environment(self.state_machines, self.template_path)
             self._env.apply({k: v for k, v in defaults.items() if k not in env})
         reset_cached_clients()
@@ -747,14 +723,8 @@ class LocalStack:
                 self.problems.append(f"template.yaml declares no {kind} event source: {what}")
 
     def _start_pollers(self, functions: dict[str, tw.FunctionDef], resolver: tw.Resolver) -> None:
-        try:
-            from infra.local.event_sources import DynamoDBStreamPoller, SqsPoller
-        except ModuleNotFoundError as exc:
-            if exc.name != "infra.local.event_sources":
-                raise
-            self.problems.append("no event sources (infra/local/event_sources.py missing): bulk updates and fraud "
-                                 "screening do not run")
-            return
+        from infra.local.event_sources import DynamoDBStreamPoller, SqsPoller
+
         for source in tw.event_sources_in(functions, "SQS"):
             handler = _handler_or_none(source.function.handler, self.problems)
             queue_url = resolver.refs.get(source.target or "")

@@ -60,7 +60,7 @@ def test_function_runs_on_a_current_python_on_arm64_with_the_layer(logical_id: s
 @pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
 def test_function_has_powertools_environment(logical_id: str) -> None:
     env = FUNCTIONS[logical_id].get("Environment", {}).get("Variables", {})
-    for name in ("POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL", "TABLE_NAME"):
+    for name in ("POWERTOOLS_SERVICE_NAME", "POWERTOOLS_LOG_LEVEL", "TABLE_NAME"):
         assert name in env, f"{logical_id} lacks {name}"
 
 

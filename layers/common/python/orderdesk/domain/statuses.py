@@ -27,30 +27,6 @@ class ItemStatus(StrEnum):
     COMPLETED = "Completed"
 
 
-PRODUCT_ITEM_STATUSES = frozenset(
-    {
-        ItemStatus.PENDING,
-        ItemStatus.ACTIVE,
-        ItemStatus.SUSPENDED,
-        ItemStatus.TERMINATED,
-        ItemStatus.CANCELLED,
-        ItemStatus.FRAUD,
-        ItemStatus.COMPLETED,
-    }
-)
-DOMAIN_ITEM_STATUSES = frozenset(
-    {
-        ItemStatus.PENDING,
-        ItemStatus.PENDING_REGISTRATION,
-        ItemStatus.PENDING_TRANSFER,
-        ItemStatus.ACTIVE,
-        ItemStatus.EXPIRED,
-        ItemStatus.CANCELLED,
-        ItemStatus.FRAUD,
-    }
-)
-
-
 class ItemKind(StrEnum):
     PRODUCT = "product"
     ADDON = "addon"
