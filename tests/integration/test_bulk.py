@@ -234,9 +234,9 @@ def test_bulk_needs_admin_and_unknown_job_is_404(api, bulk_queue):  # noqa: F811
 
 def test_orders_that_could_not_be_queued_fail_with_the_reason(api, bulk_queue, monkeypatch):  # noqa: F811
     # GIVEN 600 ids (three messages) and SQS taking the first two but never the third
-    from orderdesk.adapters import queue
+    from orderdesk.adapters import aws
 
-    sqs = queue._sqs()
+    sqs = aws.client("sqs")
     real = sqs.send_message_batch
 
     def send(QueueUrl, Entries):  # type: ignore[no-untyped-def]  # noqa: N803 - boto3's names
