@@ -23,6 +23,8 @@ os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("AWS_REGION", "us-east-1")
 os.environ.setdefault("POWERTOOLS_DEV", "false")
+# the stand-ins for webhooks, WHM and Stripe listen on 127.0.0.1 (off by default, and in AWS)
+os.environ.setdefault("ALLOW_LOOPBACK_OUTBOUND", "true")
 
 
 def make_keypair() -> tuple[str, str]:

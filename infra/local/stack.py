@@ -224,6 +224,8 @@ def base_environment(files: LocalFiles) -> dict[str, str | None]:
         "SECRETS_KEY": files.secrets_key.read_text().strip(),
         "CURSOR_SECRET": files.cursor_secret.read_text().strip(),
         "EMAIL_OUTBOX_DIR": str(files.outbox),
+        # webhooks and stand-ins on this machine (the demo server's http://127.0.0.1 URL); off in AWS
+        "ALLOW_LOOPBACK_OUTBOUND": "true",
         "POWERTOOLS_SERVICE_NAME": "orderdesk",
     }
 

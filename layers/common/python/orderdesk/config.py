@@ -79,6 +79,8 @@ class Settings:
     stripe_api_key_arn: str | None = None
     # provisioning modules and registrars (the `webhook` registrar signs with its secret)
     remote_timeout_seconds: float = 15.0
+    # plain http and loopback addresses for outbound calls: the local stack and the tests only
+    allow_loopback_outbound: bool = False
     registrar_webhook_url: str | None = None
     registrar_webhook_secret: str | None = None
     registrar_webhook_secret_arn: str | None = None
@@ -136,6 +138,7 @@ class Settings:
             stripe_api_key=env.get("STRIPE_API_KEY") or None,
             stripe_api_key_arn=env.get("STRIPE_API_KEY_ARN") or None,
             remote_timeout_seconds=float(env.get("REMOTE_TIMEOUT_SECONDS") or cls.remote_timeout_seconds),
+            allow_loopback_outbound=env.get("ALLOW_LOOPBACK_OUTBOUND", "").lower() in ("1", "true", "yes"),
             registrar_webhook_url=env.get("REGISTRAR_WEBHOOK_URL") or None,
             registrar_webhook_secret=env.get("REGISTRAR_WEBHOOK_SECRET") or None,
             registrar_webhook_secret_arn=env.get("REGISTRAR_WEBHOOK_SECRET_ARN") or None,
