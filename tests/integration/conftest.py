@@ -22,6 +22,7 @@ from infra.local.statemachines import (
 from orderdesk.config import reset_settings
 from tests.integration.workflow_support import (
     STEP_TIMEOUT_SECONDS,
+    WEBHOOK_SECRET,
     FakeStripe,
     RemoteStub,
     Responder,
@@ -75,8 +76,9 @@ def _reset_clients() -> None:
 def remote() -> Iterator[Callable[..., RemoteStub]]:
     started: list[RemoteStub] = []
 
-    def make(responder: Responder | None = None, *, start: bool = True, port: int | None = None) -> RemoteStub:
-        stub = RemoteStub(responder, port=port)
+    def make(responder: Responder | None = None, *, start: bool = True, port: int | None = None,
+             secret: str | None = WEBHOOK_SECRET) -> RemoteStub:
+        stub = RemoteStub(responder, port=port, secret=secret)
         if start:
             stub.start()
         started.append(stub)

@@ -17,8 +17,11 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from infra.local.moto_server import MotoServer
+from orderdesk.adapters.signing import NonceLedger, verify_request
 
 STEP_TIMEOUT_SECONDS = 1.0
+# the signing secret of the webhook servers and registrar the tests set up (RemoteStub checks it)
+WEBHOOK_SECRET = "whsec-test-0123456789"
 
 
 class SandboxDied(BaseException):  # noqa: N818 - a death, not an error the code could handle
@@ -85,6 +88,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    verified: bool | None = None  # the signature checked out (None: the stand-in checks none)
 
     @property
     def json(self) -> Any:
@@ -146,13 +150,24 @@ class _Server:
 
 
 class RemoteStub(_Server):
-    """A provisioning webhook, registrar or WHM: `responder(request) -> (status, json body)`."""
+    """A provisioning webhook, registrar or WHM: `responder(request) -> (status, json body)`.
 
-    def __init__(self, responder: Responder | None = None, port: int | None = None) -> None:
+    As a webhook receiver must, it checks every request's signature with `secret` (timestamp,
+    nonce, Idempotency-Key and body; a replayed nonce or a stale timestamp fails) and answers a
+    failed check 401 without calling the responder. `secret=None`: no check (WHM, unsigned)."""
+
+    def __init__(self, responder: Responder | None = None, port: int | None = None, *,
+                 secret: str | None = WEBHOOK_SECRET) -> None:
         super().__init__(port)
         self.responder: Responder = responder or (lambda r: (200, {"ok": True}))
+        self.secret = secret
+        self.nonces = NonceLedger()
 
     def answer(self, request: Received) -> tuple[int, Any, dict[str, str]]:
+        if self.secret is not None:
+            request.verified = verify_request(self.secret, request.headers, request.body, seen=self.nonces)
+            if not request.verified:
+                return 401, {"error": "bad or replayed signature"}, {}
         status, body = self.responder(request)
         return status, body, {}
 
