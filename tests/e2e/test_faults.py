@@ -207,7 +207,8 @@ def test_dynamodb_killed_during_a_bulk_job_the_job_completes_with_exact_counters
 def test_dynamodb_killed_during_workflows_each_ends_consistent_or_failed_and_rerunnable(
         faults: Faults, slow_hook: RemoteStub) -> None:
     # GIVEN 6 orders of two webhook products each (the webhook takes 0.4 s a command)
-    server = faults.ok("POST", "/servers", {"name": "hook", "module": "webhook", "url": slow_hook.url})
+    server = faults.ok("POST", "/servers", {"name": "hook", "module": "webhook", "url": slow_hook.url,
+                                            "credentials": slow_hook.secret})
     item = {"kind": "product", "description": "Hosting", "amount": "10.00", "server_id": server["id"]}
     orders = faults.orders(6, [item, {**item, "description": "Mail"}])
 
@@ -271,7 +272,8 @@ def test_the_whole_stack_restarted_loses_nothing(faults: Faults, slow_hook: Remo
     faults.ok("POST", f"/orders/{order['id']}/notes", {"text": "kept across a restart"})
     faults.ok("POST", f"/invoices/{order['invoice_id']}/payments",
               {"amount": "4.00", "gateway": "manual", "transaction_id": "T-restart"})
-    server = faults.ok("POST", "/servers", {"name": "hook2", "module": "webhook", "url": slow_hook.url})
+    server = faults.ok("POST", "/servers", {"name": "hook2", "module": "webhook", "url": slow_hook.url,
+                                            "credentials": slow_hook.secret})
     hung, release = threading.Event(), threading.Event()
     # it answers only when released: the workflow is stuck in its provisioning step (the client's
     # read timeout is 15 s, longer than the snapshot and the stop take)

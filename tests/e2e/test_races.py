@@ -209,7 +209,8 @@ def test_actions_that_may_follow_each_other_never_both_act_on_one_status(local_s
 def test_bulk_changes_racing_accept_workflows_lose_no_update(local_stack: RunningStack, remote_hook: Any) -> None:
     http = Http(local_stack)
     # GIVEN 20 Pending orders whose product is provisioned through a webhook that takes 0.3 s
-    server = http.ok("POST", "/servers", {"name": "slow-hook", "module": "webhook", "url": remote_hook.url})
+    server = http.ok("POST", "/servers", {"name": "slow-hook", "module": "webhook", "url": remote_hook.url,
+                                          "credentials": remote_hook.secret})
     orders = new_orders(http, 20, {"kind": "product", "description": "Hosting", "amount": "10.00",
                                    "server_id": server["id"]})
     ids = [o["id"] for o in orders]

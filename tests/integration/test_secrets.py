@@ -147,7 +147,7 @@ def test_webhook_credentials_and_passwords_stay_secret_even_when_the_webhook_ech
                                                      "request": r.json, "headers": dict(r.headers)}
         return 200, {"ok": True, "echo": r.json}
 
-    hook = remote(echo)
+    hook = remote(echo, secret=secrets["server credentials"])
     server = api.post("/servers", {"name": "web1", "module": "webhook", "url": hook.url,
                                    "credentials": secrets["server credentials"]})
     assert server.status_code == 201, server.data
@@ -194,7 +194,7 @@ def test_whm_token_and_password_stay_secret_when_whm_quotes_them(recorded, workf
                                                              f"{r.headers.get('authorization')}"}}
         return 200, {"metadata": {"result": 1, "reason": "OK"}}
 
-    hook = remote(whm)
+    hook = remote(whm, secret=None)  # WHM: a token, no signature
     server = api.post("/servers", {"name": "whm1", "module": "cpanel", "hostname": "whm1.example.net",
                                    "url": hook.url, "username": "root", "credentials": secrets["WHM token"]})
     assert server.status_code == 201, server.data

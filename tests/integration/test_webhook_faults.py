@@ -23,6 +23,7 @@ from tests.integration.workflow_support import free_port, wait_for_action
 pytestmark = pytest.mark.timeout(180)
 
 TIMEOUT = 0.4  # the webhook client's read timeout in these tests (REMOTE_TIMEOUT_SECONDS)
+SECRET = "whsec-faults-0123456789"
 
 # (status, raw body bytes, seconds to wait before answering)
 Answer = tuple[int, bytes, float]
@@ -114,16 +115,16 @@ def test_the_webhook_client_says_what_went_wrong(webhook, answer, error, text):
     # WHEN a command is posted THEN it raises the transient or permanent error, saying why
     started = time.monotonic()
     with pytest.raises(error) as raised:
-        post_signed(hook.url, {"command": "create"}, "secret", idempotency_key="k1")
+        post_signed(hook.url, {"command": "create"}, SECRET, idempotency_key="k1")
     assert text in raised.value.message, raised.value.message
     assert time.monotonic() - started < TIMEOUT + 3
 
 
 def test_an_empty_or_json_answer_is_a_success(webhook):
     hook = webhook(lambda n: [(204, b"", 0), (200, b"", 0), (200, b'{"ref": "A1"}', 0)][n])
-    assert post_signed(hook.url, {}, None, idempotency_key="k") == {}
-    assert post_signed(hook.url, {}, None, idempotency_key="k") == {}
-    assert post_signed(hook.url, {}, None, idempotency_key="k") == {"ref": "A1"}
+    assert post_signed(hook.url, {}, SECRET, idempotency_key="k") == {}
+    assert post_signed(hook.url, {}, SECRET, idempotency_key="k") == {}
+    assert post_signed(hook.url, {}, SECRET, idempotency_key="k") == {"ref": "A1"}
 
 
 # -- through the Accept workflow ---------------------------------------------------------------------
@@ -132,7 +133,7 @@ def test_an_empty_or_json_answer_is_a_success(webhook):
 def new_order(api: Any, url: str, products: int = 2) -> dict[str, Any]:
     client = api.post("/clients", {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com",
                                    "country": "GB"}).data
-    server = api.post("/servers", {"name": "hook", "module": "webhook", "url": url, "credentials": "whsec-faults"})
+    server = api.post("/servers", {"name": "hook", "module": "webhook", "url": url, "credentials": SECRET})
     assert server.status_code == 201, server.data
     items = [{"kind": "product", "description": f"Hosting {n}", "amount": "10.00", "server_id": server.data["id"]}
              for n in range(products)]

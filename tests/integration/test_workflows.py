@@ -11,12 +11,11 @@ from typing import Any
 
 import pytest
 
-from orderdesk.adapters.remote import verify_signature
-from tests.integration.workflow_support import RemoteStub, wait_for_action
+from tests.integration.workflow_support import WEBHOOK_SECRET, RemoteStub, wait_for_action
 
 pytestmark = pytest.mark.timeout(120)
 
-SECRET = "whsec-test-0123456789"
+SECRET = WEBHOOK_SECRET  # what RemoteStub checks signatures with
 
 
 def new_client(api: Any) -> str:
@@ -72,10 +71,10 @@ def test_accept_provisions_registers_emails_and_activates(api, workflows, remote
     status = {i["id"]: i["status"] for i in got["items"]}
     assert status == {product["id"]: "Active", domain["id"]: "Pending Registration", addon["id"]: "Active"}
     assert got["invoice"]["status"] == "Unpaid"
-    # the webhook got a signed create with the password; the registrar a register
+    # the webhook got a signed create with the password (RemoteStub checked the signature over
+    # timestamp, nonce, Idempotency-Key and body); the registrar a register, signed too
     (create,) = hook.received
-    assert verify_signature(SECRET, create.headers["x-orderdesk-timestamp"], create.body,
-                            create.headers["x-orderdesk-signature"])
+    assert create.verified is True and registrar.received[0].verified is True
     assert create.json["command"] == "create" and create.json["account"]["password"] == "s3cret-pass-1"
     assert registrar.received[0].json["command"] == "register"
     # the password is nowhere else: not the execution input, not the action, not the order
@@ -729,7 +728,7 @@ def test_cpanel_module_creates_and_removes_accounts_through_whm(api, workflows, 
             return 200, {"metadata": {"result": 0, "reason": "Sorry, a user named ada already exists."}}
         return 200, ok
 
-    hook = remote(whm)
+    hook = remote(whm, secret=None)  # WHM: a token, no signature
     whm_calls = hook.received
     r = api.post("/servers", {"name": "whm1", "module": "cpanel", "hostname": "whm1.example.net", "url": hook.url,
                               "username": "root", "credentials": "WHMTOKEN123"})

@@ -12,7 +12,7 @@ from orderdesk.adapters.email import OutboxEmail
 from orderdesk.adapters.gateways import CreditGateway, ManualGateway, StripeGateway, gateway_for, minor_units
 from orderdesk.adapters.provisioning import Account, CpanelModule, NoneModule, WebhookModule, module_for
 from orderdesk.adapters.registrars import NoneRegistrar, registrar_for
-from orderdesk.adapters.remote import signature, verify_signature
+from orderdesk.adapters.signing import NonceLedger, signature, verify_signature
 from orderdesk.adapters.workflows import execution_arn
 from orderdesk.domain.errors import PermanentError
 from orderdesk.domain.model import (
@@ -90,13 +90,21 @@ def test_error_text_reads_the_lambda_error_inside_a_caught_step_functions_error(
     assert error_text(None) == "unknown error"
 
 
-def test_webhook_signature_is_hmac_sha256_of_timestamp_and_body_and_goes_stale() -> None:
-    sig = signature("s3cret", "1700000000", b'{"a":1}')
+def test_webhook_signature_is_hmac_sha256_of_timestamp_nonce_key_and_body_and_goes_stale() -> None:
+    parts = {"timestamp": "1700000000", "nonce": "0123456789abcdef0123456789abcdef", "idempotency_key": "k1",
+             "body": b'{"a":1}'}
+    sig = signature("s3cret", **parts)  # type: ignore[arg-type]
     assert sig.startswith("sha256=") and len(sig) == 7 + 64
-    assert verify_signature("s3cret", "1700000000", b'{"a":1}', sig, now=1700000100)
-    assert not verify_signature("other", "1700000000", b'{"a":1}', sig, now=1700000100)
-    assert not verify_signature("s3cret", "1700000000", b'{"a":2}', sig, now=1700000100)
-    assert not verify_signature("s3cret", "1700000000", b'{"a":1}', sig, now=1700001000)
+
+    def ok(secret: str = "s3cret", now: int = 1700000100, **changed: object) -> bool:
+        return verify_signature(secret, **{**parts, **changed}, header=sig, seen=NonceLedger(), now=now)  # type: ignore[arg-type]
+
+    assert ok()
+    assert not ok(secret="other")
+    assert not ok(body=b'{"a":2}')
+    assert not ok(idempotency_key="k2")
+    assert not ok(nonce="fedcba9876543210fedcba9876543210")
+    assert not ok(now=1700001000)
 
 
 def test_money_goes_to_stripe_in_minor_units() -> None:

@@ -2,7 +2,9 @@
 
 * `stripe`: a refund of the PaymentIntent (`pi_...`) or Charge (`ch_...`) through the stripe
   library, with Stripe's own `Idempotency-Key`: a retry with the same key returns the refund
-  Stripe already made instead of making another. `STRIPE_API_BASE` points it elsewhere (tests).
+  Stripe already made instead of making another. `STRIPE_API_BASE` points it elsewhere (tests);
+  like every outbound call it goes through `outbound` (https, no credentials in the URL, public
+  addresses only, pinned), and a refusal is a `GatewayError`, not worth retrying.
 * `credit`: the amount goes to the client's credit balance, in the same DynamoDB transaction
   that records the refund on the invoice (`Refund.apply`), so it is credited exactly once.
 * `manual` (and any gateway without a refund API): the refund is recorded for the operator to
@@ -22,6 +24,8 @@ from typing import Any, Protocol
 from ..config import get_settings
 from ..domain.errors import GatewayError, TransientError
 from ..domain.model import Transaction
+from ..domain.outbound import scrub_urls, url_refusal
+from . import outbound
 from .secret_store import secret
 
 
@@ -105,16 +109,22 @@ class StripeGateway:
         try:
             refund = _stripe().v1.refunds.create(params=params, options={"idempotency_key": idempotency_key})
         except (stripe.APIConnectionError, stripe.RateLimitError) as exc:
-            raise GatewayUnavailable(f"stripe: {type(exc).__name__}: {exc.user_message or ''}".strip()) from exc
+            if isinstance(exc.__cause__, outbound.OutboundRefused):  # the library wraps what the connection refused
+                raise GatewayError(f"stripe: {exc.__cause__.message}") from exc
+            raise GatewayUnavailable(f"stripe: {type(exc).__name__}: {_said(exc)}".strip()) from exc
         except stripe.StripeError as exc:
             status = exc.http_status or 0
             if status >= 500 or isinstance(exc, stripe.APIError):
-                raise GatewayUnavailable(f"stripe answered {status}: {exc.user_message or ''}".strip()) from exc
-            raise GatewayError(f"stripe refused the refund ({exc.code or status}): {exc.user_message or ''}".strip()
-                               ) from exc
+                raise GatewayUnavailable(f"stripe answered {status}: {_said(exc)}".strip()) from exc
+            raise GatewayError(f"stripe refused the refund ({exc.code or status}): {_said(exc)}".strip()) from exc
         if getattr(refund, "status", None) in ("failed", "canceled"):
             raise GatewayError(f"stripe refund {refund.id} {refund.status}")
         return Refund(gateway="stripe", transaction_id=str(refund.id))
+
+
+def _said(exc: Any) -> str:
+    """The library's message, any URL in it cut to scheme, host and path."""
+    return scrub_urls(str(exc.user_message or ""))
 
 
 _client: Any = None
@@ -129,16 +139,21 @@ def _stripe() -> Any:
     api_key = secret("stripe_api_key")
     if not api_key:
         raise GatewayError("stripe is not configured (STRIPE_API_KEY or STRIPE_API_KEY_ARN)")
-    wanted = (api_key, settings.stripe_api_base)
+    base = settings.stripe_api_base
+    why = url_refusal(base, allow_loopback=settings.allow_loopback_outbound) if base else None
+    if why:  # named, not quoted: the value may carry the credential
+        raise GatewayError(f"STRIPE_API_BASE {why}")
+    wanted = (api_key, base)
     with _client_lock:
         if _client is None or _client_for != wanted:
             import stripe
 
             _client = stripe.StripeClient(
                 api_key,
-                base_addresses={"api": settings.stripe_api_base} if settings.stripe_api_base else None,
+                base_addresses={"api": base} if base else None,
                 max_network_retries=0,  # the workflow retries, with the same idempotency key
-                http_client=stripe.RequestsClient(timeout=(3.05, 30)),
+                # the outbound session: every address checked, the connection pinned to it
+                http_client=stripe.RequestsClient(timeout=(3.05, 30), session=outbound.session()),
             )
             _client_for = wanted
         return _client

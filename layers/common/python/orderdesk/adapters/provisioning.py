@@ -2,7 +2,8 @@
 that hold clients' accounts.
 
 * `none`: manual provisioning; the command is only recorded.
-* `webhook`: the command as signed JSON (see `remote`) to the server's URL.
+* `webhook`: the command as signed JSON (see `remote` and `signing`) to the server's URL; a
+  server without a signing secret sends nothing.
 * `cpanel`: WHM API 1 (`createacct`, `suspendacct`, `unsuspendacct`, `removeacct`) with an API
   token, `Authorization: whm <user>:<token>`.
 
@@ -79,6 +80,9 @@ class WebhookModule:
     def __init__(self, server: Server, secret: str | None) -> None:
         if not server.url:
             raise PermanentError(f"server {server.name} ({server.id}) has no URL for its webhook")
+        if not secret:  # saved before a signing secret was required: sent unsigned, it could be forged
+            raise PermanentError(f"server {server.name} ({server.id}) has no signing secret for its webhook: "
+                                 "save its credentials")
         self.server = server
         self.secret = secret
 

@@ -11,6 +11,7 @@ from typing import Protocol
 
 from ..config import get_settings
 from ..domain.errors import PermanentError
+from ..domain.outbound import url_refusal
 from .remote import post_signed
 from .secret_store import secret
 
@@ -82,7 +83,14 @@ def registrar_for(name: str | None) -> Registrar:
         return NoneRegistrar()
     if name == "webhook":
         settings = get_settings()
-        if not settings.registrar_webhook_url:
+        url = settings.registrar_webhook_url
+        if not url:
             raise PermanentError("the webhook registrar is not configured (REGISTRAR_WEBHOOK_URL)")
-        return WebhookRegistrar(settings.registrar_webhook_url, secret("registrar_webhook_secret"))
+        why = url_refusal(url, allow_loopback=settings.allow_loopback_outbound)
+        if why:  # the setting is quoted by its name only: it may be the very thing that leaks
+            raise PermanentError(f"REGISTRAR_WEBHOOK_URL {why}")
+        signing_secret = secret("registrar_webhook_secret")
+        if not signing_secret:
+            raise PermanentError("the webhook registrar has no signing secret (REGISTRAR_WEBHOOK_SECRET)")
+        return WebhookRegistrar(url, signing_secret)
     raise PermanentError(f"unknown registrar {name!r} (known: {', '.join(REGISTRARS)})")

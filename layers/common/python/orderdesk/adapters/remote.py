@@ -1,13 +1,15 @@
 """Signed JSON over HTTP(S): how the `webhook` provisioning module and registrar talk to the
-systems that do the work.
+systems that do the work (and WHM's JSON API, unsigned, with its token).
 
-Each request is a POST of a JSON object with
+Each webhook request is a POST of a JSON object signed with the receiver's secret as `signing`
+describes: timestamp, nonce, `Idempotency-Key` and body under one HMAC-SHA256. The key is the
+same for every retry of one command; timestamp and nonce are new for every delivery. Without a
+secret nothing is sent: a receiver could not tell the request from a forgery.
 
-* `X-OrderDesk-Timestamp`: Unix seconds when it was signed;
-* `X-OrderDesk-Signature`: `sha256=` + hex HMAC-SHA256, keyed with the shared secret, of
-  `<timestamp>.<body>` (the receiver recomputes it and refuses stale timestamps);
-* `Idempotency-Key`: the same for every retry of one command, so a receiver can tell a retry
-  from a new command.
+Where a request may go is `outbound`'s business: https only (plain http to loopback on the
+local stack), no credentials in the URL, public addresses only, every address a name resolves
+to checked and the connection pinned to it. Errors name a URL by scheme, host and path only
+(`url_for_messages`), and URLs inside a quoted answer are cut the same way.
 
 Connect and read timeouts are bounded. A timeout, a connection failure, a 429 or a 5xx is
 `RemoteUnavailable` (transient: the workflow retries with backoff); any other non-2xx is
@@ -20,20 +22,20 @@ where a receiver that echoes its request would otherwise put them."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import threading
-import time
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import quote, quote_plus, urlsplit
+from urllib.parse import quote, quote_plus
 
 from ..config import get_settings
 from ..domain.errors import PermanentError, TransientError
+from ..domain.outbound import scrub_urls, url_for_messages
+from . import outbound
+from .signing import SIGNATURE_HEADER as SIGNATURE_HEADER
+from .signing import TIMESTAMP_HEADER as TIMESTAMP_HEADER
+from .signing import signed_headers
+from .signing import verify_signature as verify_signature
 
-SIGNATURE_HEADER = "X-OrderDesk-Signature"
-TIMESTAMP_HEADER = "X-OrderDesk-Timestamp"
 CONNECT_TIMEOUT_SECONDS = 3.05
 
 
@@ -43,47 +45,6 @@ class RemoteUnavailable(TransientError):
 
 class RemoteRejected(PermanentError):
     """The remote system refused the command (a 4xx, or an answer that says it failed)."""
-
-
-def signature(secret: str, timestamp: str, body: bytes) -> str:
-    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-    return f"sha256={digest}"
-
-
-def verify_signature(secret: str, timestamp: str, body: bytes, header: str, *, tolerance_seconds: int = 300,
-                     now: float | None = None) -> bool:
-    """What a receiver does (used by tests and by anyone writing a receiver in Python)."""
-    try:
-        age = abs((now if now is not None else time.time()) - int(timestamp))
-    except ValueError:
-        return False
-    return age <= tolerance_seconds and hmac.compare_digest(signature(secret, timestamp, body), header)
-
-
-_session: Any = None
-_session_lock = threading.Lock()
-
-
-def _http() -> Any:
-    """One pooled session per process, built on first use."""
-    global _session
-    with _session_lock:
-        if _session is None:
-            import requests
-
-            _session = requests.Session()
-        return _session
-
-
-def _where(url: str) -> str:
-    """Host and path for messages: never the query string (it may carry a token)."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}"
-
-
-def _check_url(url: str) -> None:
-    if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
-        raise RemoteRejected(f"not an http(s) URL: {_where(url)}")
 
 
 def redact(text: str, secrets: Iterable[str | None]) -> str:
@@ -104,14 +65,14 @@ def request_json(method: str, url: str, *, form: dict[str, str] | None = None,
 
 def post_signed(url: str, payload: dict[str, Any], secret: str | None, *, idempotency_key: str,
                 redact_secrets: Iterable[str | None] = ()) -> dict[str, Any]:
-    """POST `payload` signed with `secret` (unsigned when the server has no secret); the answer's
-    JSON object, or {} when it sent no body. `redact_secrets`: what the payload carries that no
-    error may quote (the signing secret is always among them)."""
+    """POST `payload` signed with `secret`; the answer's JSON object, or {} when it sent no body.
+    `redact_secrets`: what the payload carries that no error may quote (the signing secret is
+    always among them). Every call, a retry too, is a new delivery: new timestamp and nonce."""
+    if not secret:
+        raise PermanentError(f"{url_for_messages(url)}: no signing secret, so no request (a receiver could not "
+                             "tell it from a forgery)")
     body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
-    timestamp = str(int(time.time()))
-    headers = {"Content-Type": "application/json", "Idempotency-Key": idempotency_key, TIMESTAMP_HEADER: timestamp}
-    if secret:
-        headers[SIGNATURE_HEADER] = signature(secret, timestamp, body)
+    headers = {"Content-Type": "application/json", **signed_headers(secret, idempotency_key=idempotency_key, body=body)}
     return _send("POST", url, body, headers, require_json=False, secrets=(secret, *redact_secrets))
 
 
@@ -119,21 +80,23 @@ def _send(method: str, url: str, data: Any, headers: dict[str, str], *, require_
           secrets: tuple[str | None, ...] = ()) -> dict[str, Any]:
     import requests
 
-    _check_url(url)
+    outbound.check_url(url)
+    where = url_for_messages(url)
     timeout = (CONNECT_TIMEOUT_SECONDS, get_settings().remote_timeout_seconds)
     sent = {"User-Agent": "OrderDesk/1.0", "Accept": "application/json", **headers}
     try:
-        response = _http().request(method, url, data=data, headers=sent, timeout=timeout, allow_redirects=False)
+        response = outbound.session().request(method, url, data=data, headers=sent, timeout=timeout,
+                                              allow_redirects=False)
     except requests.Timeout as exc:
-        raise RemoteUnavailable(f"{_where(url)} timed out") from exc
+        raise RemoteUnavailable(f"{where} timed out") from exc
     except requests.RequestException as exc:
-        raise RemoteUnavailable(f"{_where(url)} is unreachable ({type(exc).__name__})") from exc
+        raise RemoteUnavailable(f"{where} is unreachable ({type(exc).__name__})") from exc
     status = response.status_code
-    snippet = redact(response.text or "", secrets)[:200].replace("\n", " ")
+    snippet = scrub_urls(redact(response.text or "", secrets))[:200].replace("\n", " ")
     if status == 429 or status >= 500:
-        raise RemoteUnavailable(f"{_where(url)} answered {status}: {snippet}")
+        raise RemoteUnavailable(f"{where} answered {status}: {snippet}")
     if not 200 <= status < 300:
-        raise RemoteRejected(f"{_where(url)} answered {status}: {snippet}")
+        raise RemoteRejected(f"{where} answered {status}: {snippet}")
     try:
         parsed = response.json() if response.content else None
     except ValueError:
@@ -141,9 +104,8 @@ def _send(method: str, url: str, data: Any, headers: dict[str, str], *, require_
     if isinstance(parsed, dict):
         return parsed
     if require_json:
-        raise RemoteRejected(f"{_where(url)} answered {status} without a JSON object")
+        raise RemoteRejected(f"{where} answered {status} without a JSON object")
     if response.content.strip():
         # garbage is not a success: retried under the same idempotency key, then a clear failure
-        raise RemoteUnavailable(f"{_where(url)} answered {status} with something that is not a JSON object: "
-                                f"{snippet[:80]}")
+        raise RemoteUnavailable(f"{where} answered {status} with something that is not a JSON object: {snippet[:80]}")
     return {}
