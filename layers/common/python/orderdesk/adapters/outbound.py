@@ -16,7 +16,11 @@ connections of the subclasses below, whose `_new_conn` resolves, checks and conn
 The session ignores the environment's proxy settings (`trust_env = False`): a proxy would make
 the connection's address the proxy's, and the check meaningless.
 
-A refusal is `OutboundRefused`, a permanent error: retrying cannot make an address public."""
+A refusal is `OutboundRefused`, a permanent error: retrying cannot make an address public.
+
+Why not requests-hardened (which pins too): it judges only the first address a name resolves to,
+and its refusal is a `RequestException`, which the callers here rightly treat as a network fault
+worth retrying."""
 
 from __future__ import annotations
 
