@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import requests
 
-from orderdesk.adapters import secrets
+from orderdesk.adapters import crypto
 from orderdesk.adapters.remote import post_signed
 from orderdesk.adapters.repository import get_repository
 from orderdesk.config import reset_settings
@@ -102,7 +102,7 @@ def put_old_server(url: str, credentials: str | None = None) -> Server:
     """A server as data saved before credentials in URLs were refused (straight to the table)."""
     server = Server(id=new_id(), name="old hook", module="webhook", url=url, has_credentials=credentials is not None,
                     created_at=iso(utcnow()))
-    get_repository().put_server(server, secrets.encrypt(credentials) if credentials else None)
+    get_repository().put_server(server, crypto.encrypt(credentials) if credentials else None)
     return server
 
 
