@@ -13,6 +13,17 @@ def _int(name: str, default: int) -> int:
     return int(raw) if raw not in (None, "") else default
 
 
+def _machine_clients(name: str) -> tuple[tuple[str, str], ...]:
+    """`name=client id` (or a bare client id) pairs, comma-separated. Ids keep their case: Cognito's
+    are case-sensitive."""
+    pairs = []
+    for entry in os.environ.get(name, "").split(","):
+        label, sep, client_id = entry.strip().rpartition("=")
+        if client_id.strip():
+            pairs.append((client_id.strip(), label.strip() if sep else ""))
+    return tuple(pairs)
+
+
 def _list(name: str) -> tuple[str, ...]:
     raw = os.environ.get(name, "")
     return tuple(x.strip().lower() for x in raw.split(",") if x.strip())
@@ -33,6 +44,9 @@ class Settings:
     auth_audience: str = "orderdesk"
     auth_jwks_url: str | None = None
     auth_public_key_file: str | None = None
+    # machine clients whose client-credentials access tokens are accepted: (client id, name) pairs
+    # from AUTH_MACHINE_CLIENT_IDS ("storefront=<id>,<id>,..."); the name is the actor in history
+    auth_machine_clients: tuple[tuple[str, str], ...] = ()
     # admin portal sign-in through the Cognito hosted UI (unset locally: paste a token instead)
     cognito_domain: str | None = None
     cognito_client_id: str | None = None
@@ -100,6 +114,7 @@ class Settings:
             auth_audience=env.get("AUTH_AUDIENCE", cls.auth_audience),
             auth_jwks_url=env.get("AUTH_JWKS_URL") or None,
             auth_public_key_file=env.get("AUTH_PUBLIC_KEY_FILE") or None,
+            auth_machine_clients=_machine_clients("AUTH_MACHINE_CLIENT_IDS"),
             cognito_domain=env.get("COGNITO_DOMAIN") or None,
             cognito_client_id=env.get("COGNITO_CLIENT_ID") or None,
             secrets_key=env.get("SECRETS_KEY") or None,

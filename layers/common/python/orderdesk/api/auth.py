@@ -1,6 +1,14 @@
-"""Bearer JWT verification: signature, expiry, issuer and audience with PyJWT; roles from the
-`cognito:groups` claim. In AWS the keys come from the Cognito user pool's JWKS; locally from the
-stack's own key pair. Only RS256 is accepted, so `alg: none` and HMAC-confusion tokens fail."""
+"""Bearer JWT verification with PyJWT: signature, expiry and issuer for every token, then by kind:
+
+- a person's ID token (`token_use: id`): `aud` is the portal's client, the role is the highest
+  group of `cognito:groups`;
+- a machine client's access token (`token_use: access`, the client-credentials grant): no `aud`,
+  `client_id` is one of the allowed machine clients and is also its `sub` (a person's access
+  token has the person's `sub`, so it is refused), the role is the highest `orderdesk/<role>`
+  scope; groups in an access token and scopes in an ID token count for nothing.
+
+In AWS the keys come from the Cognito user pool's JWKS; locally from the stack's own key pair.
+Only RS256 is accepted, so `alg: none` and HMAC-confusion tokens fail."""
 
 from __future__ import annotations
 
@@ -13,6 +21,10 @@ from ..config import get_settings
 from ..domain.statuses import Role
 
 ALGORITHMS = ["RS256"]
+# The resource server's identifier (template.yaml): its scopes are `orderdesk/<role>`.
+SCOPE_PREFIX = "orderdesk/"
+ID_TOKEN = "id"
+ACCESS_TOKEN = "access"
 
 
 class AuthError(Exception):
@@ -63,13 +75,25 @@ def _signing_key(token: str) -> Any:
     return key
 
 
+def _highest(names: list[Any]) -> Role | None:
+    roles = [Role(n) for n in names if isinstance(n, str) and n in Role._value2member_map_]
+    return max(roles, key=lambda r: r.rank) if roles else None
+
+
 def role_from_groups(groups: Any) -> Role | None:
     if isinstance(groups, str):
         groups = [groups]
     if not isinstance(groups, list):
         return None
-    roles = [Role(g) for g in groups if isinstance(g, str) and g in Role._value2member_map_]
-    return max(roles, key=lambda r: r.rank) if roles else None
+    return _highest(groups)
+
+
+def role_from_scopes(scope: Any) -> Role | None:
+    """`scope` is space-separated (RFC 6749); each `orderdesk/<role>` grants that role, several the
+    highest, anything else nothing."""
+    if not isinstance(scope, str):
+        return None
+    return _highest([s[len(SCOPE_PREFIX):] for s in scope.split() if s.startswith(SCOPE_PREFIX)])
 
 
 def verify(authorization: str | None) -> Principal:
@@ -84,7 +108,7 @@ def verify(authorization: str | None) -> Principal:
     # answer the same way); the key names what it was checked against, so other settings or
     # another key check it afresh
     cache_key = (token, settings.auth_issuer, settings.auth_audience, settings.auth_jwks_url or "",
-                 settings.public_key_pem() or "")
+                 settings.public_key_pem() or "", repr(settings.auth_machine_clients))
     now = time.time()
     cached = _verified.get(cache_key)
     if cached is not None and cached[0] > now:
@@ -97,29 +121,57 @@ def verify(authorization: str | None) -> Principal:
         header = jwt.get_unverified_header(token)
         if header.get("alg") not in ALGORITHMS:
             raise AuthError("unsupported token algorithm")
+        # the kind decides which claims are required; it is read before the signature is checked,
+        # but the decode below checks the signature over this very claim
+        use = jwt.decode(token, options={"verify_signature": False}).get("token_use")
+        if use == ID_TOKEN:
+            required = ["exp", "iat", "iss", "aud", "sub", "token_use"]
+            audience: str | None = settings.auth_audience
+        elif use == ACCESS_TOKEN:
+            # Cognito's access tokens carry no `aud`; PyJWT refuses one that does when no
+            # audience is expected, so an ID token relabelled `access` still fails
+            required = ["exp", "iat", "iss", "sub", "token_use", "client_id"]
+            audience = None
+        else:
+            raise AuthError("token_use must be 'id' or 'access'")
         claims = jwt.decode(
             token,
             key=_signing_key(token),
             algorithms=ALGORITHMS,
-            audience=settings.auth_audience,
+            audience=audience,
             issuer=settings.auth_issuer,
-            options={"require": ["exp", "iat", "iss", "aud", "sub"]},
+            options={"require": required},
             leeway=30,
         )
     except AuthError:
         raise
     except (jwt.PyJWTError, ValueError, KeyError) as exc:
         raise AuthError(f"invalid token: {type(exc).__name__}") from exc
-    principal = Principal(
-        subject=str(claims["sub"]),
-        name=str(claims.get("email") or claims.get("cognito:username") or claims.get("username") or claims["sub"]),
-        role=role_from_groups(claims.get("cognito:groups")),
-    )
+    principal = _user(claims) if use == ID_TOKEN else _machine(claims, dict(settings.auth_machine_clients))
     with _jwks_lock:
         if len(_verified) >= _VERIFIED_MAX:
             _verified.clear()
         _verified[cache_key] = (min(float(claims["exp"]), now + _VERIFIED_SECONDS), principal)
     return principal
+
+
+def _user(claims: dict[str, Any]) -> Principal:
+    return Principal(
+        subject=str(claims["sub"]),
+        name=str(claims.get("email") or claims.get("cognito:username") or claims.get("username") or claims["sub"]),
+        role=role_from_groups(claims.get("cognito:groups")),
+    )
+
+
+def _machine(claims: dict[str, Any], allowed: dict[str, str]) -> Principal:
+    client_id = claims["client_id"]
+    if not isinstance(client_id, str) or client_id not in allowed:
+        raise AuthError("access token of a client that is not allowed")
+    if claims["sub"] != client_id:  # a person's access token (through any client): they send their ID token
+        raise AuthError("access token of a user, not of a machine client")
+    # "client:" cannot be a person's name (an email), so history tells machines and people apart
+    return Principal(subject=client_id, name=f"client:{allowed[client_id] or client_id}",
+                     role=role_from_scopes(claims.get("scope")))
 
 
 def issue_token(private_key_pem: str, role: str, *, subject: str = "local-admin", ttl_seconds: int = 12 * 3600,
@@ -139,6 +191,32 @@ def issue_token(private_key_pem: str, role: str, *, subject: str = "local-admin"
         "aud": audience or settings.auth_audience,
         "iat": now,
         "exp": now + ttl_seconds,
-        "token_use": "id",
+        "token_use": ID_TOKEN,
     }
+    return jwt.encode(claims, private_key_pem, algorithm="RS256", headers={"kid": "local"})
+
+
+def issue_access_token(private_key_pem: str, client_id: str, scopes: list[str], *, ttl_seconds: int = 3600,
+                       issuer: str | None = None) -> str:
+    """Sign a client-credentials access token the way Cognito would (local stack and tests only):
+    `sub` and `client_id` are the client's id, `scope` is space-separated, no `aud`."""
+    import time
+    import uuid
+
+    import jwt
+
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "sub": client_id,
+        "client_id": client_id,
+        "token_use": ACCESS_TOKEN,
+        "iss": issuer or get_settings().auth_issuer,
+        "auth_time": now,
+        "iat": now,
+        "exp": now + ttl_seconds,
+        "version": 2,
+        "jti": str(uuid.uuid4()),
+    }
+    if scopes:
+        claims["scope"] = " ".join(scopes)
     return jwt.encode(claims, private_key_pem, algorithm="RS256", headers={"kid": "local"})
