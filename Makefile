@@ -50,9 +50,11 @@ chromium:
 run: $(STAMP) $(TOOLS_STAMP) java
 	@$(PY) -m infra.local.stack --port $(PORT)
 
-# Only the token on stdout: TOKEN=$$(make -s token ROLE=viewer)
+# Only the token on stdout: TOKEN=$$(make -s token ROLE=viewer); a machine client's access token:
+# make -s token CLIENT=storefront SCOPE=orderdesk/support (a ROLE given with CLIENT is refused)
 token: $(STAMP)
-	@$(PY) -m infra.local.token --role $(ROLE)
+	@$(PY) -m infra.local.token $(if $(CLIENT),--client '$(CLIENT)' --scope '$(SCOPE)' \
+	  $(if $(filter command line,$(origin ROLE)),--role '$(ROLE)'),--role '$(ROLE)')
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -52,6 +52,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, ClassVar, Self
 
+from infra.local import machine_clients
 from infra.local import template_wiring as tw
 from infra.local.dynamodb_local import DynamoDBLocal
 from infra.local.schedules import Expression, LocalSchedule, ScheduleExpressionError, ScheduleRunner
@@ -218,6 +219,7 @@ def base_environment(files: LocalFiles) -> dict[str, str | None]:
         "AUTH_ISSUER": AUTH_ISSUER,
         "AUTH_AUDIENCE": AUTH_AUDIENCE,
         "AUTH_PUBLIC_KEY_FILE": str(files.public_key),
+        "AUTH_MACHINE_CLIENT_IDS": machine_clients.allowed_setting(),
         "AUTH_JWKS_URL": None,
         "COGNITO_DOMAIN": None,
         "COGNITO_CLIENT_ID": None,
