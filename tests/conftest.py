@@ -27,6 +27,9 @@ os.environ.setdefault("POWERTOOLS_DEV", "false")
 os.environ.setdefault("ALLOW_LOOPBACK_OUTBOUND", "true")
 
 
+STOREFRONT_CLIENT_ID = "test-storefront-client"  # the one machine client the tests' settings allow
+
+
 def make_keypair() -> tuple[str, str]:
     return new_rsa_keypair()
 
@@ -39,6 +42,7 @@ def keypair(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     os.environ["AUTH_PUBLIC_KEY_FILE"] = str(path)
     os.environ["AUTH_ISSUER"] = "orderdesk-test"
     os.environ["AUTH_AUDIENCE"] = "orderdesk"
+    os.environ["AUTH_MACHINE_CLIENT_IDS"] = f"storefront={STOREFRONT_CLIENT_ID}"
     os.environ.setdefault("SECRETS_KEY", Fernet.generate_key().decode())
     os.environ.setdefault("CURSOR_SECRET", "test-cursor-secret")
     reset_settings()
@@ -93,6 +97,17 @@ def token(keypair):  # type: ignore[no-untyped-def]
 
     def make(role: str = "admin", **kwargs: object) -> str:
         return issue_token(keypair["private"], role, **kwargs)  # type: ignore[arg-type]
+
+    return make
+
+
+@pytest.fixture()
+def machine_token(keypair):  # type: ignore[no-untyped-def]
+    """A client-credentials access token: machine_token("orderdesk/support") is the storefront's."""
+    from orderdesk.api.auth import issue_access_token
+
+    def make(*scopes: str, client_id: str = STOREFRONT_CLIENT_ID, **kwargs: object) -> str:
+        return issue_access_token(keypair["private"], client_id, list(scopes), **kwargs)  # type: ignore[arg-type]
 
     return make
 
