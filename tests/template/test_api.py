@@ -145,7 +145,7 @@ def test_tokens_are_checked_against_the_user_pool_and_the_portal_client() -> Non
     outputs = support.template()["Outputs"]
     client = support.resources("AWS::Cognito::UserPoolClient")["PortalClient"]["Properties"]
     assert outputs["PortalUrl"]["Value"] in client["CallbackURLs"]
-    assert "implicit" in client["AllowedOAuthFlows"] and client["GenerateSecret"] is False
+    assert client["AllowedOAuthFlows"] == ["code"] and client["GenerateSecret"] is False  # PKCE, a public client
     for name in ("ApiUrl", "PortalUrl", "UserPoolId", "UserPoolClientId"):
         assert name in outputs
 
