@@ -7,6 +7,7 @@ import { errorBox, field, h, replace, toast } from "./ui.js";
 const main = document.getElementById("main");
 const RETURN_KEY = "orderdesk.return";
 const STATE_KEY = "orderdesk.oauth_state";
+const VERIFIER_KEY = "orderdesk.pkce_verifier";
 
 // [pattern, module, nav item]
 const ROUTES = [
@@ -131,18 +132,44 @@ async function route() {
 
 // -- sign-in -----------------------------------------------------------------------------------
 
-function hostedUiLink() {
+function base64url(bytes) {
+  return btoa(String.fromCharCode(...new Uint8Array(bytes))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+/** Where the hosted UI sends the operator back, and the redirect_uri the code is redeemed with. */
+function redirectUri() {
+  return location.origin + location.pathname;
+}
+
+/** The authorization code grant with PKCE: the hosted UI answers with a one-time code (useless
+ * without this tab's verifier), never with a token in the URL. */
+async function hostedUiUrl() {
   const { domain, client_id: clientId } = config.cognito;
-  const state = crypto.getRandomValues(new Uint32Array(4)).join("-");
+  const state = base64url(crypto.getRandomValues(new Uint8Array(16)));
+  const verifier = base64url(crypto.getRandomValues(new Uint8Array(32)));
+  const challenge = base64url(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)));
   sessionStorage.setItem(STATE_KEY, state);
+  sessionStorage.setItem(VERIFIER_KEY, verifier);
   const params = new URLSearchParams({
     client_id: clientId,
-    response_type: "token",
+    response_type: "code",
     scope: "openid email profile",
-    redirect_uri: location.origin + location.pathname,
+    redirect_uri: redirectUri(),
     state,
+    code_challenge: challenge,
+    code_challenge_method: "S256",
   });
   return `${domain}/oauth2/authorize?${params}`;
+}
+
+function hostedUiLink() {
+  const link = h("a", { class: "btn btn-primary", href: `${config.cognito.domain}/oauth2/authorize`, id: "cognito-sign-in" },
+    "Sign in with Cognito");
+  link.addEventListener("click", async (event) => {
+    event.preventDefault();
+    location.assign(await hostedUiUrl());
+  });
+  return link;
 }
 
 function renderSignIn(message, { error = false } = {}) {
@@ -189,7 +216,7 @@ function renderSignIn(message, { error = false } = {}) {
     h("h1", { id: "signin-title" }, "Sign in to OrderDesk"),
     message ? h("div", { class: `alert ${error ? "alert-error" : "alert-info"}`, role: "status" }, message) : null,
     config.cognito ? [
-      h("p", {}, h("a", { class: "btn btn-primary", href: hostedUiLink(), id: "cognito-sign-in" }, "Sign in with Cognito")),
+      h("p", {}, hostedUiLink()),
       h("p", { class: "or" }, "or paste a token"),
     ] : null,
     form));
@@ -203,22 +230,43 @@ function finishSignIn() {
   route();
 }
 
-/** The hosted UI comes back with #id_token=…&state=… (implicit flow). */
-function takeHostedUiReturn() {
-  const frag = new URLSearchParams(location.hash.replace(/^#/, ""));
-  if (!frag.has("id_token") && !frag.has("error")) return false;
+/** The hosted UI comes back with ?code=…&state=…: redeemed at the token endpoint with this tab's
+ * verifier for the ID token the API takes. */
+async function takeHostedUiReturn() {
+  const query = new URLSearchParams(location.search);
+  if (!query.has("code") && !query.has("error")) return false;
   const expected = sessionStorage.getItem(STATE_KEY);
+  const verifier = sessionStorage.getItem(VERIFIER_KEY);
   sessionStorage.removeItem(STATE_KEY);
-  history.replaceState(null, "", location.pathname + location.search);
-  if (frag.has("error")) {
-    renderSignIn(`Cognito sign-in failed: ${frag.get("error_description") || frag.get("error")}`, { error: true });
+  sessionStorage.removeItem(VERIFIER_KEY);
+  history.replaceState(null, "", location.pathname + location.hash); // the code leaves the address bar
+  if (query.has("error")) {
+    renderSignIn(`Cognito sign-in failed: ${query.get("error_description") || query.get("error")}`, { error: true });
     return true;
   }
-  if (!expected || frag.get("state") !== expected) {
+  if (!expected || !verifier || query.get("state") !== expected) {
     renderSignIn("The sign-in answer did not match this tab's request; please sign in again.", { error: true });
     return true;
   }
-  session.set(frag.get("id_token"));
+  try {
+    const resp = await fetch(`${config.cognito.domain}/oauth2/token`, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({
+        grant_type: "authorization_code",
+        client_id: config.cognito.client_id,
+        code: query.get("code"),
+        redirect_uri: redirectUri(),
+        code_verifier: verifier,
+      }),
+    });
+    const body = await resp.json().catch(() => ({}));
+    if (!resp.ok || !body.id_token) throw new Error(body.error_description || body.error || `HTTP ${resp.status}`);
+    session.set(body.id_token);
+  } catch (err) {
+    renderSignIn(`Cognito sign-in failed: ${err.message}`, { error: true });
+    return true;
+  }
   finishSignIn();
   return true;
 }
@@ -250,7 +298,7 @@ document.querySelector("[data-skip]").addEventListener("click", (event) => {
 
 async function start() {
   config = await portalConfig();
-  if (takeHostedUiReturn()) {
+  if (await takeHostedUiReturn()) {
     window.addEventListener("hashchange", route);
     return;
   }

@@ -47,45 +47,99 @@ def test_sign_in_with_a_pasted_token(page, stack: PortalStack):  # type: ignore[
     expect(page.get_by_text("You have signed out.")).to_be_visible()
 
 
+def _headers_when_configured_for(domain: str) -> dict[str, str]:
+    """The portal's security headers as the API sends them when COGNITO_DOMAIN is `domain` (in AWS)."""
+    import os
+
+    from orderdesk.api import portal
+    from orderdesk.config import reset_settings
+
+    before = {k: os.environ.get(k) for k in ("COGNITO_DOMAIN", "COGNITO_CLIENT_ID")}
+    os.environ.update(COGNITO_DOMAIN=domain, COGNITO_CLIENT_ID="portal-client")
+    reset_settings()
+    try:
+        return portal.security_headers()
+    finally:
+        for key, value in before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        reset_settings()
+
+
 def test_sign_in_with_the_cognito_hosted_ui(page, stack: PortalStack):  # type: ignore[no-untyped-def]
-    # GIVEN a portal configured for a Cognito user pool, whose hosted UI signs a support user in
-    # (the hosted UI is answered here in the browser: it sends back #id_token=...&state=...)
+    # GIVEN a portal configured for a Cognito user pool (its config, and the page's policy as the API
+    # sends it then), whose hosted UI signs a support user in with the authorization code grant and
+    # PKCE (answered here in the browser: a code to the redirect_uri, an ID token for code + verifier)
+    import base64
+    import hashlib
+    import html
+
     domain = "https://orderdesk-test.auth.eu-west-1.amazoncognito.com"
+    origin = stack.url.rstrip("/")
     page.route("**/portal/config.json", lambda route: route.fulfill(
         json={"cognito": {"domain": domain, "client_id": "portal-client"}}))
+
+    def the_page(route):  # type: ignore[no-untyped-def]
+        real = route.fetch()
+        route.fulfill(response=real, headers={**real.headers, **{k.lower(): v for k, v in
+                                                                 _headers_when_configured_for(domain).items()}})
+
+    page.route(lambda url: url.startswith(origin) and urlparse(url).path == "/", the_page)
     asked: dict[str, list[str]] = {}
+    redeemed: list[dict[str, list[str]]] = []
 
     def hosted_ui(route):  # type: ignore[no-untyped-def]
         url = urlparse(route.request.url)
+        if url.path == "/oauth2/token":
+            form = parse_qs(route.request.post_data or "")
+            redeemed.append(form)
+            verifier = form.get("code_verifier", [""])[0].encode()
+            challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier).digest()).decode().rstrip("=")
+            good = (form.get("grant_type") == ["authorization_code"] and form.get("code") == ["the-code"]
+                    and form.get("client_id") == ["portal-client"] and form.get("redirect_uri") == asked["redirect_uri"]
+                    and [challenge] == asked["code_challenge"])
+            route.fulfill(status=200 if good else 400, headers={"Access-Control-Allow-Origin": origin},
+                          json={"id_token": stack.token("support"), "access_token": "unused", "token_type": "Bearer",
+                                "expires_in": 3600} if good else {"error": "invalid_grant"})
+            return
         query = parse_qs(url.query)
         asked.update(query, path=[url.path])
         back = query.get("redirect_uri", query.get("logout_uri", [""]))[0]
         if url.path == "/oauth2/authorize":
-            back += "#" + urlencode({"id_token": stack.token("support"), "access_token": "unused",
-                                     "token_type": "Bearer", "expires_in": "3600", "state": query["state"][0]})
+            # a page that sends the browser on, not a 302: Playwright routes only the first request
+            # of a redirect chain, and the portal's page must come through the_page
+            back += "?" + urlencode({"code": "the-code", "state": query["state"][0]})
+            route.fulfill(status=200, content_type="text/html",
+                          body=f'<meta http-equiv="refresh" content="0; url={html.escape(back)}">')
+            return
         route.fulfill(status=302, headers={"Location": back})
 
     page.route(f"{domain}/**", hosted_ui)
     page.goto("/")
     # WHEN the operator signs in with Cognito
     page.get_by_role("link", name="Sign in with Cognito").click()
-    # THEN the hosted UI was asked for an implicit-flow ID token for this page, and they are signed in
+    # THEN the hosted UI was asked for a code (S256 challenge) for this page, the code was redeemed
+    # once with the verifier that matches the challenge, and they are signed in, no code left in the URL
     expect(page.get_by_role("heading", name="Orders", exact=True)).to_be_visible()
-    assert (asked["path"], asked["response_type"], asked["client_id"]) == (["/oauth2/authorize"], ["token"], ["portal-client"])
-    assert asked["redirect_uri"] == [stack.url.rstrip("/") + "/"]
+    assert (asked["path"], asked["response_type"], asked["client_id"]) == (["/oauth2/authorize"], ["code"], ["portal-client"])
+    assert asked["code_challenge_method"] == ["S256"] and "id_token" not in str(asked)
+    assert asked["redirect_uri"] == [origin + "/"]
+    assert len(redeemed) == 1
     expect(page.locator("#who-role")).to_have_text("support")
-    assert "id_token" not in page.url
+    assert "code=" not in page.url and "state=" not in page.url
     # WHEN they sign out
     page.get_by_role("button", name="Sign out").click()
     # THEN the hosted UI signs them out too, and they are back at the sign-in screen
     expect(page.get_by_role("link", name="Sign in with Cognito")).to_be_visible()
-    assert asked["path"] == ["/logout"] and asked["logout_uri"] == [stack.url.rstrip("/") + "/"]
-    # WHEN an answer arrives that this tab did not ask for (another state)
-    page.goto("/#" + urlencode({"id_token": stack.token("admin"), "state": "forged"}))
-    page.reload()
-    # THEN it is refused
+    assert asked["path"] == ["/logout"] and asked["logout_uri"] == [origin + "/"]
+    # WHEN a code arrives that this tab did not ask for (another state)
+    page.goto("/?" + urlencode({"code": "the-code", "state": "forged"}))
+    # THEN it is refused without being redeemed
     expect(page.get_by_role("status").filter(has_text="did not match")).to_be_visible()
     expect(page.locator("#nav")).to_be_hidden()
+    assert len(redeemed) == 1
 
 
 def test_a_token_the_api_rejects_leads_back_to_sign_in(page, stack: PortalStack):  # type: ignore[no-untyped-def]

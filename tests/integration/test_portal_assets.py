@@ -115,3 +115,22 @@ def test_a_stage_url_without_its_slash_is_sent_to_the_one_with_it():
     assert files.index("/prod/").status_code == 200
     assert files.index("/").status_code == 200
     assert files.index(None).status_code == 200
+
+
+def test_the_page_may_call_the_hosted_ui_token_endpoint_only_when_configured(client, monkeypatch):
+    # GIVEN no Cognito settings (local): the page may call its own origin only
+    assert "connect-src 'self';" in client.http.get("/").headers["Content-Security-Policy"]
+    # GIVEN the Cognito domain (AWS), whose token endpoint redeems the sign-in code (PKCE)
+    monkeypatch.setenv("COGNITO_DOMAIN", "orderdesk.auth.eu-west-1.amazoncognito.com")
+    monkeypatch.setenv("COGNITO_CLIENT_ID", "abc123client")
+    reset_settings()
+    try:
+        # WHEN the page is fetched
+        csp = client.http.get("/").headers["Content-Security-Policy"]
+        # THEN it may call that origin too, and nothing else is loosened
+        assert "connect-src 'self' https://orderdesk.auth.eu-west-1.amazoncognito.com;" in csp
+        assert "script-src 'self';" in csp and "default-src 'none';" in csp and "form-action 'self';" in csp
+    finally:
+        monkeypatch.delenv("COGNITO_DOMAIN")
+        monkeypatch.delenv("COGNITO_CLIENT_ID")
+        reset_settings()
