@@ -199,6 +199,29 @@ def test_make_token_prints_a_token_for_the_role_signed_with_the_stack_key(local_
     assert requests.post(f"{local_stack.url}/clients", json={}, headers=bearer(token), timeout=10).status_code == 403
 
 
+def test_make_token_for_a_machine_client_is_taken_by_the_running_stack(local_stack: RunningStack) -> None:
+    # WHEN `make token CLIENT=storefront SCOPE=orderdesk/support` runs (its module, on the stack's data)
+    result = subprocess.run([sys.executable, "-m", "infra.local.token", "--client", "storefront", "--scope",
+                             "orderdesk/support", "--data-dir", str(local_stack.data_dir)],
+                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    token = result.stdout.strip()
+    assert result.returncode == 0 and len(result.stdout.splitlines()) == 1, result.stderr
+
+    # THEN the running stack lets the storefront add a client and place an order, recorded as the
+    # client, and refuses it a cancel
+    new_client = requests.post(f"{local_stack.url}/clients", headers=bearer(token), timeout=10, json={
+        "first_name": "Grace", "last_name": "Hopper", "email": "grace@example.com", "country": "US"})
+    assert new_client.status_code == 201, new_client.text
+    order = requests.post(f"{local_stack.url}/orders", headers=bearer(token), timeout=10, json={
+        "client_id": new_client.json()["id"], "payment_method": "banktransfer", "skip_fraud_check": True,
+        "items": [{"kind": "product", "description": "VPS 2GB", "amount": "15.00"}]})
+    assert order.status_code == 201, order.text
+    assert {h["actor"] for h in order.json()["history"]} == {"client:storefront"}
+    cancel = requests.post(f"{local_stack.url}/orders/{order.json()['id']}/cancel", headers=bearer(token),
+                           json={"refund": False}, timeout=10)
+    assert cancel.status_code == 403
+
+
 def test_make_token_before_any_run_says_what_to_do(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "infra.local.token", "--data-dir", str(tmp_path / "never")],
                             cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
