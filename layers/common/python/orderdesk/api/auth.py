@@ -121,32 +121,28 @@ def verify(authorization: str | None) -> Principal:
         header = jwt.get_unverified_header(token)
         if header.get("alg") not in ALGORITHMS:
             raise AuthError("unsupported token algorithm")
-        # the kind decides which claims are required; it is read before the signature is checked,
-        # but the decode below checks the signature over this very claim
-        use = jwt.decode(token, options={"verify_signature": False}).get("token_use")
-        if use == ID_TOKEN:
-            required = ["exp", "iat", "iss", "aud", "sub", "token_use"]
-            audience: str | None = settings.auth_audience
-        elif use == ACCESS_TOKEN:
-            # Cognito's access tokens carry no `aud`; PyJWT refuses one that does when no
-            # audience is expected, so an ID token relabelled `access` still fails
-            required = ["exp", "iat", "iss", "sub", "token_use", "client_id"]
-            audience = None
-        else:
-            raise AuthError("token_use must be 'id' or 'access'")
         claims = jwt.decode(
             token,
             key=_signing_key(token),
             algorithms=ALGORITHMS,
-            audience=audience,
             issuer=settings.auth_issuer,
-            options={"require": required},
+            # the audience depends on the kind of token, checked below: one decode, one signature check
+            options={"require": ["exp", "iat", "iss", "sub", "token_use"], "verify_aud": False},
             leeway=30,
         )
-    except AuthError:
-        raise
     except (jwt.PyJWTError, ValueError, KeyError) as exc:
         raise AuthError(f"invalid token: {type(exc).__name__}") from exc
+    use = claims["token_use"]
+    if use == ID_TOKEN:
+        aud = claims.get("aud")
+        if not (aud == settings.auth_audience or (isinstance(aud, list) and settings.auth_audience in aud)):
+            raise AuthError("ID token for another audience")
+    elif use == ACCESS_TOKEN:
+        # Cognito's access tokens carry no `aud`: one that does is an ID token relabelled
+        if "aud" in claims or "client_id" not in claims:
+            raise AuthError("an access token has a client_id and no aud")
+    else:
+        raise AuthError("token_use must be 'id' or 'access'")
     principal = _user(claims) if use == ID_TOKEN else _machine(claims, dict(settings.auth_machine_clients))
     with _jwks_lock:
         if len(_verified) >= _VERIFIED_MAX:
