@@ -62,7 +62,9 @@ def create_queues(stack: Stack) -> tuple[str, str]:
 
 def _job_done(client: Any, table: str, job_id: str) -> bool:
     """The job's counters (a plain GetItem of its record: the benchmark's own look stays light)."""
-    item = client.get_item(TableName=table, Key={"pk": {"S": f"BULKJOB#{job_id}"}, "sk": {"S": "JOB"}},
+    from orderdesk.adapters.store import keys
+
+    item = client.get_item(TableName=table, Key={"pk": {"S": keys.bulk_job_pk(job_id)}, "sk": {"S": keys.JOB_SK}},
                            ConsistentRead=True).get("Item") or {}
     counted = sum(int(item.get(k, {}).get("N", "0")) for k in ("succeeded", "failed"))
     return bool(item) and counted >= int(item["total"]["N"])
@@ -116,7 +118,8 @@ def _through_consumer(stack: Stack, order_ids: list[str], url: str, cfg: dict[st
 def _raw(stack: Stack, order_ids: list[str], statuses: dict[str, str], concurrency: int) -> float:
     client = stack.raw_client()
     table, shards = stack.table_name, get_settings().status_shards
-    from orderdesk.adapters.repository import shard_of
+    from orderdesk.adapters.store import keys
+    from orderdesk.adapters.store.order_writes import status_fields
 
     ids: Iterator[str] = iter(order_ids)
     lock = threading.Lock()
@@ -129,12 +132,12 @@ def _raw(stack: Stack, order_ids: list[str], statuses: dict[str, str], concurren
             if order_id is None:
                 return done
             client.update_item(
-                TableName=table, Key={"pk": {"S": f"ORDER#{order_id}"}, "sk": {"S": "ORDER"}},
+                TableName=table, Key={"pk": {"S": keys.order_pk(order_id)}, "sk": {"S": keys.ORDER_SK}},
                 UpdateExpression="SET #s = :to, gsi1pk = :key",
                 ConditionExpression="#s = :from",
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues={":to": {"S": TARGET}, ":from": {"S": statuses[order_id]},
-                                           ":key": {"S": f"STATUS#{TARGET}#{shard_of(order_id, shards)}"}})
+                                           ":key": {"S": status_fields(order_id, TARGET, shards)["gsi1pk"]}})
             done += 1
 
     started = time.perf_counter()

@@ -1,5 +1,5 @@
 """Orders for the benchmarks, built by the seeding code (`infra.local.seed.build_order`) and
-written with `Repository.bulk_put_orders` (BatchWriteItem) from parallel threads."""
+written with `infra.local.bulk_load.put_orders` (BatchWriteItem) from parallel threads."""
 
 from __future__ import annotations
 
@@ -9,16 +9,17 @@ from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import timedelta
 
+from infra.local.bulk_load import put_orders
 from infra.local.seed import STATUS_MIX, Seeded, build_order, seed_directory
-from orderdesk.adapters.repository import get_repository
 from orderdesk.domain.model import HistoryEntry, Invoice, Order, OrderItem, iso, new_order_number, utcnow
 from orderdesk.domain.statuses import OrderStatus
+from orderdesk.services.ports import stores
 
 Entry = tuple[Order, list[OrderItem], Invoice, HistoryEntry, str]
 
 
 def directory(rng: random.Random, clients: int = 50) -> Seeded:
-    return seed_directory(get_repository(), rng, clients)
+    return seed_directory(stores(), rng, clients)
 
 
 def build(rng: random.Random, seeded: Seeded, count: int, *, statuses: list[OrderStatus] | None = None,
@@ -43,7 +44,6 @@ def build(rng: random.Random, seeded: Seeded, count: int, *, statuses: list[Orde
 
 def load(entries: Iterator[Entry], *, workers: int = 8, chunk: int = 250) -> tuple[int, float]:
     """Write the orders with BatchWriteItem from `workers` threads; (orders written, seconds)."""
-    repo = get_repository()
     started = time.perf_counter()
 
     def chunks() -> Iterator[list[Entry]]:
@@ -60,7 +60,7 @@ def load(entries: Iterator[Entry], *, workers: int = 8, chunk: int = 250) -> tup
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bench-seed") as pool:
         pending: set[Future[int]] = set()
         for batch in chunks():  # built here while the workers write: at most 2 chunks a worker in memory
-            pending.add(pool.submit(repo.bulk_put_orders, batch))
+            pending.add(pool.submit(put_orders, batch))
             if len(pending) >= 2 * workers:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 written += sum(f.result() for f in done)

@@ -1,6 +1,6 @@
 """Where status changes land on the status index: 10,000 changes a second, each order's index
-entry moved to `STATUS#<new status>#<shard_of(order id)>` (the key `Repository.change_order`
-writes), with real order ids (`new_id`) and the repository's own `shard_of`."""
+entry moved to `STATUS#<new status>#<shard_of(order id)>` (the key `order_writes.status_fields`
+writes), with real order ids (`new_id`) and the data layer's own `keys.shard_of`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections import Counter
 from typing import Any
 
 from bench.results import Result
-from orderdesk.adapters.repository import shard_of
+from orderdesk.adapters.store.keys import shard_of, status_partition
 from orderdesk.config import get_settings
 from orderdesk.domain.model import new_id
 from orderdesk.domain.statuses import OrderStatus
@@ -29,16 +29,17 @@ def _key_writes(changes: list[tuple[str, OrderStatus, OrderStatus]], shards: int
     writes: Counter[str] = Counter()
     for order_id, old, new in changes:
         shard = shard_of(order_id, shards)
-        writes[f"STATUS#{old.value}#{shard}"] += 1
-        writes[f"STATUS#{new.value}#{shard}"] += 1
+        writes[status_partition(old.value, shard)] += 1
+        writes[status_partition(new.value, shard)] += 1
     return writes
 
 
 def _hottest_share(writes: Counter[str], status: OrderStatus) -> tuple[str, float, int]:
     """The hottest key of one status and its share of that status's index writes."""
-    keys = {k: n for k, n in writes.items() if k.startswith(f"STATUS#{status.value}#")}
-    key, n = max(keys.items(), key=lambda kv: kv[1])
-    return key, n / sum(keys.values()), n
+    prefix = status_partition(status.value, 0)[:-1]
+    mine = {k: n for k, n in writes.items() if k.startswith(prefix)}
+    key, n = max(mine.items(), key=lambda kv: kv[1])
+    return key, n / sum(mine.values()), n
 
 
 def measure(rate: int = 10_000, seconds: int = 1, seed: int = 6, item_bytes: int | None = None) -> Result:
@@ -54,7 +55,7 @@ def measure(rate: int = 10_000, seconds: int = 1, seed: int = 6, item_bytes: int
     mixed = [(new_id(), *rng.choice(MIXED)) for _ in range(total)]
     mixed_writes = _key_writes(mixed, shards)
     mixed_ratios = {s.value: round(_hottest_share(mixed_writes, s)[1] * shards, 3)
-                    for s in OrderStatus if any(k.startswith(f"STATUS#{s.value}#") for k in mixed_writes)}
+                    for s in OrderStatus if any(k.startswith(status_partition(s.value, 0)[:-1]) for k in mixed_writes)}
     per_key_per_s = n / seconds
     detail: dict[str, Any] = {
         "target": "<= 1.2",
@@ -80,17 +81,17 @@ def measure(rate: int = 10_000, seconds: int = 1, seed: int = 6, item_bytes: int
 
 def order_record_bytes(sample: int = 200, seed: int = 6) -> int:
     """Mean size of an order record as DynamoDB sizes it (attribute names + values), from the
-    records the repository builds for demo orders."""
+    records the data layer builds for demo orders."""
     from datetime import timedelta
 
     from infra.local.seed import STATUS_MIX, build_order
-    from orderdesk.adapters.repository import Repository
     from orderdesk.domain.model import Client, iso, utcnow
     from orderdesk.domain.money import ZERO
 
     rng = random.Random(seed)
-    repo = Repository.__new__(Repository)  # the record builders only need the settings
-    repo.settings = get_settings()
+    from orderdesk.adapters.store import mappers
+
+    shards = get_settings().status_shards
     client = Client(id=new_id(), first_name="Grace", last_name="Hopper", email="grace.hopper@company.test",
                     country="US", company="Initech", credit_balance=ZERO, created_at=iso(utcnow()))
     sizes = []
@@ -99,7 +100,7 @@ def order_record_bytes(sample: int = 200, seed: int = 6) -> int:
         order, items, _invoice = build_order(rng, client, rng.choice(STATUS_MIX), placed, None, [])
         search = " ".join(x.lower() for x in [client.name, client.email, client.company or "",
                                               *(i.domain or "" for i in items)] if x)
-        record = repo._order_record(order, search)
+        record = mappers.order_record(order, search, shards)
         record.version = 1
         sizes.append(_item_size(record.serialize()))
     return int(sum(sizes) / len(sizes))

@@ -12,6 +12,7 @@ from bench import probes
 from bench.results import Result
 from bench.stack import Api, Stack
 from bench.timing import interleaved, ms, paired
+from orderdesk.adapters.store import keys
 from orderdesk.config import get_settings
 
 LIST_PATH = "/orders?status=Pending"
@@ -25,25 +26,25 @@ class Floors:
         self.client = stack.raw_client()
         self.table = stack.table_name
         self.shards = get_settings().status_shards
-        # the repository reads shards on a pool of this width (adapters.repository._executor)
+        # the repository reads shards on a pool of this width (adapters.store.orders._executor)
         self.pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="bench-raw")
 
     def detail(self, order_id: str) -> Any:
         """One Query of the order's partition, strongly consistent (as GET /orders/{id})."""
         return self.client.query(TableName=self.table, KeyConditionExpression="pk = :pk",
-                                 ExpressionAttributeValues={":pk": {"S": f"ORDER#{order_id}"}},
+                                 ExpressionAttributeValues={":pk": {"S": keys.order_pk(order_id)}},
                                  ConsistentRead=True)["Items"]
 
     def _shard(self, key: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = self.client.query(
-            TableName=self.table, IndexName="by_status", KeyConditionExpression="gsi1pk = :p",
+            TableName=self.table, IndexName=keys.BY_STATUS, KeyConditionExpression="gsi1pk = :p",
             ExpressionAttributeValues={":p": {"S": key}}, ScanIndexForward=False, Limit=PAGE + 2)["Items"]
         return items
 
     def status_page(self, status: str = "Pending") -> list[dict[str, Any]]:
         """Every shard of the status queried in parallel, merged newest first."""
-        keys = [f"STATUS#{status}#{s}" for s in range(self.shards)]
-        items = [i for part in self.pool.map(self._shard, keys) for i in part]
+        partitions = [keys.status_partition(status, s) for s in range(self.shards)]
+        items = [i for part in self.pool.map(self._shard, partitions) for i in part]
         items.sort(key=lambda i: i["gsi1sk"]["S"], reverse=True)
         return items[:PAGE]
 

@@ -108,16 +108,16 @@ def _wait(what: str, check: Any, timeout: float = 120.0) -> Any:
 
 
 def _action_done(order_id: str, action_id: str) -> Any:
-    from orderdesk.adapters.repository import get_repository
+    from orderdesk.services.ports import stores
 
-    action = get_repository().get_action(order_id, action_id)
+    action = stores().actions.get_action(order_id, action_id)
     return action if action.status.value != "RUNNING" else None
 
 
 def _screened(order_id: str) -> bool:
-    from orderdesk.adapters.repository import get_repository
+    from orderdesk.services.ports import stores
 
-    return get_repository().get_order_header(order_id).fraud_check is not None
+    return stores().orders.get_order_header(order_id).fraud_check is not None
 
 
 def one_lifecycle(http: Http, n: int, client_id: str) -> dict[str, Any]:

@@ -160,8 +160,8 @@ def _table_stages(sizes: Sizes, stage: Callable[..., None], wanted: set[str]) ->
                 "seeded_orders": added,
                 "seed_seconds": round(load_seconds, 1),
                 "seed_orders_per_s": round(added / load_seconds, 1),
-                "seeding": "Repository.bulk_put_orders (BatchWriteItem, 25 records a request) from "
-                           f"{sizes.seed_workers} threads, records built by the repository's own builders",
+                "seeding": "infra.local.bulk_load.put_orders (BatchWriteItem, 25 records a request) from "
+                           f"{sizes.seed_workers} threads, records built by the data layer's own mappers",
             })]
 
         stage(("scale_flatness_ratio",), flatness)

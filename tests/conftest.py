@@ -75,6 +75,33 @@ def table(dynamodb_local: DynamoDBLocal, ddb_client, keypair) -> Iterator[str]: 
     ddb_client.delete_table(TableName=name)
 
 
+class OrderStream:
+    """The table's stream fed to the order views' handler (`functions/order_stream`) as the
+    template's event source mapping does, on demand: `settle()` reads it to its end, so the
+    status counters hold every change made so far."""
+
+    def __init__(self, table: str) -> None:
+        from functions.order_stream import app as order_stream_app
+        from infra.local.event_sources import DynamoDBStreamPoller, template_filter_patterns
+
+        self.poller = DynamoDBStreamPoller(table, order_stream_app.handler,
+                                           template_filter_patterns("OrderStreamFunction"),
+                                           function_name="order-stream", retry_delay=0)
+
+    def settle(self) -> int:
+        """Read the stream until a pass finds nothing new; the records handled."""
+        handled = 0
+        while (n := self.poller.run_once()):
+            handled += n
+        assert not self.poller.failed_batches, self.poller.failed_batches
+        return handled
+
+
+@pytest.fixture()
+def order_stream(table: str) -> OrderStream:
+    return OrderStream(table)
+
+
 @pytest.fixture(scope="session")
 def chalice_app(keypair):  # type: ignore[no-untyped-def]
     gateway.install()

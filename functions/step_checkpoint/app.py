@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from orderdesk.observability import logger
-from orderdesk.services import workflow_steps
+from orderdesk.services import workflow_runtime
 
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return workflow_steps.checkpoint(event)
+    return workflow_runtime.checkpoint(event)

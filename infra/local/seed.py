@@ -1,7 +1,7 @@
 """Demo and test data: clients, affiliates, servers and orders across every status.
 
-Deterministic for a given seed. Orders are written through the repository (the same
-transaction as the API's create), with `placed_at` spread over the past months so lists, date
+Deterministic for a given seed. Orders are written through the stores (the same transaction
+as the API's create), with `placed_at` spread over the past months so lists, date
 filters and paging have something to show."""
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 
-from orderdesk.adapters.repository import Repository, get_repository
 from orderdesk.domain.model import (
     Affiliate,
     AffiliateRef,
@@ -33,6 +32,7 @@ from orderdesk.domain.model import (
 )
 from orderdesk.domain.money import ZERO
 from orderdesk.domain.statuses import InvoiceStatus, ItemKind, ItemStatus, OrderStatus
+from orderdesk.services.ports import Stores, stores
 
 FIRST = ["Ada", "Alan", "Grace", "Linus", "Margaret", "Dennis", "Barbara", "Ken", "Radia", "Tim", "Frances",
          "Edsger", "Hedy", "John", "Katherine", "Donald", "Sophie", "Niklaus", "Anita", "Guido"]
@@ -63,18 +63,18 @@ class Seeded:
     orders: list[Order] = field(default_factory=list)
 
 
-def seed_directory(repo: Repository, rng: random.Random, clients: int) -> Seeded:
+def seed_directory(data: Stores, rng: random.Random, clients: int) -> Seeded:
     out = Seeded()
     for name, email in [("Northwind Referrals", "partners@northwind.test"), ("Hosting Reviews Weekly",
                                                                              "ads@hrw.test"),
                         ("Dev Podcast", "hello@devpodcast.test")]:
         aff = Affiliate(id=new_id(), name=name, email=email, created_at=iso(utcnow()))
-        repo.put_affiliate(aff)
+        data.directory.put_affiliate(aff)
         out.affiliates.append(aff)
     for name, module, url, host in [("Manual provisioning", "none", None, None),
                                     ("Provisioning webhook", "webhook", "http://127.0.0.1:9/provision", None)]:
         srv = Server(id=new_id(), name=name, module=module, url=url, hostname=host, created_at=iso(utcnow()))
-        repo.put_server(srv, None)
+        data.directory.put_server(srv, None)
         out.servers.append(srv)
     for i in range(clients):
         first, last = FIRST[i % len(FIRST)], LAST[(i * 7) % len(LAST)]
@@ -84,7 +84,7 @@ def seed_directory(repo: Repository, rng: random.Random, clients: int) -> Seeded
             country=COUNTRIES[i % len(COUNTRIES)], company=COMPANIES[i % len(COMPANIES)],
             credit_balance=ZERO, created_at=iso(utcnow() - timedelta(days=400 - i)),
         )
-        repo.put_client(client)
+        data.clients.put_client(client)
         out.clients.append(client)
     return out
 
@@ -146,7 +146,7 @@ def build_order(rng: random.Random, client: Client, status: OrderStatus, placed:
     return order, items, invoice
 
 
-def seed_orders(repo: Repository, rng: random.Random, directory: Seeded, count: int,
+def seed_orders(data: Stores, rng: random.Random, directory: Seeded, count: int,
                 statuses: list[OrderStatus] | None = None, spread_days: int = 180) -> list[Order]:
     now = utcnow()
     out: list[Order] = []
@@ -160,9 +160,9 @@ def seed_orders(repo: Repository, rng: random.Random, directory: Seeded, count: 
                                               *(i.domain or "" for i in items)] if x)
         history = HistoryEntry(at=placed, actor="seed", action="order placed", from_=None, to=status.value,
                                detail="demo data")
-        repo.create_order(order, items, invoice, {}, history, search)
+        data.orders.create_order(order, items, invoice, {}, history, search)
         if n % 7 == 0:
-            repo.add_note(order.id, Note(id=new_id(), at=placed, author="support@orderdesk.local",
+            data.orders.add_note(order.id, Note(id=new_id(), at=placed, author="support@orderdesk.local",
                                          text="Customer asked about migration."),
                           HistoryEntry(at=placed, actor="seed", action="note added", from_=None, to=None))
         order.items, order.invoice = items, invoice
@@ -172,8 +172,8 @@ def seed_orders(repo: Repository, rng: random.Random, directory: Seeded, count: 
 
 def seed_demo(orders: int = 300, clients: int = 60, seed: int = 42) -> Seeded:
     """The demo data `make run` loads on first start."""
-    repo = get_repository()
+    data = stores()
     rng = random.Random(seed)
-    directory = seed_directory(repo, rng, clients)
-    directory.orders = seed_orders(repo, rng, directory, orders)
+    directory = seed_directory(data, rng, clients)
+    directory.orders = seed_orders(data, rng, directory, orders)
     return directory

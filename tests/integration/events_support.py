@@ -1,6 +1,6 @@
 """Fixtures and helpers for the event-driven tests (bulk over SQS, fraud screening, cleanups):
 moto's server over HTTP for SQS and Step Functions, queues as template.yaml declares them, and
-fast seeding of many orders straight through the repository."""
+fast seeding of many orders straight through the data layer."""
 
 from __future__ import annotations
 
@@ -15,14 +15,15 @@ from datetime import timedelta
 import boto3
 import pytest
 
+from infra.local.bulk_load import put_orders
 from infra.local.moto_server import MotoServer
 from infra.local.seed import Seeded, build_order, seed_directory
 from orderdesk.adapters import aws
-from orderdesk.adapters.repository import Repository, get_repository
 from orderdesk.config import reset_settings
 from orderdesk.domain.model import Action, ActionStep, Client, HistoryEntry, Order, iso, new_id, utcnow
 from orderdesk.domain.money import ZERO
 from orderdesk.domain.statuses import ActionStatus, InvoiceStatus, OrderStatus
+from orderdesk.services.ports import Stores, stores
 
 
 @pytest.fixture(scope="module")
@@ -62,8 +63,8 @@ def bulk_queue(moto: MotoServer, table: str, monkeypatch: pytest.MonkeyPatch) ->
 
 def seed(count: int, statuses: list[OrderStatus], *, clients: int = 5, seed_value: int = 7,
          placed_days_ago: float | None = None, workers: int = 8) -> tuple[Seeded, list[Order]]:
-    """`count` orders with the given statuses (cycled), written in parallel through the repository."""
-    repo = get_repository()
+    """`count` orders with the given statuses (cycled), written in parallel with BatchWriteItem."""
+    repo = stores()
     rng = random.Random(seed_value)
     directory = seed_directory(repo, rng, clients)
     now = utcnow()
@@ -78,7 +79,7 @@ def seed(count: int, statuses: list[OrderStatus], *, clients: int = 5, seed_valu
             for order, items, invoice in built]
     chunks = [rows[i:i + 50] for i in range(0, len(rows), 50)]
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        assert sum(pool.map(repo.bulk_put_orders, chunks)) == count
+        assert sum(pool.map(put_orders, chunks)) == count
     orders = []
     for order, items, invoice in built:
         order.items, order.invoice, order.version = items, invoice, 1
@@ -88,15 +89,15 @@ def seed(count: int, statuses: list[OrderStatus], *, clients: int = 5, seed_valu
 
 def place(status: OrderStatus, *, days_ago: float, paid: bool = False, client_index: int = 0,
           directory: Seeded | None = None) -> Order:
-    """One order placed `days_ago` (its history too), paid or not, through the repository."""
-    repo = get_repository()
+    """One order placed `days_ago` (its history too), paid or not, as the API's create writes it."""
+    repo = stores()
     rng = random.Random()
     if directory is not None:
         client = directory.clients[client_index]
     else:
         client = Client(id=new_id(), first_name="Ada", last_name="Lovelace", email="ada@example.com", country="GB",
                         created_at=iso(utcnow()))
-        repo.put_client(client)
+        repo.clients.put_client(client)
     placed = iso(utcnow() - timedelta(days=days_ago))
     order, items, invoice = build_order(rng, client, status, placed, None, [])
     if status is OrderStatus.PENDING:
@@ -106,21 +107,21 @@ def place(status: OrderStatus, *, days_ago: float, paid: bool = False, client_in
         invoice.date_paid = placed if paid else None
         order.payment_status = invoice.payment_status
     history = HistoryEntry(at=placed, actor="test", action="order placed", from_=None, to=status.value)
-    repo.create_order(order, items, invoice, {}, history, "test")
+    repo.orders.create_order(order, items, invoice, {}, history, "test")
     order.items, order.invoice = items, invoice
     return order
 
 
-def lock(repo: Repository, order: Order, action_type: str = "cancel", execution_arn: str | None = None,
+def lock(repo: Stores, order: Order, action_type: str = "cancel", execution_arn: str | None = None,
          started_at: str | None = None) -> Action:
     """Put a running action (and its lock) on an order, as a workflow start does."""
     action = Action(id=new_id(), order_id=order.id, type=action_type, status=ActionStatus.RUNNING,
                     steps=[ActionStep(name="terminate", status="RUNNING")], started_at=started_at or iso(utcnow()),
                     actor="test", execution_arn=execution_arn)
     history = HistoryEntry(at=action.started_at, actor="test", action=f"{action_type} started", from_=None, to=None)
-    repo.start_action(order, action, frozenset(OrderStatus), history)
+    repo.actions.start_action(order, action, frozenset(OrderStatus), history)
     if execution_arn:
-        repo.set_lock_execution(order.id, action.id, execution_arn)
+        repo.actions.set_lock_execution(order.id, action.id, execution_arn)
     return action
 
 
@@ -130,7 +131,7 @@ def wait_for_action(order_id: str, action_id: str, timeout: float = 30.0) -> Act
 
     deadline = time.monotonic() + timeout
     while True:
-        action = get_repository().get_action(order_id, action_id)
+        action = stores().actions.get_action(order_id, action_id)
         if action.status is not ActionStatus.RUNNING or time.monotonic() > deadline:
             return action
         time.sleep(0.05)

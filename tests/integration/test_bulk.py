@@ -12,9 +12,11 @@ import pytest
 
 from functions.bulk_status import app as bulk_app
 from infra.local.event_sources import SqsPoller
-from orderdesk.adapters.repository import get_repository
+from orderdesk.adapters.store.bulk_jobs import BulkJobs
+from orderdesk.adapters.store.order_writes import OrderWrites
 from orderdesk.domain.statuses import ItemStatus, OrderStatus
 from orderdesk.services import bulk
+from orderdesk.services.ports import stores
 from tests.integration.events_support import bulk_queue, lock, moto, seed  # noqa: F401
 
 pytestmark = pytest.mark.timeout(120)
@@ -30,13 +32,13 @@ def _queue_depth(q, url: str | None = None) -> int:  # type: ignore[no-untyped-d
     return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
 
 
-def test_bulk_of_500_counts_exactly_with_reasons(api, bulk_queue):  # noqa: F811
+def test_bulk_of_500_counts_exactly_with_reasons(api, bulk_queue, order_stream):  # noqa: F811
     # GIVEN 470 Pending and 10 Active orders, 10 of the Pending ones locked by a running action,
     # and 20 ids that are no order at all
     t0 = time.monotonic()
     _, orders = seed(480, [OrderStatus.PENDING] * 47 + [OrderStatus.ACTIVE])
     seeded_in = time.monotonic() - t0
-    repo = get_repository()
+    repo = stores()
     pending = [o for o in orders if o.status is OrderStatus.PENDING]
     active = [o for o in orders if o.status is OrderStatus.ACTIVE]
     locked = pending[:10]
@@ -66,26 +68,27 @@ def test_bulk_of_500_counts_exactly_with_reasons(api, bulk_queue):  # noqa: F811
     assert {reasons[i] for i in unknown} == {"unknown order"}
     assert all(reasons[o.id].startswith("invalid transition") for o in active)
     # AND only the order's status moved: items untouched, one history entry, counters right
-    moved = repo.get_order(pending[-1].id)
+    moved = repo.orders.get_order(pending[-1].id)
     assert moved.status is OrderStatus.ACTIVE
     assert {i.status for i in moved.items} == {ItemStatus.PENDING}
     assert [h.action for h in moved.history].count("bulk status change") == 1
-    assert repo.get_order_header(locked[0].id).status is OrderStatus.PENDING
+    assert repo.orders.get_order_header(locked[0].id).status is OrderStatus.PENDING
+    order_stream.settle()
     counts = {x["status"]: x["count"] for x in api.get("/order-statuses").data}
     assert counts == {"Pending": 10, "Active": 470, "Cancelled": 0, "Fraud": 0}
     assert _queue_depth(bulk_queue) == 0
     print(f"\nseeded 480 orders in {seeded_in:.1f}s; consumed 500 bulk orders in {consumed_in:.1f}s")
 
 
-def test_crash_mid_batch_then_redelivery_counts_nothing_twice(api, bulk_queue, monkeypatch):  # noqa: F811
+def test_crash_mid_batch_then_redelivery_counts_nothing_twice(api, bulk_queue, monkeypatch, order_stream):  # noqa: F811
     # GIVEN 600 Pending orders queued for Cancelled in bulk (three messages: 250, 250 and 100)
     _, orders = seed(600, [OrderStatus.PENDING])
     r = api.post("/orders/bulk", {"order_ids": [o.id for o in orders], "status": "Cancelled"})
     job_id = r.data["job"]["id"]
     # AND a consumer whose invocation dies after its second message's orders were moved but before
     # that message was counted (no message deleted: the whole batch comes back)
-    repo = get_repository()
-    real = type(repo).count_bulk_chunk
+    repo = stores()
+    real = BulkJobs.count_chunk
     calls = {"n": 0}
 
     class Crash(BaseException):
@@ -103,30 +106,32 @@ def test_crash_mid_batch_then_redelivery_counts_nothing_twice(api, bulk_queue, m
         except Crash as exc:
             raise RuntimeError("the Lambda runtime died mid-batch") from exc
 
-    monkeypatch.setattr(type(repo), "count_bulk_chunk", dying)
+    monkeypatch.setattr(BulkJobs, "count_chunk", dying)
     poller = _poller(bulk_queue, handler=handler, visibility_timeout=0)
     assert poller.run_once() == 3
     mid = api.get(f"/bulk-jobs/{job_id}").data
     assert (mid["status"], mid["succeeded"]) == ("RUNNING", 250)
-    moved = sum(repo.get_order_header(o.id).status is OrderStatus.CANCELLED for o in orders)
+    moved = sum(repo.orders.get_order_header(o.id).status is OrderStatus.CANCELLED for o in orders)
     assert moved == 500  # the second message's orders moved, not yet counted
+    order_stream.settle()
     counts = {x["status"]: x["count"] for x in api.get("/order-statuses").data}
-    assert (counts["Pending"], counts["Cancelled"]) == (600, 0)  # the counters move when the job ends
+    assert (counts["Pending"], counts["Cancelled"]) == (100, 500)  # the counters follow each order's move
     # WHEN every message is delivered again
-    monkeypatch.setattr(type(repo), "count_bulk_chunk", real)
+    monkeypatch.setattr(BulkJobs, "count_chunk", real)
     poller.drain()
     # THEN each order counted once and changed once, and the status counters are exact
     done = api.get(f"/bulk-jobs/{job_id}").data
     assert (done["status"], done["succeeded"], done["failed"]) == ("DONE", 600, 0)
     for order in orders[245:255]:  # either side of the first message's end
-        full = repo.get_order(order.id)
+        full = repo.orders.get_order(order.id)
         assert full.status is OrderStatus.CANCELLED
         assert [h.action for h in full.history].count("bulk status change") == 1
+    order_stream.settle()
     counts = {x["status"]: x["count"] for x in api.get("/order-statuses").data}
     assert counts["Cancelled"] == 600 and counts["Pending"] == 0
 
 
-def test_same_message_delivered_twice_at_once_counts_once(api, bulk_queue):  # noqa: F811
+def test_same_message_delivered_twice_at_once_counts_once(api, bulk_queue, order_stream):  # noqa: F811
     # GIVEN a job of 10 Pending orders
     _, orders = seed(10, [OrderStatus.PENDING])
     r = api.post("/orders/bulk", {"order_ids": [o.id for o in orders], "status": "Fraud"})
@@ -150,6 +155,9 @@ def test_same_message_delivered_twice_at_once_counts_once(api, bulk_queue):  # n
     # THEN every order is counted once
     job = api.get(f"/bulk-jobs/{job_id}").data
     assert (job["status"], job["succeeded"], job["failed"]) == ("DONE", 10, 0)
+    assert all([h.action for h in stores().orders.get_order(o.id).history].count("bulk status change") == 1
+               for o in orders)
+    order_stream.settle()
     counts = {x["status"]: x["count"] for x in api.get("/order-statuses").data}
     assert counts["Fraud"] == 10 and counts["Pending"] == 0
 
@@ -172,15 +180,15 @@ def test_an_order_failing_every_delivery_is_counted_failed_on_the_last(api, bulk
     # GIVEN a job of 3 orders, one of which breaks the store on every try
     _, orders = seed(3, [OrderStatus.PENDING])
     bad = orders[1].id
-    repo = get_repository()
-    real_move = type(repo).bulk_move
+    repo = stores()
+    real_move = OrderWrites.bulk_move
 
     def bulk_move(self, job_id, order_id, decision, allowed):  # type: ignore[no-untyped-def]
         if order_id == bad:
             raise RuntimeError("store unavailable")
         return real_move(self, job_id, order_id, decision, allowed)
 
-    monkeypatch.setattr(type(repo), "bulk_move", bulk_move)
+    monkeypatch.setattr(OrderWrites, "bulk_move", bulk_move)
     job_id = api.post("/orders/bulk", {"order_ids": [o.id for o in orders], "status": "Cancelled"}).data["job"]["id"]
     poller = _poller(bulk_queue, visibility_timeout=0)
     # WHEN the message fails three deliveries
@@ -190,8 +198,8 @@ def test_an_order_failing_every_delivery_is_counted_failed_on_the_last(api, bulk
     job = api.get(f"/bulk-jobs/{job_id}").data
     assert (job["status"], job["succeeded"], job["failed"]) == ("DONE", 2, 1)
     assert job["failures"] == [{"order_id": bad, "error": "internal error: store unavailable"}]
-    assert repo.get_order_header(bad).status is OrderStatus.PENDING
-    assert {repo.get_order_header(o.id).status for o in (orders[0], orders[2])} == {OrderStatus.CANCELLED}
+    assert repo.orders.get_order_header(bad).status is OrderStatus.PENDING
+    assert {repo.orders.get_order_header(o.id).status for o in (orders[0], orders[2])} == {OrderStatus.CANCELLED}
     poller.run_once()
     assert _queue_depth(bulk_queue) == 0
     assert len(bulk_queue.sqs.receive_message(QueueUrl=bulk_queue.dlq_url)["Messages"]) == 1

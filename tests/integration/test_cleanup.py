@@ -13,12 +13,12 @@ import time_machine
 
 from functions.cleanup import app as cleanup_app
 from infra.local.event_sources import _context
-from orderdesk.adapters.repository import get_repository
 from orderdesk.config import reset_settings
 from orderdesk.domain.errors import ValidationFailed
 from orderdesk.domain.model import HistoryEntry, iso, utcnow
 from orderdesk.domain.statuses import ActionStatus, OrderStatus
 from orderdesk.services import cleanup
+from orderdesk.services.ports import stores
 from tests.integration.events_support import lock, place, wait_for_action
 
 pytestmark = pytest.mark.timeout(120)
@@ -33,7 +33,7 @@ def test_unpaid_pending_orders_are_cancelled_through_the_workflow(api, table, wo
     # unpaid, one paid 10 days ago, one unpaid 10 days ago but busy with an action, an Active one
     monkeypatch.setenv("ORDER_UNPAID_CANCEL_DAYS", "7")
     reset_settings()
-    repo = get_repository()
+    repo = stores()
     due = place(OrderStatus.PENDING, days_ago=8)
     young = place(OrderStatus.PENDING, days_ago=6)
     paid = place(OrderStatus.PENDING, days_ago=10, paid=True)
@@ -47,18 +47,18 @@ def test_unpaid_pending_orders_are_cancelled_through_the_workflow(api, table, wo
     # THEN only the due one is cancelled, by the Cancel workflow, as "cleanup"
     assert report.changed == [due.id]
     assert set(report.skipped) == {paid.id, busy.id}
-    action = repo.get_order(due.id).actions[-1]
+    action = repo.orders.get_order(due.id).actions[-1]
     assert (action.type, action.actor) == ("cancel", "cleanup")
     assert wait_for_action(due.id, action.id).status is ActionStatus.SUCCEEDED
-    order = repo.get_order(due.id)
+    order = repo.orders.get_order(due.id)
     assert order.status is OrderStatus.CANCELLED and order.invoice.status.value == "Cancelled"
-    assert [repo.get_order_header(o.id).status for o in (young, paid, busy, active)] == [
+    assert [repo.orders.get_order_header(o.id).status for o in (young, paid, busy, active)] == [
         OrderStatus.PENDING, OrderStatus.PENDING, OrderStatus.PENDING, OrderStatus.ACTIVE]
     # AND two days later the younger one is due as well
     with time_machine.travel(now + timedelta(days=2), tick=False):
         later = cleanup.run("cancel_unpaid")
     assert later.changed == [young.id]
-    assert wait_for_action(young.id, repo.get_order(young.id).actions[-1].id).status is ActionStatus.SUCCEEDED
+    assert wait_for_action(young.id, repo.orders.get_order(young.id).actions[-1].id).status is ActionStatus.SUCCEEDED
 
 
 def test_cancel_unpaid_is_off_at_zero(table, monkeypatch):  # noqa: ARG001
@@ -67,7 +67,7 @@ def test_cancel_unpaid_is_off_at_zero(table, monkeypatch):  # noqa: ARG001
     old = place(OrderStatus.PENDING, days_ago=400)
     report = cleanup.run("cancel_unpaid")
     assert not report.enabled and report.examined == 0
-    assert get_repository().get_order_header(old.id).status is OrderStatus.PENDING
+    assert stores().orders.get_order_header(old.id).status is OrderStatus.PENDING
 
 
 WAIT_ASL = {"StartAt": "Hold", "States": {"Hold": {"Type": "Wait", "Seconds": 120, "End": True}}}
@@ -85,7 +85,7 @@ def test_stale_locks_are_released_and_their_actions_failed(table, workflows, mon
     # GIVEN locks whose workflow ended, still runs, vanished, or was never recorded, old and young
     monkeypatch.setenv("STALE_LOCK_MINUTES", "15")
     reset_settings()
-    sfn, repo = workflows.sfn, get_repository()
+    sfn, repo = workflows.sfn, stores()
     ended = _execution(sfn, PASS_ASL, "ended")
     running = _execution(sfn, WAIT_ASL, "running")
     deadline = time.monotonic() + 10
@@ -113,30 +113,30 @@ def test_stale_locks_are_released_and_their_actions_failed(table, workflows, mon
     released = {n for n in cases if orders[n].id in report.changed}
     assert released == {"ended", "vanished_old", "unrecorded_old"}
     for name in cases:
-        header = repo.get_order_header(orders[name].id)
-        action = repo.get_action(orders[name].id, actions[name].id)
+        header = repo.orders.get_order_header(orders[name].id)
+        action = repo.actions.get_action(orders[name].id, actions[name].id)
         if name in released:
             assert header.pending_action is None, name
             assert action.status is ActionStatus.FAILED, name
         else:
             assert header.pending_action is not None and header.pending_action.action_id == actions[name].id, name
             assert action.status is ActionStatus.RUNNING, name
-    assert "ended SUCCEEDED" in repo.get_action(orders["ended"].id, actions["ended"].id).error
-    assert "does not exist" in repo.get_action(orders["vanished_old"].id, actions["vanished_old"].id).error
-    assert "no workflow execution" in repo.get_action(orders["unrecorded_old"].id, actions["unrecorded_old"].id).error
+    assert "ended SUCCEEDED" in repo.actions.get_action(orders["ended"].id, actions["ended"].id).error
+    assert "does not exist" in repo.actions.get_action(orders["vanished_old"].id, actions["vanished_old"].id).error
+    assert "no workflow execution" in repo.actions.get_action(orders["unrecorded_old"].id, actions["unrecorded_old"].id).error
     # AND the order is free again for the next action
-    assert repo.get_order(orders["ended"].id).available_actions
+    assert repo.orders.get_order(orders["ended"].id).available_actions
 
 
-def test_old_cancelled_and_fraud_orders_are_deleted_after_retention(table, monkeypatch):  # noqa: ARG001
+def test_old_cancelled_and_fraud_orders_are_deleted_after_retention(table, monkeypatch, order_stream):  # noqa: ARG001
     # GIVEN a retention of 30 days; Cancelled and Fraud orders placed 40 days ago, one of them
     # changed 10 days ago; a Cancelled one placed 10 days ago; an old Pending one; an old locked one
     monkeypatch.setenv("RETENTION_DAYS", "30")
     reset_settings()
-    repo = get_repository()
+    repo = stores()
     gone = place(OrderStatus.CANCELLED, days_ago=40)
     touched = place(OrderStatus.FRAUD, days_ago=40)
-    repo.add_history(touched.id, HistoryEntry(at=iso(utcnow() - timedelta(days=10)), actor="support", action="note",
+    repo.writes.add_history(touched.id, HistoryEntry(at=iso(utcnow() - timedelta(days=10)), actor="support", action="note",
                                               from_=None, to=None))
     recent = place(OrderStatus.CANCELLED, days_ago=10)
     pending = place(OrderStatus.PENDING, days_ago=40)
@@ -150,10 +150,11 @@ def test_old_cancelled_and_fraud_orders_are_deleted_after_retention(table, monke
     assert report.changed == [gone.id]
     assert set(report.skipped) == {touched.id, busy.id}
     with pytest.raises(Exception, match="not found"):
-        repo.get_order(gone.id)
+        repo.orders.get_order(gone.id)
     for order in (touched, recent, pending, busy):
-        assert repo.get_order_header(order.id).id == order.id
-    counts = repo.status_counts()
+        assert repo.orders.get_order_header(order.id).id == order.id
+    order_stream.settle()
+    counts = repo.counters.status_counts()
     assert (counts[OrderStatus.CANCELLED], counts[OrderStatus.FRAUD]) == (1, 2)
     # AND 25 days later the ones changed 10 days ago have aged out too
     with time_machine.travel(now + timedelta(days=25), tick=False):
@@ -163,7 +164,7 @@ def test_old_cancelled_and_fraud_orders_are_deleted_after_retention(table, monke
     monkeypatch.setenv("RETENTION_DAYS", "0")
     reset_settings()
     off = cleanup.run("purge_old")
-    assert not off.enabled and repo.get_order_header(ancient.id).id == ancient.id
+    assert not off.enabled and repo.orders.get_order_header(ancient.id).id == ancient.id
 
 
 def test_handler_runs_the_scheduled_rule_or_every_rule(table, monkeypatch):  # noqa: ARG001
@@ -202,6 +203,6 @@ def test_an_unexpected_error_fails_the_run_after_the_others(table, monkeypatch):
     with pytest.raises(cleanup.CleanupIncomplete, match="store unavailable"):
         cleanup_app.handler({"rule": "purge_old"}, _ctx())
     # THEN the other order was still deleted, and the failed one is left for the retry
-    assert get_repository().get_order_header(first.id).id == first.id
+    assert stores().orders.get_order_header(first.id).id == first.id
     with pytest.raises(Exception, match="not found"):
-        get_repository().get_order_header(second.id)
+        stores().orders.get_order_header(second.id)

@@ -25,10 +25,10 @@ from orderdesk.adapters import geoip
 from orderdesk.adapters.fraud import ScreeningInput
 from orderdesk.adapters.fraud import maxmind as maxmind_adapter
 from orderdesk.adapters.fraud.rules import WEIGHTS, RulesProvider
-from orderdesk.adapters.repository import get_repository
 from orderdesk.config import reset_settings
 from orderdesk.domain.statuses import ActionStatus, OrderStatus
 from orderdesk.services import fraud
+from orderdesk.services.ports import stores
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -186,8 +186,8 @@ def test_stream_screens_new_orders_once_and_only_orders(api, table, screening): 
     poller.run_once()
     # THEN only the order inserts reached the function (the skipped one filtered out by the template)
     assert sum(calls) == 3
-    repo = get_repository()
-    got = {oid: repo.get_order(oid) for oid in (clean, review, big, skipped)}
+    repo = stores()
+    got = {oid: repo.orders.get_order(oid) for oid in (clean, review, big, skipped)}
     assert got[clean].fraud_check.decision == "accept" and got[clean].fraud_check.score == 0
     assert not got[clean].flagged_for_review
     assert (got[review].fraud_check.decision, got[review].fraud_check.score) == ("review", 35)
@@ -204,7 +204,7 @@ def test_stream_screens_new_orders_once_and_only_orders(api, table, screening): 
     # AND reading the stream again screens nothing twice
     poller.run_once()
     assert sum(calls) == 3
-    assert [h.action for h in repo.get_order(review).history].count("fraud check") == 1
+    assert [h.action for h in repo.orders.get_order(review).history].count("fraud check") == 1
 
 
 def test_velocity_is_counted_from_the_store(api, table, screening):  # noqa: ARG001
@@ -261,7 +261,7 @@ def test_provider_failure_leaves_pending_with_error_and_the_stream_retries(api, 
     # WHEN the stream delivers the order while the provider is down
     poller.run_once()
     # THEN the order stays Pending with the error recorded, and the batch was retried then given up
-    order = get_repository().get_order(order_id)
+    order = stores().orders.get_order(order_id)
     assert order.status is OrderStatus.PENDING
     assert (order.fraud_check.decision, order.fraud_check.error) == ("error", "provider timed out")
     assert len(failures) == 1 and failures[0][0] == 1
@@ -269,7 +269,7 @@ def test_provider_failure_leaves_pending_with_error_and_the_stream_retries(api, 
     # AND a later delivery, with the provider back, screens it
     down["on"] = False
     fraud_app.handler({"Records": poller.failed_batches[0]}, _ctx())
-    assert get_repository().get_order(order_id).fraud_check.decision == "accept"
+    assert stores().orders.get_order(order_id).fraud_check.decision == "accept"
 
 
 def test_recheck_route_runs_again_and_needs_support(api, table, screening):  # noqa: ARG001
@@ -293,7 +293,7 @@ def test_reject_starts_set_as_fraud_as_fraud_screening(api, table, screening, mo
     # WHEN the stream screens it
     _poller(table).run_once()
     # THEN it is rejected, and Set as Fraud is started once by fraud-screening
-    check = get_repository().get_order(order_id).fraud_check
+    check = stores().orders.get_order(order_id).fraud_check
     assert (check.decision, check.score) == ("reject", 100)
     assert started == [(order_id, "fraud", "fraud-screening")]
 
@@ -405,7 +405,7 @@ def test_maxmind_scores_through_minfraud(api, table, screening, minfraud_server,
     assert sent["body"]["billing"] == {"country": "GB"}
     assert sent["body"]["event"]["transaction_id"] == order_id
     assert "address" in sent["body"]["email"] and "fay@" not in json.dumps(sent["body"])  # hashed
-    assert get_repository().get_order(order_id).flagged_for_review
+    assert stores().orders.get_order(order_id).flagged_for_review
 
 
 def test_maxmind_failure_is_recorded_and_raised_for_the_stream(api, table, screening, minfraud_server):  # noqa: ARG001
@@ -419,7 +419,7 @@ def test_maxmind_failure_is_recorded_and_raised_for_the_stream(api, table, scree
     with pytest.raises(Exception, match="All records failed"):
         fraud_app.handler(event, _ctx())
     # THEN the order stays Pending with the provider's error kept
-    order = get_repository().get_order(order_id)
+    order = stores().orders.get_order(order_id)
     assert order.status is OrderStatus.PENDING
     assert order.fraud_check.decision == "error" and "minFraud" in order.fraud_check.error
 
@@ -441,11 +441,11 @@ def test_auto_fraud_runs_the_set_as_fraud_workflow(api, table, screening, workfl
     # WHEN the stream screens it
     _poller(table).run_once()
     # THEN the Set as Fraud workflow (the manual action's own) ran, started by fraud-screening
-    order = get_repository().get_order(order_id)
+    order = stores().orders.get_order(order_id)
     action = next(a for a in order.actions if a.type == "fraud")
     assert action.actor == "fraud-screening"
     assert wait_for_action(order_id, action.id).status is ActionStatus.SUCCEEDED
-    order = get_repository().get_order(order_id)
+    order = stores().orders.get_order(order_id)
     assert order.status is OrderStatus.FRAUD
     assert {i.status.value for i in order.items} == {"Fraud"}
     assert order.invoice.status.value == "Cancelled"

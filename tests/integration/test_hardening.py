@@ -8,6 +8,8 @@ import re
 import jsonschema
 import pytest
 
+from orderdesk.services.ports import stores
+
 ITEM = {"kind": "product", "description": "Hosting", "amount": "15.00"}
 
 
@@ -114,28 +116,27 @@ def test_the_document_links_created_resources_to_their_operations(api):
 
 
 def cancelled_order(api):  # type: ignore[no-untyped-def]
-    from orderdesk.adapters.repository import OrderChange, get_repository
+    from orderdesk.domain.changes import OrderChange
     from orderdesk.domain.model import HistoryEntry, iso, utcnow
     from orderdesk.domain.statuses import ItemStatus, OrderStatus
 
     client = new_client(api)
     order = api.post("/orders", {"client_id": client["id"], "items": [ITEM], "payment_method": "x",
                                  "skip_fraud_check": True}).data
-    repo = get_repository()
-    repo.change_order(repo.get_order(order["id"]), OrderChange(
+    repo = stores()
+    repo.writes.apply(repo.orders.get_order(order["id"]), OrderChange(
         to_status=OrderStatus.CANCELLED, item_status=ItemStatus.CANCELLED,
         history=[HistoryEntry(at=iso(utcnow()), actor="test", action="cancelled", from_="Pending", to="Cancelled")]))
     return order["id"]
 
 
-def lose_the_race_once(monkeypatch, method: str, winner):  # type: ignore[no-untyped-def]
-    """The first call of the repository's `method` finds that `winner` got there first: the winner's
+def lose_the_race_once(monkeypatch, store: type, method: str, winner):  # type: ignore[no-untyped-def]
+    """The first call of a data module's `method` finds that `winner` got there first: the winner's
     change is applied (`winner(original_method)`), and the call fails as a transaction that lost
     the race does."""
-    from orderdesk.adapters.repository import Repository
     from orderdesk.domain.errors import ConcurrentUpdate
 
-    original = getattr(Repository, method)
+    original = getattr(store, method)
     calls = []
 
     def first_loses(self, *args, **kwargs):  # type: ignore[no-untyped-def]
@@ -145,7 +146,7 @@ def lose_the_race_once(monkeypatch, method: str, winner):  # type: ignore[no-unt
             raise ConcurrentUpdate("lost the race")
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(Repository, method, first_loses)
+    monkeypatch.setattr(store, method, first_loses)
     return calls
 
 
@@ -153,10 +154,12 @@ def test_an_action_that_lost_a_race_is_refused_not_applied_to_the_winners_result
     # GIVEN a Cancelled order, and Set Back to Pending winning the race against Set as Fraud
     # (found: the fraud start read the order again after losing, saw Pending, and went on: both
     # actions took effect)
+    from orderdesk.adapters.store.actions import Actions
     from orderdesk.services import actions
 
     order_id = cancelled_order(api)
-    calls = lose_the_race_once(monkeypatch, "start_action", lambda _: actions.back_to_pending(order_id, "rival"))
+    calls = lose_the_race_once(monkeypatch, Actions, "start_action",
+                               lambda _: actions.back_to_pending(order_id, "rival"))
     # WHEN Set as Fraud is asked
     r = api.post(f"/orders/{order_id}/fraud", role="billing")
     # THEN it is refused with 409; the order is as the winner left it, with no fraud action
@@ -168,13 +171,14 @@ def test_an_action_that_lost_a_race_is_refused_not_applied_to_the_winners_result
 
 def test_back_to_pending_that_lost_a_race_is_refused(api, monkeypatch):
     # GIVEN a Cancelled order that a bulk change moves to Fraud while Set Back to Pending runs
-    from orderdesk.adapters.repository import OrderChange, get_repository
+    from orderdesk.adapters.store.order_writes import OrderWrites
+    from orderdesk.domain.changes import OrderChange
     from orderdesk.domain.statuses import OrderStatus
 
     order_id = cancelled_order(api)
-    repo = get_repository()
-    lose_the_race_once(monkeypatch, "change_order", lambda original: original(
-        repo, repo.get_order(order_id), OrderChange(to_status=OrderStatus.FRAUD)))
+    repo = stores()
+    lose_the_race_once(monkeypatch, OrderWrites, "apply", lambda original: original(
+        repo.writes, repo.orders.get_order(order_id), OrderChange(to_status=OrderStatus.FRAUD)))
     # WHEN Set Back to Pending is asked
     r = api.post(f"/orders/{order_id}/pending", role="support")
     # THEN it is refused with 409 and the order stays as the bulk change left it
@@ -185,10 +189,12 @@ def test_back_to_pending_that_lost_a_race_is_refused(api, monkeypatch):
 def test_the_loser_of_two_racing_deletes_is_told_the_order_is_gone(api, monkeypatch):
     # GIVEN a Cancelled order whose record a concurrent DELETE removes just before this one's
     # last write (found: the loser got 409 concurrent_update "changed meanwhile")
+    from orderdesk.adapters.store.orders import Orders
     from orderdesk.services import actions
 
     order_id = cancelled_order(api)
-    lose_the_race_once(monkeypatch, "delete_order_record", lambda original: actions.delete_order(order_id, "rival"))
+    lose_the_race_once(monkeypatch, Orders, "delete_order_record",
+                       lambda original: actions.delete_order(order_id, "rival"))
     # WHEN it is deleted THEN 404 (the order is gone), and nothing of it is left
     r = api.delete(f"/orders/{order_id}")
     assert r.status_code == 404 and r.data["error"]["code"] == "not_found", r.data

@@ -13,10 +13,11 @@ from chalice.test import Client
 
 from infra.local import seed
 from infra.local.table import create_table
-from orderdesk.adapters.repository import get_repository
 from orderdesk.api.auth import issue_token
 from orderdesk.config import reset_settings
 from orderdesk.domain.statuses import OrderStatus
+from orderdesk.services.ports import stores
+from tests.conftest import OrderStream
 
 
 @pytest.fixture(scope="module")
@@ -27,10 +28,11 @@ def seeded(dynamodb_local, ddb_client, keypair, chalice_app):
     previous = os.environ.get("TABLE_NAME")
     os.environ["TABLE_NAME"] = name
     reset_settings()
-    repo = get_repository()
+    repo = stores()
     rng = random.Random(7)
     directory = seed.seed_directory(repo, rng, clients=25)
     orders = seed.seed_orders(repo, rng, directory, 240)
+    OrderStream(name).settle()  # the status counters follow from the table's stream
     yield {"orders": orders, "directory": directory, "table": name}
     ddb_client.delete_table(TableName=name)
     if previous:
@@ -312,11 +314,11 @@ def test_no_payment_is_taken_while_an_action_holds_the_order(api):
 
     c = make_client(api)
     order = api.post("/orders", {"client_id": c["id"], "items": [ITEM], "payment_method": "x"}).data
-    repo = get_repository()
-    held = repo.get_order(order["id"])
+    repo = stores()
+    held = repo.orders.get_order(order["id"])
     action = Action(id="a1", order_id=held.id, type="cancel_refund", status=ActionStatus.RUNNING, steps=[],
                     started_at=held.placed_at)
-    repo.start_action(held, action, frozenset({held.status}),
+    repo.actions.start_action(held, action, frozenset({held.status}),
                       HistoryEntry(at=held.placed_at, actor="t", action="cancel & refund started", from_=None, to=None))
 
     # WHEN a payment is recorded against its invoice

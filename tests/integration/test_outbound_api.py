@@ -14,9 +14,9 @@ import requests
 
 from orderdesk.adapters import crypto
 from orderdesk.adapters.remote import post_signed
-from orderdesk.adapters.repository import get_repository
 from orderdesk.config import reset_settings
 from orderdesk.domain.model import Server, iso, new_id, utcnow
+from orderdesk.services.ports import stores
 from tests.integration.workflow_support import WEBHOOK_SECRET, free_port, wait_for_action
 
 pytestmark = pytest.mark.timeout(120)
@@ -102,7 +102,7 @@ def put_old_server(url: str, credentials: str | None = None) -> Server:
     """A server as data saved before credentials in URLs were refused (straight to the table)."""
     server = Server(id=new_id(), name="old hook", module="webhook", url=url, has_credentials=credentials is not None,
                     created_at=iso(utcnow()))
-    get_repository().put_server(server, crypto.encrypt(credentials) if credentials else None)
+    stores().directory.put_server(server, crypto.encrypt(credentials) if credentials else None)
     return server
 
 

@@ -34,7 +34,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, multiple, rule
 
-from orderdesk.adapters.repository import shard_of
+from orderdesk.adapters.store import keys as k
 from orderdesk.config import get_settings
 from orderdesk.domain.statuses import ActionType, OrderStatus
 from orderdesk.domain.transitions import BULK_ACTION_FOR_TARGET, TARGET_STATUS, allowed_from
@@ -84,7 +84,7 @@ def inline_queue(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(queue, "send_messages", deliver)
 
 
-def test_any_sequence_of_actions_keeps_the_invariants(api, workflows, inline_queue):  # type: ignore[no-untyped-def]
+def test_any_sequence_of_actions_keeps_the_invariants(api, workflows, inline_queue, order_stream):  # type: ignore[no-untyped-def]
     ddb = boto3.client("dynamodb")
     table = get_settings().table_name
     shards = get_settings().status_shards
@@ -293,22 +293,25 @@ def test_any_sequence_of_actions_keeps_the_invariants(api, workflows, inline_que
             while self.just_deleted:
                 m = self.just_deleted.pop()
                 assert query(KeyConditionExpression="pk = :pk", ExpressionAttributeValues={
-                    ":pk": {"S": f"ORDER#{m.id}"}}, ConsistentRead=True) == [], m
-                shard = shard_of(m.id, shards)
-                keys = [("by_all", "gsi2pk", f"ORDERS#{shard}"), ("by_client", "gsi3pk", f"CLIENT#{m.client_id}")]
-                keys += [("by_status", "gsi1pk", f"STATUS#{s.value}#{shard}") for s in OrderStatus]
+                    ":pk": {"S": k.order_pk(m.id)}}, ConsistentRead=True) == [], m
+                shard = k.shard_of(m.id, shards)
+                keys = [(k.BY_ALL, "gsi2pk", k.all_orders_partition(shard)),
+                        (k.BY_CLIENT, "gsi3pk", k.client_orders_partition(m.client_id))]
+                keys += [(k.BY_STATUS, "gsi1pk", k.status_partition(s.value, shard)) for s in OrderStatus]
                 for index, attr, pk in keys:
                     left = query(IndexName=index, KeyConditionExpression=f"{attr} = :pk", FilterExpression="id = :id",
                                  ExpressionAttributeValues={":pk": {"S": pk}, ":id": {"S": m.id}})
                     assert left == [], (m, index, left)
-                assert "Item" not in ddb.get_item(TableName=table, Key={"pk": {"S": f"ORDERNO#{m.number}"},
-                                                                        "sk": {"S": "ORDERNO"}}), m
+                assert "Item" not in ddb.get_item(TableName=table, Key={"pk": {"S": k.order_number_pk(m.number)},
+                                                                        "sk": {"S": k.ORDER_NUMBER_SK}}), m
                 assert api.get(f"/orders/{m.id}").status_code == 404
 
         @invariant()
         def status_counters_are_the_real_counts(self) -> None:
+            order_stream.settle()
             counters = {c["status"]: c["count"] for c in api.get("/order-statuses").data}
-            real = {s.value: sum(_count(ddb, table, f"STATUS#{s.value}#{n}") for n in range(shards)) for s in OrderStatus}
+            real = {s.value: sum(_count(ddb, table, k.status_partition(s.value, n)) for n in range(shards))
+                    for s in OrderStatus}
             modelled = Counter(m.status for m in world.values() if not m.deleted)
             assert counters == real == {s.value: modelled.get(s.value, 0) for s in OrderStatus}, (counters, real)
 
@@ -325,7 +328,7 @@ def test_any_sequence_of_actions_keeps_the_invariants(api, workflows, inline_que
 
 def _count(ddb: Any, table: str, pk: str) -> int:
     total = 0
-    for page in ddb.get_paginator("query").paginate(TableName=table, IndexName="by_status", Select="COUNT",
+    for page in ddb.get_paginator("query").paginate(TableName=table, IndexName=k.BY_STATUS, Select="COUNT",
                                                     KeyConditionExpression="gsi1pk = :pk",
                                                     ExpressionAttributeValues={":pk": {"S": pk}}):
         total += page["Count"]

@@ -1,7 +1,9 @@
 """First end-to-end smoke: client → order → list → detail → payment."""
 
+from orderdesk.services.ports import stores
 
-def test_create_and_read_order(api):
+
+def test_create_and_read_order(api, order_stream):
     # GIVEN a client
     r = api.post("/clients", {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com",
                               "country": "GB"})
@@ -31,13 +33,14 @@ def test_create_and_read_order(api):
     assert r.data["status"] == "Paid"
     r = api.get("/orders?payment_status=Paid")
     assert [o["id"] for o in r.data["orders"]] == [order["id"]]
+    order_stream.settle()
     r = api.get("/order-statuses")
     assert {x["status"]: x["count"] for x in r.data}["Pending"] == 1
 
 
 def test_lock_sweep_reads_only_locked_orders(api):
     """The sparse LOCKED#<shard> index entry exists exactly while an order carries a lock."""
-    from orderdesk.adapters.repository import OrderChange, get_repository
+    from orderdesk.domain.changes import OrderChange
     from orderdesk.domain.model import PendingAction
 
     # GIVEN two orders, one of them locked by an action
@@ -45,16 +48,16 @@ def test_lock_sweep_reads_only_locked_orders(api):
     body = {"client_id": r.data["id"], "payment_method": "x",
             "items": [{"kind": "product", "description": "VPS", "amount": "5.00"}]}
     locked, free = api.post("/orders", body).data, api.post("/orders", body).data
-    repo = get_repository()
-    order = repo.get_order(locked["id"])
-    repo.change_order(order, OrderChange(set_lock=PendingAction(action_id="a1", type="cancel",
+    repo = stores()
+    order = repo.orders.get_order(locked["id"])
+    repo.writes.apply(order, OrderChange(set_lock=PendingAction(action_id="a1", type="cancel",
                                                                 started_at="2026-01-01T00:00:00Z")))
     # THEN the sweep finds that one only
-    assert [o.id for o in repo.iter_locked_orders()] == [locked["id"]]
+    assert [o.id for o in repo.orders.iter_locked_orders()] == [locked["id"]]
     assert free["id"] != locked["id"]
     # AND once the lock is cleared, none
-    repo.change_order(repo.get_order(locked["id"]), OrderChange(clear_lock=True), lock_action_id="a1")
-    assert list(repo.iter_locked_orders()) == []
+    repo.writes.apply(repo.orders.get_order(locked["id"]), OrderChange(clear_lock=True), holder="a1")
+    assert list(repo.orders.iter_locked_orders()) == []
 
 
 def test_an_api_idempotency_key_is_held_only_until_the_lambda_timeout(table):

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from orderdesk.services.ports import stores
 from tests.integration.workflow_support import WEBHOOK_SECRET, RemoteStub, wait_for_action
 
 pytestmark = pytest.mark.timeout(120)
@@ -140,13 +141,13 @@ def active_order(api: Any, hook: RemoteStub, *, products: int = 1, paid_with: tu
 
 def activate(order_id: str) -> None:
     """Order and items Active, as an accept leaves them (the accept itself is tested above)."""
-    from orderdesk.adapters.repository import OrderChange, get_repository
+    from orderdesk.domain.changes import OrderChange
     from orderdesk.domain.model import HistoryEntry, iso, utcnow
     from orderdesk.domain.statuses import ItemStatus, OrderStatus
 
-    repo = get_repository()
-    order = repo.get_order(order_id)
-    repo.change_order(order, OrderChange(to_status=OrderStatus.ACTIVE, item_status=ItemStatus.ACTIVE, history=[
+    repo = stores()
+    order = repo.orders.get_order(order_id)
+    repo.writes.apply(order, OrderChange(to_status=OrderStatus.ACTIVE, item_status=ItemStatus.ACTIVE, history=[
         HistoryEntry(at=iso(utcnow()), actor="test", action="accepted", from_="Pending", to="Active")]))
 
 
@@ -179,9 +180,9 @@ def test_the_last_step_run_again_after_it_committed_changes_nothing(api, workflo
     assert done["status"] == "SUCCEEDED", done
 
     # WHEN Step Functions runs that step again (its invocation died after the commit)
-    from orderdesk.services import workflow_steps
+    from orderdesk.services import workflow_runtime
 
-    again = workflow_steps.finish({"order_id": order["id"], "action_id": done["id"], "action": "accept",
+    again = workflow_runtime.finish({"order_id": order["id"], "action_id": done["id"], "action": "accept",
                                    "actor": "support", "execution": None})
 
     # THEN it answers as the first run did, and the action still reads SUCCEEDED in every step
@@ -635,28 +636,30 @@ def test_back_to_pending_moves_order_and_items_without_a_module_command(api, wor
     assert again.status_code == 409 and again.data["error"]["code"] == "invalid_transition"
 
 
-def test_delete_removes_everything_of_the_order_even_beyond_one_transaction(api, workflows, remote):  # type: ignore[no-untyped-def]
-    from orderdesk.adapters import models as m
-    from orderdesk.adapters.repository import get_repository
+def test_delete_removes_everything_of_the_order_even_beyond_one_transaction(api, workflows, remote,  # type: ignore[no-untyped-def]
+                                                                         order_stream):
+    from orderdesk.adapters.store import keys
+    from orderdesk.adapters.store import records as m
     from orderdesk.domain.model import HistoryEntry, Note, iso, new_id, utcnow
 
     # GIVEN an order set as fraud, with 60 notes on it (a note and its history entry each: with
     # its items, invoice, actions and history, more than a transaction's 100 items)
     order = active_order(api, remote())
+    order_stream.settle()
     before = {x["status"]: x["count"] for x in api.get("/order-statuses").data}
     refused = api.delete(f"/orders/{order['id']}")
     assert refused.status_code == 409 and refused.data["error"]["code"] == "invalid_transition"
     assert run(api, order["id"], "fraud")["status"] == "SUCCEEDED"
-    repo = get_repository()
+    repo = stores()
 
     def note(n: int) -> None:
         now = iso(utcnow())
-        repo.add_note(order["id"], Note(id=new_id(), at=now, author="t", text=f"note {n}"),
+        repo.orders.add_note(order["id"], Note(id=new_id(), at=now, author="t", text=f"note {n}"),
                       HistoryEntry(at=now, actor="t", action="note added", from_=None, to=None))
 
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(note, range(60)))
-    assert len(list(m.Record.query(f"ORDER#{order['id']}", consistent_read=True))) > 100
+    assert len(list(m.Record.query(keys.order_pk(order['id']), consistent_read=True))) > 100
 
     # WHEN it is deleted (billing may not; admin may)
     assert api.delete(f"/orders/{order['id']}", role="billing").status_code == 403
@@ -665,8 +668,9 @@ def test_delete_removes_everything_of_the_order_even_beyond_one_transaction(api,
     # THEN nothing of it is left: records, number, count
     assert r.status_code == 204, r.data
     assert api.get(f"/orders/{order['id']}").status_code == 404
-    assert list(m.Record.query(f"ORDER#{order['id']}", consistent_read=True)) == []
+    assert list(m.Record.query(keys.order_pk(order['id']), consistent_read=True)) == []
     assert api.get(f"/orders?number={order['number']}").data["orders"] == []
+    order_stream.settle()
     after = {x["status"]: x["count"] for x in api.get("/order-statuses").data}
     assert after["Active"] == before["Active"] - 1 and after["Fraud"] == before["Fraud"]
     assert api.delete(f"/orders/{order['id']}").status_code == 404
@@ -674,16 +678,16 @@ def test_delete_removes_everything_of_the_order_even_beyond_one_transaction(api,
 
 def test_a_delete_that_died_half_way_holds_the_order_and_the_next_delete_resumes(api, workflows, remote,  # type: ignore[no-untyped-def]
                                                                                  monkeypatch):
-    from orderdesk.adapters.repository import Repository
+    from orderdesk.adapters.store.orders import Orders
     from orderdesk.services import actions
 
     order = active_order(api, remote())
     assert run(api, order["id"], "cancel", {"refund": False})["status"] == "SUCCEEDED"
-    real = Repository.delete_order_record
-    monkeypatch.setattr(Repository, "delete_order_record", lambda self, o: (_ for _ in ()).throw(OSError("died")))
+    real = Orders.delete_order_record
+    monkeypatch.setattr(Orders, "delete_order_record", lambda self, o: (_ for _ in ()).throw(OSError("died")))
     with pytest.raises(OSError):
         actions.delete_order(order["id"], "admin")
-    monkeypatch.setattr(Repository, "delete_order_record", real)
+    monkeypatch.setattr(Orders, "delete_order_record", real)
 
     held = api.post(f"/orders/{order['id']}/pending", role="support")
     assert held.status_code == 409 and held.data["error"]["code"] == "action_in_progress"
@@ -758,11 +762,11 @@ def test_cpanel_module_creates_and_removes_accounts_through_whm(api, workflows, 
 def test_a_payment_recorded_between_plan_and_lock_is_refunded_too(api, workflows, remote, monkeypatch):  # type: ignore[no-untyped-def]
     # GIVEN an accepted order paid 5.00, and a second payment that lands after Cancel & Refund
     # read the invoice but before it took the lock
-    from orderdesk.adapters.repository import Repository
+    from orderdesk.adapters.store.actions import Actions
 
     order = active_order(api, remote(), paid_with=None)
     pay(api, order, "5.00", "manual", "first")
-    real_start = Repository.start_action
+    real_start = Actions.start_action
     landed: list[str] = []
 
     def start_after_a_payment(self, *args, **kwargs):  # type: ignore[no-untyped-def]
@@ -771,7 +775,7 @@ def test_a_payment_recorded_between_plan_and_lock_is_refunded_too(api, workflows
             pay(api, order, "3.00", "manual", "second")
         return real_start(self, *args, **kwargs)
 
-    monkeypatch.setattr(Repository, "start_action", start_after_a_payment)
+    monkeypatch.setattr(Actions, "start_action", start_after_a_payment)
 
     # WHEN it is cancelled with refund
     done = run(api, order["id"], "cancel", {"refund": True})

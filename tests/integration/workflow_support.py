@@ -61,12 +61,12 @@ class Workflows:
 
 def wait_for_action(api: Any, order_id: str, action_id: str, timeout: float = 30.0) -> dict[str, Any]:
     """Wait until the action is no longer RUNNING (polling the table, cheaply), then GET it."""
-    from orderdesk.adapters.repository import get_repository
     from orderdesk.domain.statuses import ActionStatus
+    from orderdesk.services.ports import stores
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if get_repository().get_action(order_id, action_id).status is not ActionStatus.RUNNING:
+        if stores().actions.get_action(order_id, action_id).status is not ActionStatus.RUNNING:
             r = api.get(f"/orders/{order_id}/actions/{action_id}")
             assert r.status_code == 200, r.data
             return r.data  # type: ignore[no-any-return]

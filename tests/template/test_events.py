@@ -1,6 +1,7 @@
 """Event sources of template.yaml: SQS consumers with partial failures and a dead-letter queue
-after 3 receives, the stream trigger filtered to new order records with bisect, bounded retries
-and an on-failure destination, and the schedules. Iterates over whatever events exist."""
+after 3 receives, the stream triggers (fraud screening: new order records; the order views:
+every change of an order record) with bisect, bounded retries and an on-failure destination, and
+the schedules. Iterates over whatever events exist."""
 
 from __future__ import annotations
 
@@ -31,16 +32,23 @@ def matches(pattern: Any, event: Any) -> bool:
 
 
 def stream_record(event_name: str, **image: Any) -> dict[str, Any]:
-    """A DynamoDB stream record as Lambda filters it (NewImage in DynamoDB JSON)."""
+    """A DynamoDB stream record as Lambda filters it (Keys, and NewImage or for a removal
+    OldImage, in DynamoDB JSON)."""
     def attr(v: Any) -> dict[str, Any]:
         return {"BOOL": v} if isinstance(v, bool) else {"S": v}
-    record: dict[str, Any] = {"eventName": event_name, "dynamodb": {}}
-    if event_name != "REMOVE":
-        record["dynamodb"]["NewImage"] = {k: attr(v) for k, v in image.items()}
+    record: dict[str, Any] = {"eventName": event_name, "dynamodb": {
+        "Keys": {k: attr(image[k]) for k in ("pk", "sk") if k in image}}}
+    record["dynamodb"]["OldImage" if event_name == "REMOVE" else "NewImage"] = {k: attr(v) for k, v in image.items()}
     return record
 
 
 SQS_EVENTS = events("SQS")
+# which events of an order record each stream reader is for: fraud screening screens new orders,
+# the order views count every change (and removal)
+SEES = {
+    "FraudScreeningFunction": {"INSERT": True, "MODIFY": False, "REMOVE": False},
+    "OrderStreamFunction": {"INSERT": True, "MODIFY": True, "REMOVE": True},
+}
 STREAM_EVENTS = events("DynamoDB")
 
 
@@ -59,7 +67,7 @@ def test_sqs_consumer_reports_partial_failures_and_parks_poison_messages(functio
 
 @pytest.mark.parametrize(("function", "event", "props"), STREAM_EVENTS,
                          ids=[f"{f}.{e}" for f, e, _ in STREAM_EVENTS])
-def test_stream_trigger_sees_new_orders_only_and_parks_what_keeps_failing(function: str, event: str,
+def test_stream_trigger_sees_its_order_records_and_parks_what_keeps_failing(function: str, event: str,
                                                                           props: dict) -> None:  # type: ignore[type-arg]
     # GIVEN the stream event source of the table
     assert props["Stream"] == {"Fn::GetAtt": ["Table", "StreamArn"]}
@@ -68,13 +76,13 @@ def test_stream_trigger_sees_new_orders_only_and_parks_what_keeps_failing(functi
     def passes(record: dict[str, Any]) -> bool:
         return any(matches(p, record) for p in patterns)
 
-    # WHEN records of every kind go by THEN only the insert of an order record reaches the function
-    assert passes(stream_record("INSERT", pk="ORDER#o1", sk="ORDER", kind="order", skip_fraud_check=False))
-    assert not passes(stream_record("MODIFY", pk="ORDER#o1", sk="ORDER", kind="order", skip_fraud_check=False))
-    assert not passes(stream_record("REMOVE"))
-    assert not passes(stream_record("INSERT", pk="ORDER#o1", sk="ITEM#i1", kind="item"))
-    assert not passes(stream_record("INSERT", pk="ORDER#o1", sk="INVOICE", kind="invoice"))
-    assert not passes(stream_record("INSERT", pk="ORDER#o1", sk="HIST#1#1", kind="history"))
+    # WHEN records of every kind go by THEN the function sees exactly the order records it is for
+    order = {"pk": "ORDER#o1", "sk": "ORDER", "kind": "order", "skip_fraud_check": False}
+    seen = {name: passes(stream_record(name, **order)) for name in ("INSERT", "MODIFY", "REMOVE")}
+    assert seen == SEES[function], function
+    for sk, kind in (("ITEM#i1", "item"), ("INVOICE", "invoice"), ("HIST#1#1", "history")):
+        for name in ("INSERT", "MODIFY", "REMOVE"):
+            assert not passes(stream_record(name, pk="ORDER#o1", sk=sk, kind=kind)), (sk, name)
     # and a failing batch is split to find the bad record, retried a bounded number of times,
     # then parked in a queue of the template
     assert props["BisectBatchOnFunctionError"] is True

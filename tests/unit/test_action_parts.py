@@ -26,7 +26,8 @@ from orderdesk.domain.model import (
 )
 from orderdesk.domain.statuses import ActionType, InvoiceStatus, ItemKind, ItemStatus, OrderStatus
 from orderdesk.services.actions import _plan_cancel, action_id_for, execution_name
-from orderdesk.services.workflow_steps import error_text
+from orderdesk.services.workflow_contract import CancelPayload, RefundTask, TerminateTask
+from orderdesk.services.workflow_runtime import error_text
 
 
 def item(item_id: str, kind: ItemKind, status: ItemStatus) -> OrderItem:
@@ -60,16 +61,19 @@ def test_cancel_and_refund_plans_active_products_and_payments_not_yet_refunded()
         [txn("t1"), txn("t2"), txn("r1", "refund", refund_of="t1")],
     )
 
-    plan = _plan_cancel(order, ActionType.CANCEL_REFUND)
+    who = {"order_id": "o1", "action_id": "a1", "action": "cancel_refund", "actor": "billing"}
+    plan = _plan_cancel(order, ActionType.CANCEL_REFUND, who)
 
     # THEN only the products with an account are terminated and only t2 is refunded
-    assert plan.payload == {"items": [{"item_id": "p1"}, {"item_id": "p2"}], "payments": [{"payment_id": "t2"}],
-                            "refund": True}
+    assert plan.payload == CancelPayload(**who, items=[TerminateTask("p1", "terminate:p1"),
+                                                       TerminateTask("p2", "terminate:p2")],
+                                         payments=[RefundTask("t2", "refund:t2")], refund=True)
     assert [s.name for s in plan.steps] == ["terminate:p1", "terminate:p2", "cancel_invoice", "refund:t2",
                                             "cancel_order"]
     assert {s.status for s in plan.steps} == {"PENDING"}
-    assert _plan_cancel(order, ActionType.FRAUD).payload["payments"] == []
-    assert _plan_cancel(order, ActionType.FRAUD).steps[-1].name == "mark_fraud"
+    fraud = _plan_cancel(order, ActionType.FRAUD, {**who, "action": "fraud"})
+    assert isinstance(fraud.payload, CancelPayload) and fraud.payload.payments == []
+    assert fraud.steps[-1].name == "mark_fraud"
 
 
 def test_execution_names_are_deterministic_per_key_and_valid_for_step_functions() -> None:

@@ -5,8 +5,8 @@
   Stripe already made instead of making another. `STRIPE_API_BASE` points it elsewhere (tests);
   like every outbound call it goes through `outbound` (https, no credentials in the URL, public
   addresses only, pinned), and a refusal is a `GatewayError`, not worth retrying.
-* `credit`: the amount goes to the client's credit balance, in the same DynamoDB transaction
-  that records the refund on the invoice (`Refund.apply`), so it is credited exactly once.
+* `credit`: the amount goes back to the client's credit balance (`Refund.to_credit_of`), which
+  the caller changes in the same transaction that records the refund, so it is credited once.
 * `manual` (and any gateway without a refund API): the refund is recorded for the operator to
   pay back by hand.
 
@@ -16,7 +16,6 @@ The refund transaction id is deterministic for `manual` and `credit`, and Stripe
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
@@ -38,8 +37,7 @@ class Refund:
     gateway: str
     transaction_id: str
     note: str | None = None
-    # operations to add to the transaction that records the refund (credit balance), if any
-    apply: Callable[[Any], None] | None = None
+    to_credit_of: str | None = None  # the client whose credit balance the refund goes to
 
 
 class PaymentGateway(Protocol):
@@ -66,16 +64,8 @@ class CreditGateway:
         self.client_id = client_id
 
     def refund(self, payment: Transaction, amount: Decimal, idempotency_key: str) -> Refund:
-        from .repository import get_repository
-
-        repo = get_repository()
-        client_id = self.client_id
-
-        def apply(tx: Any) -> None:
-            repo.add_client_credit(client_id, amount, extra_tx=tx)
-
         return Refund(gateway="credit", transaction_id=f"credit-{payment.transaction_id}",
-                      note=f"credited to client {client_id}", apply=apply)
+                      note=f"credited to client {self.client_id}", to_credit_of=self.client_id)
 
 
 # currencies Stripe counts in whole units (no cents)

@@ -266,6 +266,16 @@ class Client:
         return f"{self.first_name} {self.last_name}".strip()
 
 
+@dataclass(frozen=True)
+class CreditChange:
+    """A change of a client's credit balance and why (a refund to credit, a credit payment)."""
+
+    client_id: str
+    amount: Decimal  # positive adds to the balance
+    reason: str
+    ref: str | None = None
+
+
 @dataclass
 class Affiliate:
     id: str
@@ -303,6 +313,7 @@ class BulkDecision:
     from_: str | None = None
     to: str | None = None
     error: str | None = None
+    written_ns: int = 0  # when the move was written: its history record's key
 
     @property
     def moved(self) -> bool:

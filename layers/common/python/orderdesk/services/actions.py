@@ -1,7 +1,7 @@
-"""Order actions (SPEC §2).
+"""Order actions.
 
-Accept, Cancel, Cancel & Refund and Set as Fraud run as Step Functions workflows (the steps are
-in `workflow_steps`): `start_action` checks the transition, takes the order's lock and records
+Accept, Cancel, Cancel & Refund and Set as Fraud run as Step Functions workflows (their steps are
+`accept_steps` and `cancel_steps`, their contract `workflow_contract`): `start_action` checks the transition, takes the order's lock and records
 the action in one conditional transaction, then starts the execution under a deterministic name.
 Set Back to Pending and Delete run here, directly.
 
@@ -16,10 +16,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..adapters import crypto as secrets  # encrypt/decrypt of write-only secrets
-from ..adapters import workflows
-from ..adapters.repository import OrderChange, get_repository
+from ..adapters import crypto, workflows
 from ..config import get_settings
+from ..domain.changes import OrderChange
 from ..domain.errors import (
     ActionInProgress,
     ConcurrentUpdate,
@@ -29,54 +28,29 @@ from ..domain.errors import (
     TransitionNotAllowed,
     ValidationFailed,
 )
-from ..domain.model import (
-    Action,
-    ActionStep,
-    HistoryEntry,
-    Order,
-    OrderItem,
-    iso,
-    new_id,
-    utcnow,
-)
+from ..domain.model import Action, ActionStep, HistoryEntry, Order, iso, new_id, utcnow
 from ..domain.statuses import ActionStatus, ActionType, ItemKind, ItemStatus, OrderStatus
 from ..domain.transitions import check_transition
 from ..observability import logger
-
-WORKFLOW_ACTIONS = frozenset({ActionType.ACCEPT, ActionType.CANCEL, ActionType.CANCEL_REFUND, ActionType.FRAUD})
-
-LABELS = {
-    ActionType.ACCEPT: "accept",
-    ActionType.CANCEL: "cancel",
-    ActionType.CANCEL_REFUND: "cancel & refund",
-    ActionType.FRAUD: "set as fraud",
-    ActionType.PENDING: "set back to pending",
-    ActionType.DELETE: "delete",
-}
-
-# the last step of each workflow (it moves the order and releases the lock)
-FINAL_STEP = {
-    ActionType.ACCEPT: "activate_order",
-    ActionType.CANCEL: "cancel_order",
-    ActionType.CANCEL_REFUND: "cancel_order",
-    ActionType.FRAUD: "mark_fraud",
-}
-
-# items a cancel or fraud terminates through their module
-TERMINABLE = frozenset({ItemStatus.ACTIVE, ItemStatus.SUSPENDED})
-
-
-def provision_step(item: OrderItem) -> str:
-    return f"{'register' if item.kind is ItemKind.DOMAIN else 'provision'}:{item.id}"
-
-
-def terminate_step(item_id: str) -> str:
-    return f"terminate:{item_id}"
-
-
-def refund_step(payment_id: str) -> str:
-    return f"refund:{payment_id}"
-
+from ..retry import retry_on_conflict
+from .ports import stores
+from .workflow_contract import (
+    FINAL_STEP,
+    LABELS,
+    TERMINABLE,
+    WELCOME_STEP,
+    WORKFLOW_ACTIONS,
+    AcceptPayload,
+    CancelPayload,
+    ProvisionTask,
+    RefundTask,
+    TerminateTask,
+    as_dict,
+    provision_step,
+    refund_step,
+    terminate_step,
+)
+from .workflow_runtime import fail_action
 
 # -- workflows ---------------------------------------------------------------------------------
 
@@ -84,7 +58,7 @@ def refund_step(payment_id: str) -> str:
 @dataclass
 class _Plan:
     steps: list[ActionStep]
-    payload: dict[str, Any]
+    payload: AcceptPayload | CancelPayload
     public_params: dict[str, Any]
     summary: str
     item_fields: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -119,19 +93,13 @@ def start_action(order_id: str, action_type: ActionType, params: dict[str, Any],
     """Start a workflow action on an order and return it RUNNING (see `_start_action_once`);
     when the order or its invoice changed between the read and the lock, read and plan again."""
     seen: list[OrderStatus] = []  # the status the first read found: a retry acts on that one only
-    for attempt in range(3):
-        try:
-            return _start_action_once(order_id, action_type, params, actor, seen)
-        except ConcurrentUpdate:
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")  # pragma: no cover
+    return retry_on_conflict(lambda: _start_action_once(order_id, action_type, params, actor, seen), attempts=3)
 
 
 def _unchanged(order: Order, seen: list[OrderStatus]) -> None:
     """A retry after a lost race reads the order again. If another action moved it meanwhile,
     that action won the race: this one is refused (409), not applied to a status its caller
-    never saw (two racing actions never both take effect, SPEC §2)."""
+    never saw (two racing actions never both take effect)."""
     if not seen:
         seen.append(order.status)
     elif order.status is not seen[0]:
@@ -142,7 +110,8 @@ def _unchanged(order: Order, seen: list[OrderStatus]) -> None:
 
 def _start_action_once(order_id: str, action_type: ActionType, params: dict[str, Any], actor: str,
                        seen: list[OrderStatus]) -> Action:
-    """Start a workflow action on an order and return it RUNNING.
+    """Check the transition, take the order's lock and record the action in one conditional
+    transaction, then start the execution under a deterministic name.
 
     `params`: for accept, `items` ({item id: {server_id, username, password, registrar,
     run_module_create, send_to_registrar}}) and `send_welcome_email`; optional
@@ -152,8 +121,8 @@ def _start_action_once(order_id: str, action_type: ActionType, params: dict[str,
     action_type = ActionType(action_type)
     if action_type not in WORKFLOW_ACTIONS:
         raise ValidationFailed(f"{action_type.value} is not a workflow action", {"action": "not a workflow action"})
-    repo = get_repository()
-    order = repo.get_order(order_id)
+    data = stores()
+    order = data.orders.get_order(order_id)
     key = params.get("idempotency_key")
     action_id = action_id_for(order.id, action_type, key)
     if key:
@@ -165,7 +134,9 @@ def _start_action_once(order_id: str, action_type: ActionType, params: dict[str,
     _unchanged(order, seen)
     check_transition(action_type, order.status)
     machine = _machine_arn(action_type)
-    plan = _plan_accept(order, params) if action_type is ActionType.ACCEPT else _plan_cancel(order, action_type)
+    actor_fields = {"order_id": order.id, "action_id": action_id, "action": action_type.value, "actor": actor}
+    plan = _plan_accept(order, params, actor_fields) if action_type is ActionType.ACCEPT else _plan_cancel(
+        order, action_type, actor_fields)
     name = execution_name(order.id, action_type, action_id)
     arn = workflows.execution_arn(machine, name)
     now = iso(utcnow())
@@ -176,35 +147,33 @@ def _start_action_once(order_id: str, action_type: ActionType, params: dict[str,
     try:
         # guarded on the status as read and checked, not on every status the action may start
         # from: an order that moved meanwhile (say, set back to pending) is not acted on as if not
-        repo.start_action(order, action, frozenset({order.status}), history)
+        data.actions.start_action(order, action, frozenset({order.status}), history)
     except (ActionInProgress, ConcurrentUpdate):
         if key:
             try:
-                return repo.get_action(order.id, action_id)  # a concurrent repeat of this very start won
+                return data.actions.get_action(order.id, action_id)  # a concurrent repeat of this start won
             except NotFound:
                 pass
         raise
-    payload = {"order_id": order.id, "action_id": action_id, "action": action_type.value, "actor": actor,
-               **plan.payload}
     try:
         for item_id, fields in plan.item_fields.items():
-            repo.update_item(order.id, item_id, expect_status=ItemStatus.PENDING, **fields)
-        started = workflows.start(machine, name, payload)
+            data.writes.update_item(order.id, item_id, expect_status=ItemStatus.PENDING, **fields)
+        started = workflows.start(machine, name, as_dict(plan.payload))
     except Exception as exc:
         # the workflow never started: nothing may keep the order locked
         reason = f"the workflow could not be started: {getattr(exc, 'message', None) or type(exc).__name__}"
         fail_action(order.id, action_id, reason, actor=actor)
         raise
     if started != arn:
-        repo.set_lock_execution(order.id, action_id, started)
+        data.actions.set_lock_execution(order.id, action_id, started)
         action.execution_arn = started
     logger.info("action started", extra={"order_id": order.id, "action_id": action_id, "action": action_type.value,
                                          "execution": started})
     return action
 
 
-def _plan_accept(order: Order, params: dict[str, Any]) -> _Plan:
-    repo = get_repository()
+def _plan_accept(order: Order, params: dict[str, Any], actor_fields: dict[str, str]) -> _Plan:
+    directory = stores().directory
     wanted: dict[str, Any] = params.get("items") or {}
     by_id = {i.id: i for i in order.items}
     errors: dict[str, str] = {}
@@ -225,7 +194,7 @@ def _plan_accept(order: Order, params: dict[str, Any]) -> _Plan:
         server_id = opts.get("server_id")
         if server_id and server_id not in servers:
             try:
-                servers[server_id] = repo.get_server(server_id).module
+                servers[server_id] = directory.get_server(server_id).module
             except NotFound:
                 errors[f"items.{item_id}.server_id"] = f"no server with id {server_id}"
     if errors:
@@ -235,15 +204,16 @@ def _plan_accept(order: Order, params: dict[str, Any]) -> _Plan:
     steps = [ActionStep(name=provision_step(i), status="PENDING") for i in todo]
     send_email = bool(params.get("send_welcome_email", True))
     if send_email:
-        steps.append(ActionStep(name="welcome_email", status="PENDING"))
+        steps.append(ActionStep(name=WELCOME_STEP, status="PENDING"))
     steps.append(ActionStep(name=FINAL_STEP[ActionType.ACCEPT], status="PENDING"))
-    map_items: list[dict[str, Any]] = []
+    tasks: list[ProvisionTask] = []
     item_fields: dict[str, dict[str, Any]] = {}
     public_items: dict[str, Any] = {}
     for item in todo:
         opts = wanted.get(item.id) or {}
-        map_items.append({"item_id": item.id, "run_module_create": bool(opts.get("run_module_create", True)),
-                          "send_to_registrar": bool(opts.get("send_to_registrar", True))})
+        tasks.append(ProvisionTask(item_id=item.id, step=provision_step(item),
+                                   run_module_create=bool(opts.get("run_module_create", True)),
+                                   send_to_registrar=bool(opts.get("send_to_registrar", True))))
         fields: dict[str, Any] = {}
         if opts.get("server_id"):
             fields["server_id"] = opts["server_id"]
@@ -253,23 +223,19 @@ def _plan_accept(order: Order, params: dict[str, Any]) -> _Plan:
         if opts.get("registrar"):
             fields["registrar"] = opts["registrar"]
         if opts.get("password"):
-            fields["password_enc"] = secrets.encrypt(opts["password"])
+            fields["password_enc"] = crypto.encrypt(opts["password"])
         if fields:
             item_fields[item.id] = fields
         public_items[item.id] = {k: v for k, v in opts.items() if k != "password"} | {
             "password_set": bool(opts.get("password"))}
     skipped = len(order.items) - len(todo)
     summary = f"{len(todo)} item(s) to provision" + (f", {skipped} already done" if skipped else "")
-    return _Plan(
-        steps=steps,
-        payload={"items": map_items, "send_welcome_email": send_email},
-        public_params={"items": public_items, "send_welcome_email": send_email},
-        summary=summary,
-        item_fields=item_fields,
-    )
+    return _Plan(steps=steps, payload=AcceptPayload(**actor_fields, items=tasks, send_welcome_email=send_email),
+                 public_params={"items": public_items, "send_welcome_email": send_email}, summary=summary,
+                 item_fields=item_fields)
 
 
-def _plan_cancel(order: Order, action_type: ActionType) -> _Plan:
+def _plan_cancel(order: Order, action_type: ActionType, actor_fields: dict[str, str]) -> _Plan:
     refund = action_type is ActionType.CANCEL_REFUND
     terminate = [i for i in order.items if i.kind is not ItemKind.DOMAIN and i.status in TERMINABLE]
     payments: list[str] = []
@@ -281,60 +247,20 @@ def _plan_cancel(order: Order, action_type: ActionType) -> _Plan:
     steps += [ActionStep(name=refund_step(p), status="PENDING") for p in payments]
     steps.append(ActionStep(name=FINAL_STEP[action_type], status="PENDING"))
     summary = f"{len(terminate)} item(s) to terminate" + (f", {len(payments)} payment(s) to refund" if refund else "")
-    return _Plan(
-        steps=steps,
-        payload={"items": [{"item_id": i.id} for i in terminate], "payments": [{"payment_id": p} for p in payments],
-                 "refund": refund},
-        public_params={"refund": refund},
-        summary=summary,
-    )
+    payload = CancelPayload(**actor_fields, items=[TerminateTask(item_id=i.id, step=terminate_step(i.id))
+                                                   for i in terminate],
+                            payments=[RefundTask(payment_id=p, step=refund_step(p)) for p in payments], refund=refund)
+    return _Plan(steps=steps, payload=payload, public_params={"refund": refund}, summary=summary)
 
 
 def get_action(order_id: str, action_id: str) -> Action:
-    return get_repository().get_action(order_id, action_id)
-
-
-def fail_action(order_id: str, action_id: str, reason: str, *, actor: str, execution: str | None = None) -> Action:
-    """End a running action as FAILED: unfinished steps say why, the order's lock (if the action
-    still holds it) is released and the failure recorded, in one transaction. A no-op for an
-    action that has already ended."""
-    repo = get_repository()
-    for attempt in range(8):
-        action = repo.get_action(order_id, action_id)
-        if action.status is not ActionStatus.RUNNING:
-            return action
-        now = iso(utcnow())
-        action.status = ActionStatus.FAILED
-        action.error = reason[:1000]
-        action.finished_at = now
-        for step in action.steps:
-            if step.status == "RUNNING":
-                step.status = "FAILED"
-                step.error = step.error or reason[:500]
-        label = LABELS.get(_action_type(action.type), action.type)
-        history = HistoryEntry(at=now, actor=actor, action=f"{label} failed", from_=None, to=None,
-                               detail=reason[:1000], execution=execution or action.execution_arn)
-        try:
-            try:
-                order = repo.get_order_header(order_id)
-            except OrderNotFound:
-                repo.close_action(action, None)
-                return action
-            if order.pending_action is not None and order.pending_action.action_id == action_id:
-                repo.end_action(order, OrderChange(clear_lock=True, history=[history]), action)
-            else:
-                repo.close_action(action, history)
-            return action
-        except ConcurrentUpdate:
-            if attempt == 7:
-                raise
-    raise AssertionError("unreachable")  # pragma: no cover
+    return stores().actions.get_action(order_id, action_id)
 
 
 def fail_stale_action(order_id: str, action_id: str, reason: str) -> None:
     """The lock sweep: stop the action's execution if it still runs, mark the action FAILED,
     release the order's lock, record why."""
-    action = get_repository().get_action(order_id, action_id)
+    action = stores().actions.get_action(order_id, action_id)
     if action.execution_arn:
         try:
             workflows.stop(action.execution_arn, "LockSwept", reason)
@@ -344,22 +270,16 @@ def fail_stale_action(order_id: str, action_id: str, reason: str) -> None:
     fail_action(order_id, action_id, reason, actor="cleanup")
 
 
-def _action_type(value: str) -> ActionType:
-    try:
-        return ActionType(value)
-    except ValueError:
-        return ActionType.PENDING  # pragma: no cover - every stored action has a known type
-
-
 # -- direct actions ----------------------------------------------------------------------------
 
 
 def back_to_pending(order_id: str, actor: str) -> Order:
-    """Order and items back to `Pending`; no module command runs (SPEC §2)."""
-    repo = get_repository()
+    """Order and items back to `Pending`; no module command runs."""
+    data = stores()
     seen: list[OrderStatus] = []
-    for attempt in range(4):
-        order = repo.get_order(order_id)
+
+    def move() -> Order:
+        order = data.orders.get_order(order_id)
         if order.pending_action is not None:
             raise ActionInProgress.held_by(order.id, order.pending_action)
         _unchanged(order, seen)
@@ -372,14 +292,11 @@ def back_to_pending(order_id: str, actor: str) -> Order:
             history.append(HistoryEntry(
                 at=now, actor=actor, action="items set back to pending", from_=None, to=ItemStatus.PENDING.value,
                 detail="; ".join(f"{i.description} ({i.id}) {i.status.value}" for i in moved)[:2000]))
-        try:
-            repo.change_order(order, OrderChange(to_status=OrderStatus.PENDING, item_status=ItemStatus.PENDING,
-                                                 history=history))
-            return repo.get_order(order_id)
-        except ConcurrentUpdate:
-            if attempt == 3:
-                raise
-    raise AssertionError("unreachable")  # pragma: no cover
+        data.writes.apply(order, OrderChange(to_status=OrderStatus.PENDING, item_status=ItemStatus.PENDING,
+                                             history=history))
+        return data.orders.get_order(order_id)
+
+    return retry_on_conflict(move, attempts=4)
 
 
 def delete_order(order_id: str, actor: str) -> None:
@@ -387,10 +304,10 @@ def delete_order(order_id: str, actor: str) -> None:
 
     That can exceed one transaction, so: lock the order with a `delete` pending action (from
     Cancelled or Fraud, no other action running), delete its other records in batches, then the
-    order record, its number guard and its status count in one transaction. A delete that died
-    half-way leaves the lock; the next delete (or a retry) resumes it."""
-    repo = get_repository()
-    order = repo.get_order_header(order_id)
+    order record and its number guard in one transaction. A delete that died half-way leaves the
+    lock; the next delete (or a retry) resumes it."""
+    data = stores()
+    order = data.orders.get_order_header(order_id)
     lock = order.pending_action
     if lock is None or lock.type != ActionType.DELETE.value:
         if lock is not None:
@@ -400,22 +317,22 @@ def delete_order(order_id: str, actor: str) -> None:
         action = Action(id=new_id(), order_id=order.id, type=ActionType.DELETE.value, status=ActionStatus.RUNNING,
                         steps=[ActionStep(name="delete_records", status="RUNNING")], started_at=now, actor=actor)
         history = HistoryEntry(at=now, actor=actor, action="delete started", from_=order.status.value, to=None)
-        repo.start_action(order, action, frozenset({order.status}), history)
-        order = repo.get_order_header(order_id)
-    deleted = repo.delete_order_children(order.id)
+        data.actions.start_action(order, action, frozenset({order.status}), history)
+        order = data.orders.get_order_header(order_id)
+    deleted = data.orders.delete_order_children(order.id)
     try:
-        repo.delete_order_record(order)
+        data.orders.delete_order_record(order)
     except ConcurrentUpdate:
         # a concurrent DELETE found this one's lock and went on with it (a lock of a delete is
         # resumed): if it removed the order first, this caller is told the order is gone (404),
         # as it would be a moment later, not "changed meanwhile"
         try:
-            repo.get_order_header(order.id)
+            data.orders.get_order_header(order.id)
         except OrderNotFound:
-            repo.delete_order_children(order.id)  # the final pass below, then 404
+            data.orders.delete_order_children(order.id)  # the final pass below, then 404
             raise
         raise
     # a note or history entry written while the first pass ran would outlive the order; once the
     # order record is gone nothing more can be written under it, so one more pass is final
-    deleted += repo.delete_order_children(order.id)
+    deleted += data.orders.delete_order_children(order.id)
     logger.info("order deleted", extra={"order_id": order.id, "records": deleted + 1, "actor": actor})

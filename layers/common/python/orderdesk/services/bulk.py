@@ -4,19 +4,19 @@ consumer that moves each order as the single action with that target would — o
 
 A status change is decided once per order: the job's decision (moved from → to, or refused and
 why) is written on the order in the same conditional UpdateItem that moves it, and the first
-decision stands. A message is then counted once: its number goes into the job's record in the
-transaction that adds its counts. So a redelivered message (or two deliveries of it at once) finds
-the decisions already taken, never moves an order twice, and counts nothing twice, while the
-common path costs one write per order, as a single UpdateItem would."""
+decision stands (`OrderWrites.bulk_move`, the batched caller of the one write path of an order's
+changes). The moves' history records follow in batches, under keys their decisions recorded. A
+message is then counted once: its number goes into the job's record with its counts. So a
+redelivered message (or two deliveries of it at once) finds the decisions already taken, never
+moves an order twice, writes no history twice and counts nothing twice, while the common path
+costs one write per order, as a single UpdateItem would. Status counters follow from the table's
+stream, as for every change."""
 
 from __future__ import annotations
 
-import random
-import time
 from typing import TYPE_CHECKING, Any
 
 from ..adapters import queue
-from ..adapters.repository import get_repository
 from ..config import get_settings
 from ..domain.errors import (
     ActionInProgress,
@@ -29,7 +29,9 @@ from ..domain.model import BulkDecision, BulkJob, iso, new_id, utcnow
 from ..domain.statuses import ActionType, OrderStatus
 from ..domain.transitions import BULK_ACTION_FOR_TARGET, allowed_from, check_transition
 from ..observability import logger
+from ..retry import retry_on_conflict
 from . import actions
+from .ports import stores
 
 if TYPE_CHECKING:  # the API's pydantic models: the consumer (a Lambda of its own) needs none of them
     from ..schemas import BulkIn
@@ -49,8 +51,8 @@ def submit(cmd: BulkIn, actor: str) -> BulkJob:
     order_ids = list(dict.fromkeys(cmd.order_ids))
     target = DELETE if cmd.delete else OrderStatus(cmd.status).value  # type: ignore[arg-type]
     job = BulkJob(id=new_id(), target=target, total=len(order_ids), created_at=iso(utcnow()), actor=actor)
-    repo = get_repository()
-    repo.create_bulk_job(job)
+    jobs = stores().bulk_jobs
+    jobs.create_bulk_job(job)
     size = DELETE_CHUNK if target == DELETE else CHUNK
     bodies: list[dict[str, Any]] = [{"job_id": job.id, "target": target, "actor": actor, "chunk": number,
                "order_ids": order_ids[start:start + size]}
@@ -62,13 +64,13 @@ def submit(cmd: BulkIn, actor: str) -> BulkJob:
         for index in exc.unsent:
             for order_id in bodies[index]["order_ids"]:
                 _fail(job.id, order_id, f"not queued: {exc.message}")
-        repo.finish_bulk_job(job.id)
+        jobs.finish_bulk_job(job.id)
         raise queue.NotQueued(f"bulk job {job.id}: {exc.message}", exc.unsent) from exc
     return job
 
 
 def get_job(job_id: str) -> BulkJob:
-    return get_repository().get_bulk_job(job_id)
+    return stores().bulk_jobs.get_bulk_job(job_id)
 
 
 def process_message(body: Any, receive_count: int = 1) -> None:
@@ -80,20 +82,20 @@ def process_message(body: Any, receive_count: int = 1) -> None:
     last_try = receive_count >= get_settings().bulk_max_receives
     if target != DELETE:
         change_status(job_id, OrderStatus(target), actor, chunk, order_ids, last_try=last_try)
-        return  # counting a message closes the job when it is the last (`count_bulk_chunk`)
+        return  # counting a message closes the job when it is the last (`count_chunk`)
     try:
         _delete_chunk(job_id, actor, order_ids, last_try)
     finally:
-        get_repository().finish_bulk_job(job_id)  # DONE once every order is counted
+        stores().bulk_jobs.finish_bulk_job(job_id)  # DONE once every order is counted
 
 
 def change_status(job_id: str, to: OrderStatus, actor: str, chunk: int, order_ids: list[str], *,
                   last_try: bool = False) -> None:
-    """Decide every order of message `chunk` (one conditional write each), then count the
-    message once."""
-    repo = get_repository()
-    if repo.bulk_chunk_counted(job_id, chunk):
-        repo.finish_bulk_job(job_id)  # a delivery that counted it may have died before closing the job
+    """Decide every order of message `chunk` (one conditional write each), write the moves'
+    history, then count the message once."""
+    data = stores()
+    if data.bulk_jobs.chunk_counted(job_id, chunk):
+        data.bulk_jobs.finish_bulk_job(job_id)  # a delivery that counted it may have died before closing it
         return
     decisions: list[tuple[str, BulkDecision]] = []
     error: Exception | None = None
@@ -106,7 +108,9 @@ def change_status(job_id: str, to: OrderStatus, actor: str, chunk: int, order_id
                 raise
             decisions.append((order_id, BulkDecision(at=iso(utcnow()), actor=actor, error=f"internal error: {exc}")))
             error = error or exc
-    repo.count_bulk_chunk(job_id, chunk, decisions)  # one UpdateItem of the job: nothing to retry on
+    # found again by a redelivery (the decision on the order keeps its write time): written again
+    data.writes.bulk_history((job_id, order_id, d) for order_id, d in decisions if d.moved and d.to)
+    data.bulk_jobs.count_chunk(job_id, chunk, decisions)  # one UpdateItem of the job: nothing to retry on
     if error is not None:
         raise error  # counted; the message still goes on to the dead-letter queue, for a look
 
@@ -114,12 +118,13 @@ def change_status(job_id: str, to: OrderStatus, actor: str, chunk: int, order_id
 def decide(job_id: str, order_id: str, to: OrderStatus, actor: str) -> BulkDecision:
     """This job's decision on one order, recorded on it: moved (one write, in the common case),
     refused with the reason, or the decision an earlier delivery of the message recorded."""
-    repo = get_repository()
+    writes = stores().writes
     action = BULK_ACTION_FOR_TARGET[to]
     allowed = allowed_from(action)
-    for _attempt in range(_ATTEMPTS):
+
+    def attempt() -> BulkDecision:
         now = iso(utcnow())
-        found = repo.bulk_move(job_id, order_id, BulkDecision(at=now, actor=actor, to=to.value), allowed)
+        found = writes.bulk_move(job_id, order_id, BulkDecision(at=now, actor=actor, to=to.value), allowed)
         if found is None:
             return BulkDecision(at=now, actor=actor, error="unknown order")
         if isinstance(found, BulkDecision):
@@ -127,11 +132,12 @@ def decide(job_id: str, order_id: str, to: OrderStatus, actor: str) -> BulkDecis
         if found.decision is not None:
             return found.decision  # decided by an earlier (or a concurrent) delivery
         reason = _refusal(found.locked, action, found.status)
-        if reason is None:
-            continue  # it changed between the write and the look: movable now, try again
-        recorded = repo.bulk_refuse(job_id, order_id, BulkDecision(at=now, actor=actor, error=reason))
+        if reason is None:  # it changed between the write and the look: movable now, try again
+            raise ConcurrentUpdate(f"order {order_id} kept changing; the message will be retried")
+        recorded = writes.bulk_refuse(job_id, order_id, BulkDecision(at=now, actor=actor, error=reason))
         return recorded or BulkDecision(at=now, actor=actor, error="unknown order")
-    raise ConcurrentUpdate(f"order {order_id} kept changing; the message will be retried")
+
+    return retry_on_conflict(attempt, attempts=_ATTEMPTS, base_seconds=0.0)
 
 
 def _parse(body: Any) -> tuple[str, str, str, int, list[str]]:
@@ -158,7 +164,7 @@ def _delete_chunk(job_id: str, actor: str, order_ids: list[str], last_try: bool)
         except Exception as exc:
             logger.exception("bulk: order not settled", extra={"job_id": job_id, "order_id": order_id})
             if last_try:
-                get_repository().record_bulk_outcome(job_id, order_id, False, f"internal error: {exc}")
+                stores().bulk_jobs.record_outcome(job_id, order_id, False, f"internal error: {exc}")
             error = error or exc
     if error is not None:
         raise error
@@ -166,7 +172,7 @@ def _delete_chunk(job_id: str, actor: str, order_ids: list[str], last_try: bool)
 
 def apply_delete(job_id: str, order_id: str, actor: str) -> str:
     """Delete one order of a job; returns its outcome ("ok", "failed")."""
-    done = get_repository().bulk_outcome(job_id, order_id)
+    done = stores().bulk_jobs.outcome(job_id, order_id)
     if done in ("ok", "failed"):
         return done
     return _delete(job_id, order_id, actor, resume=done == "deleting")
@@ -183,40 +189,32 @@ def _refusal(locked: bool, action: ActionType, current: OrderStatus) -> str | No
 
 
 def _fail(job_id: str, order_id: str, reason: str, *, claimed: bool = False) -> str:
-    for attempt in range(_ATTEMPTS):
-        try:
-            get_repository().record_bulk_outcome(job_id, order_id, False, reason, claimed=claimed)
-            return "failed"
-        except ConcurrentUpdate:
-            _backoff(attempt)
-    raise ConcurrentUpdate(f"bulk job {job_id} stayed busy; the message will be retried")
+    retry_on_conflict(lambda: stores().bulk_jobs.record_outcome(job_id, order_id, False, reason, claimed=claimed),
+                      attempts=_ATTEMPTS, base_seconds=0.02)
+    return "failed"
 
 
 def _count(job_id: str, order_id: str) -> str:
-    for attempt in range(_ATTEMPTS):
-        try:
-            get_repository().record_bulk_outcome(job_id, order_id, True, claimed=True)
-            return "ok"
-        except ConcurrentUpdate:
-            _backoff(attempt)
-    raise ConcurrentUpdate(f"bulk job {job_id} stayed busy; the message will be retried")
+    retry_on_conflict(lambda: stores().bulk_jobs.record_outcome(job_id, order_id, True, claimed=True),
+                      attempts=_ATTEMPTS, base_seconds=0.02)
+    return "ok"
 
 
 def _delete(job_id: str, order_id: str, actor: str, *, resume: bool) -> str:
     """Delete as DELETE /orders/{id} does. A delete spans several writes, so the outcome is
     claimed first, then the order deleted, then the claim counted; a redelivery resumes a claim
     (deleting again is harmless, and an order already gone was deleted by this job)."""
-    repo = get_repository()
+    data = stores()
     if not resume:
         try:
-            order = repo.get_order_header(order_id)
+            order = data.orders.get_order_header(order_id)
         except OrderNotFound:
             return _fail(job_id, order_id, "unknown order")
         reason = _refusal(order.pending_action is not None, ActionType.DELETE, order.status)
         if reason:
             return _fail(job_id, order_id, reason)
-        if not repo.claim_bulk_delete(job_id, order_id):
-            return repo.bulk_outcome(job_id, order_id) or "failed"
+        if not data.bulk_jobs.claim_delete(job_id, order_id):
+            return data.bulk_jobs.outcome(job_id, order_id) or "failed"
     try:
         actions.delete_order(order_id, actor)
     except OrderNotFound:
@@ -226,7 +224,3 @@ def _delete(job_id: str, order_id: str, actor: str, *, resume: bool) -> str:
     except TransitionNotAllowed as exc:
         return _fail(job_id, order_id, f"invalid transition: {exc.message}", claimed=True)
     return _count(job_id, order_id)
-
-
-def _backoff(attempt: int) -> None:
-    time.sleep(random.uniform(0, 0.02 * 2**attempt))  # noqa: S311 - jitter, not security

@@ -22,8 +22,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..adapters import workflows
-from ..adapters.repository import OrderChange, get_repository
 from ..config import get_settings
+from ..domain.changes import OrderChange
 from ..domain.errors import (
     ActionInProgress,
     CleanupIncomplete,
@@ -35,7 +35,9 @@ from ..domain.errors import (
 from ..domain.model import HistoryEntry, Order, iso, utcnow
 from ..domain.statuses import ActionType, OrderStatus, PaymentStatus
 from ..observability import logger
+from ..retry import retry_on_conflict
 from . import actions
+from .ports import stores
 
 ACTOR = "cleanup"
 RULES = ("cancel_unpaid", "release_locks", "purge_old")
@@ -118,7 +120,7 @@ def cancel_unpaid() -> RuleReport:
         actions.start_action(order.id, ActionType.CANCEL, {}, ACTOR)
         return True
 
-    return _each(report, get_repository().iter_orders(OrderStatus.PENDING, placed_before=cutoff), cancel)
+    return _each(report, stores().orders.iter_orders(OrderStatus.PENDING, placed_before=cutoff), cancel)
 
 
 # -- stale locks ---------------------------------------------------------------------------------
@@ -147,7 +149,7 @@ def release_locks() -> RuleReport:
         _clear_if_still_held(order.id, lock.action_id, reason)
         return True
 
-    return _each(report, get_repository().iter_locked_orders(), sweep)
+    return _each(report, stores().orders.iter_locked_orders(), sweep)
 
 
 def _stale_reason(execution_arn: str | None, old: bool, minutes: int) -> str | None:
@@ -165,18 +167,17 @@ def _stale_reason(execution_arn: str | None, old: bool, minutes: int) -> str | N
 
 def _clear_if_still_held(order_id: str, action_id: str, reason: str) -> None:
     """fail_stale_action leaves the lock of an action that had already ended: release it here."""
-    repo = get_repository()
-    for _ in range(3):
-        order = repo.get_order_header(order_id)
+    data = stores()
+
+    def release() -> None:
+        order = data.orders.get_order_header(order_id)
         if order.pending_action is None or order.pending_action.action_id != action_id:
             return
         entry = HistoryEntry(at=iso(utcnow()), actor=ACTOR, action="stale lock released", from_=None, to=None,
                              detail=reason, execution=order.pending_action.execution_arn)
-        try:
-            repo.change_order(order, OrderChange(clear_lock=True, history=[entry]), lock_action_id=action_id)
-            return
-        except ConcurrentUpdate:
-            continue
+        data.writes.apply(order, OrderChange(clear_lock=True, history=[entry]), holder=action_id)
+
+    retry_on_conflict(release, attempts=3)
 
 
 def _parse(ts: str) -> datetime:
@@ -192,13 +193,13 @@ def purge_old() -> RuleReport:
     if days <= 0:
         return report
     cutoff = iso(utcnow() - timedelta(days=days))
-    repo = get_repository()
+    orders = stores().orders
 
     def purge(order: Order) -> bool:
         if order.pending_action is not None:
             return False
         # placed before the cutoff is necessary, not enough: kept N days after its last change
-        full = repo.get_order(order.id)
+        full = orders.get_order(order.id)
         last = max([h.at for h in full.history] + [full.placed_at])
         if last >= cutoff:
             return False
@@ -206,5 +207,5 @@ def purge_old() -> RuleReport:
         return True
 
     candidates = [o for status in (OrderStatus.CANCELLED, OrderStatus.FRAUD)
-                  for o in repo.iter_orders(status, placed_before=cutoff)]
+                  for o in orders.iter_orders(status, placed_before=cutoff)]
     return _each(report, candidates, purge)

@@ -9,13 +9,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from ..adapters.fraud import FraudProviderError, ScreeningInput, get_provider
-from ..adapters.repository import fraud_dict, get_repository
 from ..config import get_settings
+from ..domain.changes import OrderChange
 from ..domain.errors import ConcurrentUpdate, OrderNotFound, PermanentError, TransitionNotAllowed
 from ..domain.model import FraudCheck, HistoryEntry, Order, iso, utcnow
 from ..domain.statuses import ActionType, OrderStatus
 from ..observability import logger
+from ..retry import retry_on_conflict
 from . import actions
+from .ports import stores
 
 SCREENING_ACTOR = "fraud-screening"
 
@@ -33,7 +35,7 @@ def screen_new_order(order_id: str) -> FraudCheck | None:
     """The stream's use case: screen an order once. A redelivered record finds the stored result
     (and still starts the fraud workflow if a reject's start was lost); a stored error is retried."""
     try:
-        order = get_repository().get_order_header(order_id)
+        order = stores().orders.get_order_header(order_id)
     except OrderNotFound:
         return None  # deleted before its record came through the stream: nothing to screen
     if order.skip_fraud_check:
@@ -46,11 +48,13 @@ def screen_new_order(order_id: str) -> FraudCheck | None:
 
 def recheck_order(order_id: str, actor: str) -> FraudCheck:
     """POST /orders/{id}/fraud-check: run the screening again, whatever was stored."""
-    return _screen(get_repository().get_order_header(order_id), actor)
+    return _screen(stores().orders.get_order_header(order_id), actor)
 
 
 def facts_of(order: Order) -> ScreeningInput:
-    repo = get_repository()
+    orders = stores().orders
+    # what was known when the order was placed: a re-check of an old order counts the same day
+    until = order.placed_at
     since = iso(datetime.fromisoformat(order.placed_at.replace("Z", "+00:00")) - timedelta(hours=24))
     return ScreeningInput(
         order_id=order.id,
@@ -61,9 +65,10 @@ def facts_of(order: Order) -> ScreeningInput:
         total=order.total,
         currency=order.currency,
         placed_at=order.placed_at,
-        orders_from_ip_24h=repo.orders_of_ip_since(order.ip_address, since, order.id) if order.ip_address else 0,
-        orders_of_client_24h=repo.orders_of_client_since(order.client.id, since, order.id),
-        first_order=not repo.client_has_other_orders(order.client.id, order.id),
+        orders_from_ip_24h=orders.orders_of_ip_between(order.ip_address, since, until, order.id)
+        if order.ip_address else 0,
+        orders_of_client_24h=orders.orders_of_client_between(order.client.id, since, until, order.id),
+        first_order=not orders.client_has_other_orders(order.client.id, order.id),
     )
 
 
@@ -83,32 +88,34 @@ def _screen(order: Order, actor: str) -> FraudCheck:
 
 
 def _store(order: Order, check: FraudCheck, actor: str) -> Order:
-    repo = get_repository()
+    data = stores()
     detail = f"{check.provider}: {check.error}" if check.error else f"{check.provider}: score {check.score}"
-    for attempt in range(5):
-        fields: dict[str, object] = {"fraud_check": fraud_dict(check)}
+    current = [order]
+
+    def store() -> None:
+        order = current[0]
         flagged = check.decision in ("review", "reject")
-        if check.decision != "error" and flagged != order.flagged_for_review:
-            # only when it changes: the check is a record of its own, so an accepted order's
-            # record (and its three index copies) is not rewritten at all
-            fields["flagged_for_review"] = flagged
+        # the flag only when it changes: the check is a record of its own, so an accepted order's
+        # record (and its three index copies) is not rewritten at all
+        flag = flagged if check.decision != "error" and flagged != order.flagged_for_review else None
         entry = HistoryEntry(at=check.checked_at, actor=actor, action="fraud check", from_=None, to=check.decision,
                              detail=detail)
         try:
-            repo.update_order_fields(order, fields, entry)
-            return order
+            data.writes.apply(order, OrderChange(fraud_check=check, flagged_for_review=flag, history=[entry]),
+                              holder=order.pending_action.action_id if order.pending_action else None)
         except ConcurrentUpdate:
-            if attempt == 4:
-                raise
-            order = repo.get_order_header(order.id)
-    return order  # pragma: no cover
+            current[0] = data.orders.get_order_header(order.id)
+            raise
+
+    retry_on_conflict(store)
+    return current[0]
 
 
 def _act(order: Order, check: FraudCheck, actor: str) -> None:
     """Reject → Set as Fraud through its workflow, for an order still Pending and free."""
     if check.decision != "reject" or order.status is not OrderStatus.PENDING:
         return
-    current = get_repository().get_order_header(order.id)
+    current = stores().orders.get_order_header(order.id)
     if current.status is not OrderStatus.PENDING:
         return
     if current.pending_action is not None and current.pending_action.type == ActionType.FRAUD.value:

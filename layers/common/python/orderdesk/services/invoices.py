@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..adapters.repository import get_repository
-from ..domain.errors import ConcurrentUpdate, DuplicateTransaction, TransitionNotAllowed, ValidationFailed
+from ..domain.errors import DuplicateTransaction, TransitionNotAllowed, ValidationFailed
 from ..domain.model import HistoryEntry, Invoice, Transaction, iso, new_id, utcnow
 from ..domain.money import ZERO, quantize
 from ..domain.statuses import InvoiceStatus
+from ..retry import retry_on_conflict
+from .ports import stores
 
 if TYPE_CHECKING:  # annotations only: the models (and pydantic) load with the request that carries one
     from ..schemas import PaymentIn
@@ -17,16 +18,17 @@ PAYABLE = frozenset({InvoiceStatus.UNPAID, InvoiceStatus.PAYMENT_PENDING, Invoic
 
 
 def get_invoice(invoice_id: str) -> Invoice:
-    return get_repository().get_invoice(invoice_id)
+    return stores().invoices.get_invoice(invoice_id)
 
 
 def record_payment(invoice_id: str, cmd: PaymentIn, actor: str) -> Invoice:
     """Add a payment; the invoice becomes `Paid` when its balance reaches zero. Not while an
     action holds the order (409): a Cancel & Refund plans its refunds when it starts, so a payment
     taken while it runs would never be refunded though the invoice ends Refunded."""
-    repo = get_repository()
-    for attempt in range(5):
-        invoice, version = repo.get_invoice_versioned(invoice_id)
+    invoices = stores().invoices
+
+    def record() -> Invoice:
+        invoice, version = invoices.get_invoice_versioned(invoice_id)
         if any(t.type == "payment" and t.gateway == cmd.gateway and t.transaction_id == cmd.transaction_id
                for t in invoice.transactions):
             raise DuplicateTransaction(
@@ -52,10 +54,7 @@ def record_payment(invoice_id: str, cmd: PaymentIn, actor: str) -> Invoice:
         history = HistoryEntry(at=now, actor=actor, action="payment recorded", from_=before.value,
                                to=invoice.status.value,
                                detail=f"{cmd.amount} {invoice.currency} via {cmd.gateway} ({cmd.transaction_id})")
-        try:
-            repo.save_invoice(invoice, version, history, order_unlocked=True)
-            return invoice
-        except ConcurrentUpdate:
-            if attempt == 4:
-                raise
-    raise AssertionError("unreachable")  # pragma: no cover
+        invoices.save_invoice(invoice, version, history, order_unlocked=True)
+        return invoice
+
+    return retry_on_conflict(record)

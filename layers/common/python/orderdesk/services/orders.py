@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from ..adapters.repository import OrderFilter, get_repository
+from ..domain.changes import OrderChange
 from ..domain.errors import ConcurrentUpdate, NotFound, ValidationFailed
 from ..domain.model import (
     AffiliateRef,
@@ -24,8 +24,11 @@ from ..domain.model import (
     utcnow,
 )
 from ..domain.money import ZERO, parse_money
+from ..domain.queries import OrderFilter
 from ..domain.statuses import InvoiceStatus, ItemKind, ItemStatus, OrderStatus
+from ..retry import retry_on_conflict
 from . import cursor
+from .ports import stores
 
 if TYPE_CHECKING:  # annotations only: the models (and pydantic) load with the request that carries one
     from ..schemas import CreateOrderIn, OrderQuery
@@ -33,23 +36,23 @@ if TYPE_CHECKING:  # annotations only: the models (and pydantic) load with the r
 
 def create_order(cmd: CreateOrderIn, actor: str) -> Order:
     """Add New Order: the order `Pending`, its items `Pending`, an `Unpaid` invoice, at once."""
-    repo = get_repository()
+    data = stores()
     errors: dict[str, str] = {}
     try:
-        client = repo.get_client(cmd.client_id)
+        client = data.clients.get_client(cmd.client_id)
     except NotFound:
         raise ValidationFailed("unknown client", {"client_id": f"no client with id {cmd.client_id}"}) from None
     affiliate = None
     if cmd.affiliate_id:
         try:
-            affiliate = repo.get_affiliate(cmd.affiliate_id)
+            affiliate = data.directory.get_affiliate(cmd.affiliate_id)
         except NotFound:
             errors["affiliate_id"] = f"no affiliate with id {cmd.affiliate_id}"
     servers: dict[str, str] = {}
     for i, item in enumerate(cmd.items):
         if item.server_id and item.server_id not in servers:
             try:
-                servers[item.server_id] = repo.get_server(item.server_id).module
+                servers[item.server_id] = data.directory.get_server(item.server_id).module
             except NotFound:
                 errors[f"items.{i}.server_id"] = f"no server with id {item.server_id}"
     if errors:
@@ -121,14 +124,14 @@ def create_order(cmd: CreateOrderIn, actor: str) -> Order:
     )
     history = HistoryEntry(at=order.placed_at, actor=actor, action="order placed", from_=None,
                            to=OrderStatus.PENDING.value, detail=f"{len(items)} item(s), total {total} {cmd.currency}")
-    for attempt in range(3):
+    def place() -> None:
         try:
-            repo.create_order(order, items, invoice, {}, history, search)
-            break
+            data.orders.create_order(order, items, invoice, {}, history, search)
         except ConcurrentUpdate:  # the random number was taken: draw another
-            if attempt == 2:
-                raise
             order.number = new_order_number()
+            raise
+
+    retry_on_conflict(place, attempts=3)
     order.items = items
     order.invoice = invoice
     order.history = [history]
@@ -183,7 +186,7 @@ def list_orders(query: OrderQuery) -> OrderList:
     )
     fp = cursor.fingerprint({k: v for k, v in f.__dict__.items()})
     after = cursor.decode(query.cursor, fp) if query.cursor else None
-    page = get_repository().list_orders(f, query.limit, after)
+    page = stores().orders.list_orders(f, query.limit, after)
     return OrderList(
         orders=page.orders,
         next_cursor=cursor.encode(page.last_sort_key, fp) if page.last_sort_key else None,
@@ -191,44 +194,40 @@ def list_orders(query: OrderQuery) -> OrderList:
 
 
 def order_status_counts() -> list[tuple[OrderStatus, int]]:
-    counts = get_repository().status_counts()
+    counts = stores().counters.status_counts()
     return [(status, counts[status]) for status in OrderStatus]
 
 
 def get_order(order_id: str) -> Order:
-    return get_repository().get_order(order_id)
+    return stores().orders.get_order(order_id)
 
 
 def set_affiliate(order_id: str, affiliate_id: str | None, actor: str) -> Order:
-    repo = get_repository()
+    data = stores()
     affiliate = None
     if affiliate_id is not None:
         try:
-            affiliate = repo.get_affiliate(affiliate_id)
+            affiliate = data.directory.get_affiliate(affiliate_id)
         except NotFound:
             raise ValidationFailed("unknown affiliate", {"affiliate_id": f"no affiliate with id {affiliate_id}"}) from None
-    for attempt in range(3):
-        order = repo.get_order_header(order_id)
+
+    def assign() -> None:
+        order = data.orders.get_order_header(order_id)
         before = order.affiliate.name if order.affiliate else None
         history = HistoryEntry(at=iso(utcnow()), actor=actor, action="affiliate assigned" if affiliate else
                                "affiliate removed", from_=before, to=affiliate.name if affiliate else None)
-        fields: dict[str, object] = {
-            "affiliate_id": affiliate.id if affiliate else None,
-            "affiliate": {"id": affiliate.id, "name": affiliate.name} if affiliate else None,
-        }
-        try:
-            repo.update_order_fields(order, fields, history)
-            break
-        except ConcurrentUpdate:
-            if attempt == 2:
-                raise
-    return repo.get_order(order_id)
+        ref = AffiliateRef(id=affiliate.id, name=affiliate.name) if affiliate else None
+        data.writes.apply(order, OrderChange(affiliate=ref, history=[history]),
+                          holder=order.pending_action.action_id if order.pending_action else None)
+
+    retry_on_conflict(assign, attempts=3)
+    return data.orders.get_order(order_id)
 
 
 def add_note(order_id: str, text: str, actor: str) -> Note:
     note = Note(id=new_id(), at=iso(utcnow()), author=actor, text=text)
     history = HistoryEntry(at=note.at, actor=actor, action="note added", from_=None, to=None,
                            detail=text[:200])
-    get_repository().add_note(order_id, note, history)
+    stores().orders.add_note(order_id, note, history)
     return note
 

@@ -1,37 +1,5 @@
-"""pynamodb models of the single OrderDesk table. These never leave `adapters/`.
-
-Table layout (one table, `pk`/`sk`):
-
-| record            | pk                  | sk                       | indexes |
-|-------------------|---------------------|--------------------------|---------|
-| order             | ORDER#<id>          | ORDER                    | by_status, by_all, by_client |
-| fraud check       | ORDER#<id>          | ORDER#FRAUD              | |
-| order item        | ORDER#<id>          | ITEM#<item id>           | |
-| invoice           | ORDER#<id>          | INVOICE                  | |
-| note              | ORDER#<id>          | NOTE#<at>#<id>           | |
-| history entry     | ORDER#<id>          | HIST#<at>#<seq>          | |
-| action            | ORDER#<id>          | ACTION#<id>              | |
-| order number      | ORDERNO#<number>    | ORDERNO                  | (uniqueness guard and lookup) |
-| status counters   | STATS#<shard>       | ORDER_STATUS             | |
-| client            | CLIENT#<id>         | CLIENT                   | by_type |
-| affiliate         | AFFILIATE#<id>      | AFFILIATE                | by_type |
-| server            | SERVER#<id>         | SERVER                   | by_type |
-| bulk job          | BULKJOB#<id>        | JOB                      | |
-| bulk outcome      | BULKJOB#<id>        | OUTCOME#<order id>       | |
-
-A bulk status change writes no record of its own per order: the job's decision on the order (and,
-for a move, its history entry) is the order record's `bulk` map, keyed by job id.
-
-So an order's whole detail is one Query on `ORDER#<id>`. GSIs (all projecting ALL, so a list page
-needs no second read):
-
-* `by_status`: `gsi1pk = STATUS#<status>#<shard>`, `gsi1sk = <placed_at>#<id>` — write-sharded by a
-  hash of the order id so no status is a hot partition; a page queries every shard in parallel.
-* `by_all`: `gsi2pk = ORDERS#<shard>`, same sort key — every order, newest first.
-* `by_client`: `gsi3pk = CLIENT#<client id>`, same sort key — one client's orders.
-* `by_type`: `gsi4pk = CLIENT|AFFILIATE|SERVER`, `gsi4sk = <lower name>#<id>` — small lists; and,
-  sparse, `gsi4pk = LOCKED#<shard>` on an order only while it carries a pending action.
-"""
+"""pynamodb models of the single OrderDesk table (its layout: `keys`). These never leave
+`adapters/store/`: the data modules return domain objects."""
 
 from __future__ import annotations
 
@@ -43,7 +11,6 @@ from pynamodb.attributes import (
     Attribute,
     BooleanAttribute,
     DiscriminatorAttribute,
-    MapAttribute,
     NumberAttribute,
     NumberSetAttribute,
     TTLAttribute,
@@ -54,7 +21,8 @@ from pynamodb.constants import NUMBER, STRING
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
-from ..config import get_settings
+from ...config import get_settings
+from . import keys
 
 
 class DecimalAttribute(Attribute[Decimal]):
@@ -119,7 +87,7 @@ def _meta() -> type:
 
 class StatusIndex(GlobalSecondaryIndex["Record"]):
     class Meta:
-        index_name = "by_status"
+        index_name = keys.BY_STATUS
         projection = AllProjection()
 
     gsi1pk = UnicodeAttribute(hash_key=True)
@@ -128,7 +96,7 @@ class StatusIndex(GlobalSecondaryIndex["Record"]):
 
 class AllOrdersIndex(GlobalSecondaryIndex["Record"]):
     class Meta:
-        index_name = "by_all"
+        index_name = keys.BY_ALL
         projection = AllProjection()
 
     gsi2pk = UnicodeAttribute(hash_key=True)
@@ -137,7 +105,7 @@ class AllOrdersIndex(GlobalSecondaryIndex["Record"]):
 
 class ClientOrdersIndex(GlobalSecondaryIndex["Record"]):
     class Meta:
-        index_name = "by_client"
+        index_name = keys.BY_CLIENT
         projection = AllProjection()
 
     gsi3pk = UnicodeAttribute(hash_key=True)
@@ -149,7 +117,7 @@ def _type_index() -> GlobalSecondaryIndex[Any]:
 
     class TypeIndex(GlobalSecondaryIndex[Any]):
         class Meta:
-            index_name = "by_type"
+            index_name = keys.BY_TYPE
             projection = AllProjection()
 
         gsi4pk = UnicodeAttribute(hash_key=True)
@@ -207,9 +175,6 @@ class OrderRecord(Record, discriminator="order"):
     skip_fraud_check = BooleanAttribute(default=False)
     pending_action = JsonAttribute(null=True)
     search = UnicodeAttribute()  # lower-cased client name, email, company and domains, for `q`
-    # each bulk job's decision on this order, by job id: {"a": at, "u": actor, "f": from, "t": to}
-    # when it moved the order, {"a", "u", "e": reason} when it refused; written with the move
-    bulk: MapAttribute[str, Any] = MapAttribute(null=True)
     version = VersionAttribute()
 
 
@@ -363,12 +328,15 @@ class BulkJobRecord(Record, discriminator="bulk_job"):
     actor = UnicodeAttribute(null=True)
     finished_at = UnicodeAttribute(null=True)
     chunks = NumberSetAttribute(null=True)  # numbers of the status-change messages already counted
-    # the job's net change to the order counts per status, added to the status counters once,
-    # when the job is done (`Repository.count_bulk_chunk`)
-    d_Pending = NumberAttribute(null=True)  # noqa: N815 - named after the status
-    d_Active = NumberAttribute(null=True)  # noqa: N815
-    d_Cancelled = NumberAttribute(null=True)  # noqa: N815
-    d_Fraud = NumberAttribute(null=True)  # noqa: N815
+
+
+class CountedRecord(Record, discriminator="counted"):
+    """What the status counters hold of one order: the status they count it in and the order
+    version that was counted. The stream consumer moves a count only from the status recorded
+    here and only for a newer version, so a redelivered stream record never counts twice."""
+
+    status = UnicodeAttribute()
+    counted_version = NumberAttribute()
 
 
 class BulkOutcomeRecord(Record, discriminator="bulk_outcome"):

@@ -1,0 +1,30 @@
+"""The DynamoDB data layer: one module per aggregate over one keys module (`keys`), pynamodb
+records that never leave this package (`records`), and the one write path of an order's changes
+(`order_writes`). `dynamodb_stores()` bundles them as the services' `Stores`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ...config import Settings
+    from ...services.ports import Stores
+
+
+def dynamodb_stores(settings: Settings) -> Stores:
+    from ...services.ports import Stores
+    from .actions import Actions
+    from .bulk_jobs import BulkJobs
+    from .clients import Clients
+    from .counters import Counters
+    from .directory import Directory
+    from .invoices import Invoices
+    from .order_writes import OrderWrites
+    from .orders import Orders
+    from .records import bind_models
+
+    bind_models()  # the records point at the configured table from here on
+    shards = settings.status_shards
+    return Stores(orders=Orders(shards), writes=OrderWrites(shards), actions=Actions(shards),
+                  invoices=Invoices(shards), clients=Clients(), directory=Directory(),
+                  bulk_jobs=BulkJobs(settings.record_ttl_days), counters=Counters(shards))

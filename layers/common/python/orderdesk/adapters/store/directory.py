@@ -1,0 +1,56 @@
+"""Affiliates and servers: the reference data orders point at."""
+
+from __future__ import annotations
+
+from pynamodb.exceptions import DoesNotExist
+
+from ...domain.errors import NotFound
+from ...domain.model import Affiliate, Server
+from . import keys, mappers
+from . import records as r
+from .table import translated
+
+
+@translated
+class Directory:
+    def put_affiliate(self, affiliate: Affiliate) -> None:
+        r.AffiliateRecord(
+            pk=keys.affiliate_pk(affiliate.id), sk=keys.AFFILIATES, gsi4pk=keys.AFFILIATES,
+            gsi4sk=keys.name_sort_key(affiliate.name, affiliate.id), id=affiliate.id, name=affiliate.name,
+            email=affiliate.email, created_at=affiliate.created_at,
+        ).save(condition=r.AffiliateRecord.pk.does_not_exist())
+
+    def get_affiliate(self, affiliate_id: str) -> Affiliate:
+        try:
+            return mappers.affiliate_from(r.AffiliateRecord.get(keys.affiliate_pk(affiliate_id), keys.AFFILIATES))
+        except DoesNotExist as exc:
+            raise NotFound(f"affiliate {affiliate_id} not found") from exc
+
+    def list_affiliates(self) -> list[Affiliate]:
+        return [mappers.affiliate_from(rec) for rec in r.AffiliateRecord.query(keys.AFFILIATES,
+                                                                              index_name=keys.BY_TYPE)]
+
+    def put_server(self, server: Server, credentials_enc: str | None) -> None:
+        r.ServerRecord(
+            pk=keys.server_pk(server.id), sk=keys.SERVERS, gsi4pk=keys.SERVERS,
+            gsi4sk=keys.name_sort_key(server.name, server.id), id=server.id, name=server.name, module=server.module,
+            hostname=server.hostname, url=server.url, username=server.username, credentials_enc=credentials_enc,
+            created_at=server.created_at,
+        ).save(condition=r.ServerRecord.pk.does_not_exist())
+
+    def get_server(self, server_id: str) -> Server:
+        return mappers.server_from(self._server(server_id))
+
+    def server_credentials(self, server_id: str) -> str | None:
+        """Encrypted credentials of a server, for provisioning modules only."""
+        return self._server(server_id).credentials_enc
+
+    def list_servers(self) -> list[Server]:
+        return [mappers.server_from(rec) for rec in r.ServerRecord.query(keys.SERVERS, index_name=keys.BY_TYPE)]
+
+    @staticmethod
+    def _server(server_id: str) -> r.ServerRecord:
+        try:
+            return r.ServerRecord.get(keys.server_pk(server_id), keys.SERVERS)
+        except DoesNotExist as exc:
+            raise NotFound(f"server {server_id} not found") from exc

@@ -1,0 +1,144 @@
+"""Every key format and index name of the OrderDesk table, and nothing else.
+
+One table, `pk`/`sk`:
+
+| record            | pk                  | sk                       | indexes |
+|-------------------|---------------------|--------------------------|---------|
+| order             | ORDER#<id>          | ORDER                    | by_status, by_all, by_client, (by_type while locked) |
+| fraud check       | ORDER#<id>          | ORDER#FRAUD              | |
+| order item        | ORDER#<id>          | ITEM#<item id>           | |
+| invoice           | ORDER#<id>          | INVOICE                  | |
+| note              | ORDER#<id>          | NOTE#<at>#<id>           | |
+| history entry     | ORDER#<id>          | HIST#<at>#<write time>   | |
+| action            | ORDER#<id>          | ACTION#<id>              | |
+| order number      | ORDERNO#<number>    | ORDERNO                  | (uniqueness guard and lookup) |
+| status counters   | STATS#<shard>       | ORDER_STATUS             | |
+| counted status    | COUNTED#<order id>  | COUNTED                  | (what the counters hold of one order) |
+| client            | CLIENT#<id>         | CLIENT                   | by_type |
+| affiliate         | AFFILIATE#<id>      | AFFILIATE                | by_type |
+| server            | SERVER#<id>         | SERVER                   | by_type |
+| bulk job          | BULKJOB#<id>        | JOB                      | |
+| bulk outcome      | BULKJOB#<id>        | OUTCOME#<order id>       | |
+
+An order's whole detail is one Query on `ORDER#<id>` (the fraud check sorts right after the
+order record, so the header and its check are one Query too). GSIs, all projecting ALL so a list
+page needs no second read:
+
+* `by_status`: STATUS#<status>#<shard> / <placed_at>#<id> — write-sharded by a hash of the order
+  id so no status is a hot partition; a page queries every shard in parallel.
+* `by_all`: ORDERS#<shard> / <placed_at>#<id> — every order, newest first.
+* `by_client`: CLIENT#<client id> / <placed_at>#<id> — one client's orders.
+* `by_type`: CLIENT|AFFILIATE|SERVER / <lower name>#<id> — the small lists; and, sparse,
+  LOCKED#<shard> / <started_at>#<order id> on an order only while it carries a pending action.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+# index names
+BY_STATUS = "by_status"
+BY_ALL = "by_all"
+BY_CLIENT = "by_client"
+BY_TYPE = "by_type"
+
+ORDER_SK = "ORDER"
+FRAUD_SK = "ORDER#FRAUD"
+INVOICE_SK = "INVOICE"
+ORDER_NUMBER_SK = "ORDERNO"
+STATS_SK = "ORDER_STATUS"
+COUNTED_SK = "COUNTED"
+JOB_SK = "JOB"
+MAX_SK = "~"  # sorts after every character of our sort keys
+
+CLIENTS = "CLIENT"
+AFFILIATES = "AFFILIATE"
+SERVERS = "SERVER"
+
+
+def shard_of(entity_id: str, shards: int) -> int:
+    """The write shard of an order (or any id): a stable hash, so every writer agrees."""
+    return int.from_bytes(hashlib.blake2b(entity_id.encode(), digest_size=4).digest(), "big") % shards
+
+
+def order_pk(order_id: str) -> str:
+    return f"ORDER#{order_id}"
+
+
+def item_sk(item_id: str) -> str:
+    return f"ITEM#{item_id}"
+
+
+def note_sk(at: str, note_id: str) -> str:
+    return f"NOTE#{at}#{note_id}"
+
+
+def history_sk(at: str, written_ns: int, suffix: str = "") -> str:
+    """At (seconds) then the write time, so entries of one second keep their order; `suffix`
+    tells apart entries of one write."""
+    return f"HIST#{at}#{written_ns:020d}{suffix}"
+
+
+def action_sk(action_id: str) -> str:
+    return f"ACTION#{action_id}"
+
+
+def order_number_pk(number: str) -> str:
+    return f"ORDERNO#{number}"
+
+
+def sort_key(placed_at: str, order_id: str) -> str:
+    """The sort key of an order in every order index: newest first when read backwards."""
+    return f"{placed_at}#{order_id}"
+
+
+def status_partition(status: str, shard: int) -> str:
+    return f"STATUS#{status}#{shard}"
+
+
+def all_orders_partition(shard: int) -> str:
+    return f"ORDERS#{shard}"
+
+
+def client_orders_partition(client_id: str) -> str:
+    return f"CLIENT#{client_id}"
+
+
+def locked_partition(shard: int) -> str:
+    return f"LOCKED#{shard}"
+
+
+def lock_sort_key(started_at: str, order_id: str) -> str:
+    return f"{started_at}#{order_id}"
+
+
+def stats_pk(shard: int) -> str:
+    return f"STATS#{shard}"
+
+
+def counted_pk(order_id: str) -> str:
+    return f"COUNTED#{order_id}"
+
+
+def client_pk(client_id: str) -> str:
+    return f"CLIENT#{client_id}"
+
+
+def affiliate_pk(affiliate_id: str) -> str:
+    return f"AFFILIATE#{affiliate_id}"
+
+
+def server_pk(server_id: str) -> str:
+    return f"SERVER#{server_id}"
+
+
+def name_sort_key(name: str, entity_id: str) -> str:
+    return f"{name.lower()}#{entity_id}"
+
+
+def bulk_job_pk(job_id: str) -> str:
+    return f"BULKJOB#{job_id}"
+
+
+def outcome_sk(order_id: str) -> str:
+    return f"OUTCOME#{order_id}"

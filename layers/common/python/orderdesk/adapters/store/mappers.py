@@ -1,0 +1,201 @@
+"""Records to domain objects and back: the only place that knows both shapes."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ...domain.model import (
+    Action,
+    ActionStep,
+    Affiliate,
+    AffiliateRef,
+    Client,
+    ClientRef,
+    FraudCheck,
+    FraudSignal,
+    HistoryEntry,
+    Invoice,
+    InvoiceLine,
+    Note,
+    Order,
+    OrderItem,
+    PendingAction,
+    Server,
+    Transaction,
+    new_id,
+)
+from ...domain.statuses import ActionStatus, InvoiceStatus, ItemKind, ItemStatus, OrderStatus, PaymentStatus
+from . import keys
+from . import records as r
+
+
+def order_from(rec: r.OrderRecord) -> Order:
+    client = rec.client or {}
+    affiliate = rec.affiliate
+    return Order(
+        id=rec.id, number=rec.number, placed_at=rec.placed_at, status=OrderStatus(rec.status),
+        client=ClientRef(id=rec.client_id, name=client.get("name", ""), email=client.get("email", ""),
+                         company=client.get("company"), country=client.get("country", "")),
+        payment_method=rec.payment_method, total=rec.total, currency=rec.currency, invoice_id=rec.invoice_id,
+        promo_code=rec.promo_code, discount=rec.discount, ip_address=rec.ip_address,
+        affiliate=AffiliateRef(id=affiliate["id"], name=affiliate["name"]) if affiliate else None,
+        notes=rec.notes,
+        fraud_check=fraud_from(rec.fraud_check) if rec.fraud_check else None,
+        pending_action=PendingAction(**rec.pending_action) if rec.pending_action else None,
+        payment_status=PaymentStatus(rec.payment_status),
+        skip_fraud_check=bool(rec.skip_fraud_check),
+        flagged_for_review=bool(rec.flagged_for_review),
+        version=int(rec.version or 0),
+    )
+
+
+def order_record(order: Order, search: str, shards: int) -> r.OrderRecord:
+    shard = keys.shard_of(order.id, shards)
+    sk = keys.sort_key(order.placed_at, order.id)
+    return r.OrderRecord(
+        pk=keys.order_pk(order.id), sk=keys.ORDER_SK,
+        gsi1pk=keys.status_partition(order.status.value, shard), gsi1sk=sk,
+        gsi2pk=keys.all_orders_partition(shard), gsi2sk=sk,
+        gsi3pk=keys.client_orders_partition(order.client.id), gsi3sk=sk,
+        id=order.id, number=order.number, placed_at=order.placed_at, status=order.status.value,
+        client_id=order.client.id,
+        client={"name": order.client.name, "email": order.client.email, "company": order.client.company,
+                "country": order.client.country},
+        promo_code=order.promo_code, discount=order.discount, payment_method=order.payment_method,
+        total=order.total, currency=order.currency, invoice_id=order.invoice_id,
+        payment_status=order.payment_status.value, ip_address=order.ip_address,
+        affiliate_id=order.affiliate.id if order.affiliate else None,
+        affiliate={"id": order.affiliate.id, "name": order.affiliate.name} if order.affiliate else None,
+        notes=order.notes, skip_fraud_check=order.skip_fraud_check, flagged_for_review=order.flagged_for_review,
+        search=search,
+    )
+
+
+def item_from(rec: r.ItemRecord, payment_status: PaymentStatus) -> OrderItem:
+    return OrderItem(
+        id=rec.id, kind=ItemKind(rec.item_kind), description=rec.description, billing_cycle=rec.billing_cycle,
+        amount=rec.amount, status=ItemStatus(rec.status), payment_status=payment_status,
+        server_id=rec.server_id, username=rec.username, module=rec.module,
+        has_password=rec.password_enc is not None, domain=rec.domain, registration_type=rec.registration_type,
+        period_years=int(rec.period_years) if rec.period_years is not None else None,
+        registrar=rec.registrar, last_error=rec.last_error,
+    )
+
+
+def item_record(order_id: str, position: int, item: OrderItem, password_enc: str | None) -> r.ItemRecord:
+    return r.ItemRecord(
+        pk=keys.order_pk(order_id), sk=keys.item_sk(item.id), id=item.id, order_id=order_id, position=position,
+        item_kind=item.kind.value, description=item.description, billing_cycle=item.billing_cycle,
+        amount=item.amount, status=item.status.value, server_id=item.server_id, username=item.username,
+        module=item.module, password_enc=password_enc, domain=item.domain,
+        registration_type=item.registration_type, period_years=item.period_years, registrar=item.registrar,
+    )
+
+
+def invoice_from(rec: r.InvoiceRecord) -> Invoice:
+    return Invoice(
+        id=rec.id, client_id=rec.client_id, order_id=rec.order_id, status=InvoiceStatus(rec.status),
+        lines=[InvoiceLine(**line) for line in rec.lines], subtotal=rec.subtotal, discount=rec.discount,
+        tax=rec.tax, total=rec.total, balance=rec.balance, currency=rec.currency, due_date=rec.due_date,
+        date_paid=rec.date_paid, payment_method=rec.payment_method,
+        transactions=[Transaction(**t) for t in rec.transactions],
+    )
+
+
+def invoice_record(invoice: Invoice) -> r.InvoiceRecord:
+    return r.InvoiceRecord(
+        pk=keys.order_pk(invoice.order_id), sk=keys.INVOICE_SK, id=invoice.id, order_id=invoice.order_id,
+        client_id=invoice.client_id, status=invoice.status.value,
+        lines=[{"item_id": li.item_id, "description": li.description, "amount": li.amount} for li in invoice.lines],
+        subtotal=invoice.subtotal, discount=invoice.discount, tax=invoice.tax, total=invoice.total,
+        balance=invoice.balance, currency=invoice.currency, due_date=invoice.due_date, date_paid=invoice.date_paid,
+        payment_method=invoice.payment_method, transactions=[txn_dict(t) for t in invoice.transactions],
+    )
+
+
+def txn_dict(t: Transaction) -> dict[str, Any]:
+    return {"id": t.id, "type": t.type, "gateway": t.gateway, "transaction_id": t.transaction_id,
+            "amount": t.amount, "at": t.at, "refund_of": t.refund_of}
+
+
+def history_from(rec: r.HistoryRecord) -> HistoryEntry:
+    return HistoryEntry(at=rec.at, actor=rec.actor, action=rec.action, from_=rec.from_status, to=rec.to_status,
+                        detail=rec.detail, execution=rec.execution)
+
+
+def history_record(order_id: str, entry: HistoryEntry, seq: int = 0, *, written_ns: int | None = None) -> r.HistoryRecord:
+    """A history entry's record. `written_ns` given (a bulk move's recorded write time), the key is
+    that write's own, so writing it again is harmless; otherwise the time of this write."""
+    if written_ns is None:
+        sk = keys.history_sk(entry.at, time.time_ns(), f"{seq:03d}{new_id()[:4]}")
+    else:
+        sk = keys.history_sk(entry.at, written_ns, "bulk")
+    return r.HistoryRecord(pk=keys.order_pk(order_id), sk=sk, at=entry.at, actor=entry.actor, action=entry.action,
+                           from_status=entry.from_, to_status=entry.to, detail=entry.detail,
+                           execution=entry.execution)
+
+
+def note_from(rec: r.NoteRecord) -> Note:
+    return Note(id=rec.id, at=rec.at, author=rec.author, text=rec.text)
+
+
+def action_from(rec: r.ActionRecord) -> Action:
+    return Action(
+        id=rec.id, order_id=rec.order_id, type=rec.action_type, status=ActionStatus(rec.status),
+        steps=[ActionStep(**s) for s in rec.steps], started_at=rec.started_at, finished_at=rec.finished_at,
+        error=rec.error, actor=rec.actor, execution_arn=rec.execution_arn, params=rec.params or {},
+    )
+
+
+def action_record(action: Action) -> r.ActionRecord:
+    return r.ActionRecord(
+        pk=keys.order_pk(action.order_id), sk=keys.action_sk(action.id), id=action.id, order_id=action.order_id,
+        action_type=action.type, status=action.status.value, steps=[s.__dict__ for s in action.steps],
+        started_at=action.started_at, finished_at=action.finished_at, error=action.error, actor=action.actor,
+        execution_arn=action.execution_arn, params=action.params,
+    )
+
+
+def pending_dict(p: PendingAction) -> dict[str, Any]:
+    return {"action_id": p.action_id, "type": p.type, "started_at": p.started_at, "execution_arn": p.execution_arn}
+
+
+def fraud_from(d: dict[str, Any]) -> FraudCheck:
+    return FraudCheck(
+        provider=d["provider"], score=int(d["score"]), decision=d["decision"],
+        signals=[FraudSignal(**s) for s in d.get("signals", [])], checked_at=d["checked_at"], error=d.get("error"),
+    )
+
+
+def fraud_dict(check: FraudCheck) -> dict[str, Any]:
+    return {"provider": check.provider, "score": check.score, "decision": check.decision,
+            "signals": [s.__dict__ for s in check.signals], "checked_at": check.checked_at, "error": check.error}
+
+
+def client_from(rec: r.ClientRecord) -> Client:
+    return Client(
+        id=rec.id, first_name=rec.first_name, last_name=rec.last_name, email=rec.email, country=rec.country,
+        company=rec.company, address=rec.address, phone=rec.phone, credit_balance=rec.credit_balance,
+        created_at=rec.created_at,
+    )
+
+
+def client_record(client: Client) -> r.ClientRecord:
+    return r.ClientRecord(
+        pk=keys.client_pk(client.id), sk=keys.CLIENTS, gsi4pk=keys.CLIENTS,
+        gsi4sk=keys.name_sort_key(f"{client.last_name} {client.first_name}", client.id),
+        id=client.id, first_name=client.first_name, last_name=client.last_name, email=client.email,
+        company=client.company, country=client.country, address=client.address, phone=client.phone,
+        credit_balance=client.credit_balance, created_at=client.created_at,
+        search=" ".join(x.lower() for x in (client.first_name, client.last_name, client.email, client.company) if x),
+    )
+
+
+def affiliate_from(rec: r.AffiliateRecord) -> Affiliate:
+    return Affiliate(id=rec.id, name=rec.name, email=rec.email, created_at=rec.created_at)
+
+
+def server_from(rec: r.ServerRecord) -> Server:
+    return Server(id=rec.id, name=rec.name, module=rec.module, hostname=rec.hostname, url=rec.url,
+                  username=rec.username, has_credentials=rec.credentials_enc is not None, created_at=rec.created_at)

@@ -1,0 +1,97 @@
+"""The table's plumbing: one connection (built on first use), transactions, what a failed
+conditional write means, and every data module's SDK failures translated (`adapters.aws`)."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from ...config import get_settings
+from ..aws import reraise
+from . import records
+
+T = TypeVar("T")
+
+_lock = threading.Lock()
+_conn: tuple[tuple[str, str, str | None], Connection] | None = None
+
+
+def connection() -> Connection:
+    """The process's DynamoDB connection for the configured table, region and endpoint (the
+    endpoint itself comes from botocore's AWS_ENDPOINT_URL_DYNAMODB, as in AWS there is none)."""
+    global _conn
+    settings = get_settings()
+    key = (settings.table_name, settings.region, settings.dynamodb_endpoint)
+    with _lock:
+        if _conn is None or _conn[0] != key:
+            records.bind_models()
+            _conn = (key, Connection(region=settings.region, max_retry_attempts=3, connect_timeout_seconds=2,
+                                     read_timeout_seconds=10, max_pool_connections=32))
+        return _conn[1]
+
+
+def table_name() -> str:
+    return get_settings().table_name
+
+
+def client() -> Any:
+    """The botocore DynamoDB client, for the few requests pynamodb cannot shape (an UpdateItem
+    that returns the item when its condition fails)."""
+    return connection().client
+
+
+def transaction(client_request_token: str | None = None) -> TransactWrite:
+    return TransactWrite(connection=connection(), client_request_token=client_request_token)
+
+
+def condition_failed(exc: Exception) -> bool:
+    """A conditional write (or a transaction's condition) was refused."""
+    if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+        return True
+    if isinstance(exc, TransactWriteError):
+        return any(r is not None and r.code == "ConditionalCheckFailed" for r in exc.cancellation_reasons or [])
+    return False
+
+
+def conflicted(exc: Exception) -> bool:
+    """A transaction lost to another one writing the same item at the same moment."""
+    if isinstance(exc, TransactWriteError):
+        return any(r is not None and r.code == "TransactionConflict" for r in exc.cancellation_reasons or [])
+    return False
+
+
+def translated(cls: type[T]) -> type[T]:
+    """Every public method of a data module's class: DynamoDB being busy or unreachable becomes
+    `StorageUnavailable` (a TransientError: 503 with Retry-After through the API, retried by the
+    workflows and the queues); every other error goes through as it is."""
+    for name, fn in list(vars(cls).items()):
+        if name.startswith("_") or not inspect.isfunction(fn):
+            continue
+        setattr(cls, name, _wrap(fn))
+    return cls
+
+
+def _wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def gen(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            try:
+                yield from fn(*args, **kwargs)
+            except Exception as exc:
+                reraise(exc, "DynamoDB")
+        return gen
+
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:
+            reraise(exc, "DynamoDB")
+    return call

@@ -1,0 +1,49 @@
+"""Views kept up to date by the table's stream rather than by every write path: the order
+counts per status behind GET /order-statuses.
+
+A stream record of an order record (inserted, changed, removed) moves its count from the status
+the counters hold for it to its new status, once: the counters store records, beside the counts,
+which version of the order it counted, so a record delivered twice (Lambda retries a failed batch
+from its failed record on) or an older one after a newer moves nothing. The counts trail the
+orders by the stream's delay (about a second in AWS, the poll interval locally)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..domain.statuses import OrderStatus
+from ..retry import retry_on_conflict
+from .ports import stores
+
+
+@dataclass(frozen=True)
+class OrderImage:
+    """What the projections read of an order record's stream image."""
+
+    order_id: str
+    status: OrderStatus
+    version: int
+
+    @classmethod
+    def of(cls, image: dict[str, Any] | None) -> OrderImage | None:
+        """The order record image of a stream record (None for another record or no image)."""
+        if not image or image.get("kind") != "order" or image.get("sk") != "ORDER":
+            return None
+        return cls(order_id=str(image["id"]), status=OrderStatus(str(image["status"])),
+                   version=int(image.get("version") or 0))
+
+
+def order_changed(before: OrderImage | None, after: OrderImage | None) -> bool:
+    """Count one change of an order record; True when a count moved."""
+    counters = stores().counters
+    if after is not None:
+        if before is not None and before.status is after.status:
+            return False  # its status did not change: nothing to count, nothing to read
+        was = before.status if before is not None else None
+        return retry_on_conflict(lambda: counters.count(after.order_id, after.version, after.status,
+                                                        uncounted_was=was))
+    if before is not None:  # removed: no longer counted anywhere
+        return retry_on_conflict(lambda: counters.count(before.order_id, before.version + 1, None,
+                                                        uncounted_was=before.status))
+    return False
