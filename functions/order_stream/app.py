@@ -1,6 +1,6 @@
-"""Order projections: the table's stream (filtered in template.yaml to order records) → the
-views kept from it (`services.projections`: the status counters), with partial batch failures:
-a record that failed is retried from the stream, and what was counted already is not again."""
+"""Order projections: the table's stream (filtered in template.yaml to the records of orders'
+partitions) → the views kept from it (`services.projections`), with partial batch failures: a
+record that failed is retried from the stream, and what a projection did already it does not again."""
 
 from __future__ import annotations
 
@@ -17,9 +17,11 @@ processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 def record_handler(record: DynamoDBRecord) -> None:
     stream = record.dynamodb
-    if stream is None:
+    if stream is None or record.event_name is None:
         return
-    projections.order_changed(projections.OrderImage.of(stream.old_image), projections.OrderImage.of(stream.new_image))
+    projections.apply(projections.StreamChange(
+        event=record.event_name.name, keys=dict(stream.keys or {}), old=stream.old_image or None,
+        new=stream.new_image or None, sequence=stream.sequence_number or ""))
 
 
 @logger.inject_lambda_context

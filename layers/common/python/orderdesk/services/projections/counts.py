@@ -1,5 +1,4 @@
-"""Views kept up to date by the table's stream rather than by every write path: the order
-counts per status behind GET /order-statuses.
+"""The order counts per status behind GET /order-statuses, kept from the table's stream.
 
 A stream record of an order record (inserted, changed, removed) moves its count from the status
 the counters hold for it to its new status, once: the counters store records, beside the counts,
@@ -10,11 +9,14 @@ orders by the stream's delay (about a second in AWS, the poll interval locally).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..domain.statuses import OrderStatus
-from ..retry import retry_on_conflict
-from .ports import stores
+from ...domain.statuses import OrderStatus
+from ...retry import retry_on_conflict
+from ..ports import stores
+
+if TYPE_CHECKING:
+    from . import StreamChange
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,11 @@ class OrderImage:
             return None
         return cls(order_id=str(image["id"]), status=OrderStatus(str(image["status"])),
                    version=int(image.get("version") or 0))
+
+
+def handle(change: StreamChange) -> None:
+    if change.kind == "order":
+        order_changed(OrderImage.of(change.old), OrderImage.of(change.new))
 
 
 def order_changed(before: OrderImage | None, after: OrderImage | None) -> bool:
