@@ -577,7 +577,7 @@ class LocalStack:
             self._apply_template_environment(template, functions, resolver)
             self._create_schedules(functions, resolver)
         self._seed_on_first_start(table_created)
-        self._start_pollers(functions, resolver)
+        self._start_pollers(functions, resolver, from_start=table_created)
         self._start_schedules(functions, resolver)
 
         self._http_thread = threading.Thread(target=self._http.server.serve_forever, name="local-http",
@@ -726,7 +726,8 @@ class LocalStack:
             if not tw.event_sources_in(functions, *types):
                 self.problems.append(f"template.yaml declares no {kind} event source: {what}")
 
-    def _start_pollers(self, functions: dict[str, tw.FunctionDef], resolver: tw.Resolver) -> None:
+    def _start_pollers(self, functions: dict[str, tw.FunctionDef], resolver: tw.Resolver, *,
+                       from_start: bool = False) -> None:
         from infra.local.event_sources import DynamoDBStreamPoller, SqsPoller
 
         for source in tw.event_sources_in(functions, "SQS"):
@@ -753,8 +754,9 @@ class LocalStack:
             on_failure = self._stream_failure_destination(props, resolver)
             kwargs: dict[str, Any] = {"function_name": source.function.name, "region": REGION,
                                       "timeout": source.function.timeout_seconds,
-                                      # a restart does not replay the stream: nothing was written while down
-                                      "starting_position": "LATEST"}
+                                      # a new table's stream from its start (the demo data is counted by the
+                                      # views); a restart does not replay it: nothing was written while down
+                                      "starting_position": "TRIM_HORIZON" if from_start else "LATEST"}
             if isinstance(retries, int) and retries >= 0:
                 kwargs["max_retries"] = retries
             if on_failure is not None:
