@@ -17,18 +17,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from infra.local.files import LocalFiles
+
 FUNCTION = "CleanupFunction"  # its logical id in template.yaml: the local Invoke route's name for it
 RULES = ("cancel_unpaid", "release_locks", "purge_old")
-
-
-def running_stack(data_dir: Path) -> dict[str, Any] | None:
-    """What ``stack.json`` says, when the process that wrote it is still alive."""
-    try:
-        state: dict[str, Any] = json.loads((data_dir / "stack.json").read_text())
-        os.kill(int(state["pid"]), 0)
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return state
 
 
 def invoke(moto_endpoint: str, rules: list[str]) -> tuple[bool, Any]:
@@ -49,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rule", action="append", choices=RULES, help="a rule to run (repeatable; default: all)")
     parser.add_argument("--data-dir", default=".local", help="the local stack's data directory")
     args = parser.parse_args(argv)
-    state = running_stack(Path(args.data_dir))
+    state = LocalFiles(Path(args.data_dir)).running_stack()
     if state is None or not state.get("moto"):
         print(f"no local stack is running from {args.data_dir}/: start it with `make run`", file=sys.stderr)
         return 1

