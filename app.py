@@ -1,7 +1,7 @@
 """OrderDesk HTTP API (Chalice). Routes only: parse → one service call → shape.
 
-Validation, roles, idempotency, error mapping and the OpenAPI document live in
-`orderdesk.api.http`; use cases in `orderdesk.services`."""
+Validation, roles, idempotency and error mapping live in `orderdesk.api.http`, the OpenAPI
+document in `orderdesk.api.openapi`; use cases in `orderdesk.services`."""
 
 from __future__ import annotations
 

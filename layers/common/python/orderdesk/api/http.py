@@ -4,7 +4,8 @@
 limit (413), validates path, query and body with the route's pydantic models (400 naming every
 bad field), replays POSTs carrying an `Idempotency-Key`, calls the route function (one service
 call), shapes the answer with the response model, and maps every domain error to its HTTP status
-in one place. The same registry renders the OpenAPI document, so docs and behaviour agree.
+in one place. The same registry renders the OpenAPI document (`orderdesk.api.openapi`), so docs
+and behaviour agree.
 
 A route names its models (`body="CreateOrderIn"`, names in `orderdesk.schemas`) and they are
 resolved on its first call: importing this module imports no pydantic and no model, so the API's
@@ -19,7 +20,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from chalice import Chalice, Response
 
@@ -29,6 +30,7 @@ from ..domain.errors import (
     Conflict,
     NotFound,
     OrderDeskError,
+    TransientError,
     ValidationFailed,
 )
 from ..domain.statuses import Role
@@ -45,6 +47,8 @@ IDEMPOTENCY_KEY = re.compile(r"^[!-~]([ -~]{0,198}[!-~])?$")
 # key DynamoDB would take: its ValidationException was a 500)
 PATH_PARAM_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[A-Za-z0-9_-]+$"}
 PATH_PARAM = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# what a 503 tells the caller to wait: a throttle or a dropped connection clears in about a second
+RETRY_AFTER_SECONDS = 1
 
 
 def model_named(name: str) -> type[BaseModel]:
@@ -112,9 +116,10 @@ class HttpError(Exception):
         self.status, self.code, self.message, self.fields = status, code, message, fields or {}
 
 
-def error_response(status: int, code: str, message: str, fields: dict[str, str] | None = None) -> Response:
+def error_response(status: int, code: str, message: str, fields: dict[str, str] | None = None,
+                   headers: dict[str, str] | None = None) -> Response:
     body = {"error": {"code": code, "message": message, "fields": fields or {}}}
-    return Response(body=json.dumps(body), status_code=status, headers={"Content-Type": JSON})
+    return Response(body=json.dumps(body), status_code=status, headers={"Content-Type": JSON, **(headers or {})})
 
 
 def status_for(exc: OrderDeskError) -> int:
@@ -124,7 +129,22 @@ def status_for(exc: OrderDeskError) -> int:
         return 404
     if isinstance(exc, Conflict):
         return 409
+    if isinstance(exc, TransientError):
+        return 503  # worth retrying (a throttle, a service briefly unreachable): never a 500
     return 502  # a remote system failed in a way worth telling the caller
+
+
+def domain_error_response(exc: OrderDeskError) -> Response:
+    """The answer to a domain error that reached the HTTP layer: its status, its code, its message
+    (and the bad fields of a ValidationFailed; a Retry-After on a 503)."""
+    status = status_for(exc)
+    if isinstance(exc, ValidationFailed):
+        return error_response(status, "bad_request", exc.message, exc.fields)
+    if isinstance(exc, TransientError):
+        # the generic "transient" is a retry rule's word; the caller reads "unavailable"
+        code = exc.code if exc.code != TransientError.code else "unavailable"
+        return error_response(status, code, exc.message, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+    return error_response(status, exc.code, exc.message)
 
 
 _VALUE_ERROR = re.compile(r"^(?:Value error, )?([A-Za-z_][\w.]*): (.+)$")
@@ -263,10 +283,11 @@ class Api:
             return self._respond(shaped)
         except HttpError as exc:
             return error_response(exc.status, exc.code, exc.message, exc.fields)
-        except ValidationFailed as exc:
-            return error_response(400, "bad_request", exc.message, exc.fields)
         except OrderDeskError as exc:
-            return error_response(status_for(exc), exc.code, exc.message)
+            if isinstance(exc, TransientError):  # the class only: a message may quote a remote answer
+                logger.warning("unavailable", extra={"route": f"{spec.method} {spec.path}",
+                                                     "error": type(exc).__name__})
+            return domain_error_response(exc)
         except Exception:
             logger.exception("unhandled error", extra={"route": f"{spec.method} {spec.path}"})
             return error_response(500, "internal", "internal error; it has been logged")
@@ -311,143 +332,7 @@ class Api:
     # -- OpenAPI -------------------------------------------------------------------------------
 
     def openapi(self, title: str, version: str) -> dict[str, Any]:
-        from pydantic.json_schema import models_json_schema
+        """The OpenAPI document of every registered route (`orderdesk.api.openapi`)."""
+        from .openapi import openapi_document  # pydantic's JSON Schema: loaded on the first request for it
 
-        error_out = model_named("ErrorOut")
-        models: set[type[BaseModel]] = {error_out}
-        for spec in self.specs:
-            for m in (spec.models().body, spec.models().response):
-                if m is not None:
-                    models.add(m)
-        ordered = sorted(models, key=lambda m: m.__name__)
-        keys: list[tuple[type[BaseModel], Literal["validation", "serialization"]]] = [
-            (m, "validation") for m in ordered] + [(m, "serialization") for m in ordered]
-        mapping, defs = models_json_schema(keys, ref_template="#/components/schemas/{model}",
-                                           by_alias=True)
-        components = defs.get("$defs", {})
-        paths: dict[str, dict[str, Any]] = {}
-        for spec in self.specs:
-            op: dict[str, Any] = {"operationId": spec.name, "summary": spec.summary, "tags": list(spec.tags)}
-            params: list[dict[str, Any]] = [
-                {"name": p, "in": "path", "required": True, "schema": dict(PATH_PARAM_SCHEMA)}
-                for p in re.findall(r"{(\w+)}", spec.path)
-            ]
-            query = spec.models().query
-            if query is not None:
-                qs = query.model_json_schema(ref_template="#/components/schemas/{model}")
-                components.update(qs.get("$defs", {}))
-                required = set(qs.get("required", []))
-                for name, schema in qs.get("properties", {}).items():
-                    params.append({"name": name, "in": "query", "required": name in required,
-                                   "schema": _query_schema(schema)})
-            if spec.idempotent:
-                params.append({"name": "Idempotency-Key", "in": "header", "required": False,
-                               "schema": {"type": "string", "minLength": 1, "maxLength": 200,
-                                          "pattern": IDEMPOTENCY_KEY.pattern}})
-            if params:
-                op["parameters"] = params
-            body, response = spec.models().body, spec.models().response
-            if body is not None:
-                op["requestBody"] = {"required": True, "content": {JSON: {"schema": mapping[(body, "validation")]}}}
-            responses: dict[str, Any] = {}
-            if spec.status == 204:
-                responses["204"] = {"description": "done"}
-            elif response is not None:
-                schema = mapping[(response, "serialization")]
-                if spec.response_is_list:
-                    schema = {"type": "array", "items": schema}
-                responses[str(spec.status)] = {"description": "ok", "content": {JSON: {"schema": schema}}}
-            else:
-                responses[str(spec.status)] = {"description": "ok", "content": {JSON: {"schema": {}}}}
-            links = _links(spec, self.specs, responses.get(str(spec.status)), components)
-            if links:
-                responses[str(spec.status)]["links"] = links
-            err = {"content": {JSON: {"schema": mapping[(error_out, "serialization")]}}}
-            codes = {400, 413, *spec.errors} if (spec.body or spec.query) else set(spec.errors)
-            if spec.role is not None:
-                codes |= {401, 403}
-            if spec.idempotent:
-                codes |= {400, 409}
-            if "{" in spec.path:
-                codes |= {400, 404}
-            for code in sorted(codes):
-                responses[str(code)] = {"description": _REASONS.get(code, "error"), **err}
-            op["responses"] = responses
-            if spec.role is not None:
-                op["security"] = [{"bearer": []}]
-                op["x-required-role"] = spec.role.value
-            paths.setdefault(spec.path, {})[spec.method.lower()] = op
-        return {
-            "openapi": "3.1.0",
-            "info": {"title": title, "version": version},
-            "paths": paths,
-            "components": {
-                "schemas": components,
-                "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
-            },
-        }
-
-
-_REASONS = {400: "bad input; every bad field is named", 401: "no or bad token", 403: "role too low",
-            404: "not found", 409: "conflict (invalid_transition, action_in_progress, idempotency_conflict)",
-            413: "body too large", 502: "a remote system failed"}
-
-
-def _links(spec: RouteSpec, specs: list[RouteSpec], response: dict[str, Any] | None,
-           components: dict[str, Any]) -> dict[str, Any]:
-    """OpenAPI links from an operation's answer to the operations it makes callable, so that a
-    client (or a stateful fuzzer) can follow them: a created resource's `id` fills the placeholder
-    that follows the collection's path (POST /orders → /orders/{order_id}...), a top-level
-    `<name>_id` fills `{<name>_id}` (invoice_id → /invoices/{invoice_id}), an envelope's
-    `<name>.id` fills `{<name>_id}` (action.id → .../actions/{action_id}), and the operation's own
-    path parameters carry over."""
-    if response is None or spec.response is None or spec.response_is_list:
-        return {}
-    schema = response["content"][JSON]["schema"]
-    props = _resolve(schema, components).get("properties", {})
-    found: dict[str, str] = {}
-    if "id" in props and not spec.path.endswith("}"):
-        nxt = re.match(re.escape(spec.path) + r"/{(\w+)}", next((t.path for t in specs if t.path.startswith(
-            spec.path + "/{")), ""))
-        if nxt:
-            found[nxt.group(1)] = "$response.body#/id"
-    for name, prop in props.items():
-        if name.endswith("_id") and name != "id":
-            found.setdefault(name, f"$response.body#/{name}")
-        elif "id" in _resolve(prop, components).get("properties", {}):
-            found.setdefault(f"{name}_id", f"$response.body#/{name}/id")
-    own = {p: f"$request.path.{p}" for p in re.findall(r"{(\w+)}", spec.path)}
-    links: dict[str, Any] = {}
-    for target in specs:
-        wanted = re.findall(r"{(\w+)}", target.path)
-        if target is spec or not wanted or not any(p in found for p in wanted):
-            continue
-        if all(p in found or p in own for p in wanted):
-            links[target.name] = {"operationId": target.name,
-                                  "parameters": {p: found.get(p, own.get(p)) for p in wanted}}
-    return links
-
-
-def _resolve(schema: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
-    for _ in range(5):
-        ref = schema.get("$ref")
-        if ref is None:
-            options = [s for s in schema.get("anyOf", []) if s.get("type") != "null"]
-            if len(options) != 1:
-                return schema
-            schema = options[0]
-            continue
-        schema = components.get(ref.rsplit("/", 1)[-1], {})
-    return schema
-
-
-def _query_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    """Query values are strings on the wire; keep the constraint, drop nullability wrappers."""
-    if "anyOf" in schema:
-        options = [s for s in schema["anyOf"] if s.get("type") != "null"]
-        base = dict(options[0]) if options else {"type": "string"}
-        for k in ("default", "description"):
-            if schema.get(k) is not None:
-                base[k] = schema[k]
-        return base
-    return {k: v for k, v in schema.items() if k != "title"}
+        return openapi_document(self.specs, title, version)
