@@ -65,6 +65,20 @@ test: setup
 	$(VENV)/bin/mypy layers/common/python/orderdesk
 	$(VENV)/bin/pytest -q
 
+# What needs no local stack and no browser (unit, integration and template tests, on DynamoDB Local
+# and moto in-process), on WORKERS processes: the quick loop. test-slow: the rest (tests/e2e,
+# tests/bench, and the tests marked slow or browser). Together they are `make test`.
+WORKERS ?= 2
+SLOW := slow or browser or stack
+
+test-fast: $(STAMP) $(TOOLS_STAMP) java
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy layers/common/python/orderdesk
+	$(VENV)/bin/pytest -q -n $(WORKERS) --dist loadfile -m "not ($(SLOW))"
+
+test-slow: setup
+	$(VENV)/bin/pytest -q -m "$(SLOW)"
+
 bench: setup
 	$(PY) -m bench.run
 

@@ -30,6 +30,20 @@ os.environ.setdefault("ALLOW_LOOPBACK_OUTBOUND", "true")
 STOREFRONT_CLIENT_ID = "test-storefront-client"  # the one machine client the tests' settings allow
 
 
+# `make test-fast` runs what needs no local stack and no browser (`-m "not (slow or browser or
+# stack)"`), `make test-slow` the rest; every test of these folders starts a whole stack (or the
+# benchmarks' DynamoDB Local and moto with their data) and is marked so here, not module by module
+STACK_FOLDERS = ("e2e", "bench")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    root = Path(__file__).resolve().parent
+    for item in items:
+        path = item.path.resolve()
+        if path.is_relative_to(root) and path.relative_to(root).parts[0] in STACK_FOLDERS:
+            item.add_marker(pytest.mark.stack)
+
+
 def make_keypair() -> tuple[str, str]:
     return new_rsa_keypair()
 

@@ -40,7 +40,8 @@ from orderdesk.domain.statuses import ActionType, OrderStatus
 from orderdesk.domain.transitions import BULK_ACTION_FOR_TARGET, TARGET_STATUS, allowed_from
 from tests.integration.workflow_support import wait_for_action
 
-pytestmark = pytest.mark.timeout(600)
+# a hypothesis hunt through the real workflows, like the fuzzing: slow (make test-slow, make test)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 EXAMPLES = int(os.environ.get("PROPERTY_EXAMPLES", "5"))
 ZERO = Decimal("0.00")

@@ -147,7 +147,8 @@ def test_an_unknown_name_is_refused(env: pytest.MonkeyPatch) -> None:
 # -- the Fernet key -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("stored", ["a" * 43, Fernet.generate_key().decode()])
+# fixed ids: a random key in a test's id differs between pytest-xdist's workers (make test-fast)
+@pytest.mark.parametrize("stored", ["a" * 43, Fernet.generate_key().decode()], ids=["43-characters", "whole-key"])
 def test_secrets_key_is_a_fernet_key_whether_stored_padded_or_not(env: pytest.MonkeyPatch, sm: SecretsManager,
                                                                   stored: str) -> None:
     # GIVEN the 43 letters and digits Secrets Manager generates, or a whole 44-character key
