@@ -12,15 +12,12 @@ def throttled(*args, **kwargs):  # type: ignore[no-untyped-def]
     """A service call whose DynamoDB request is throttled, translated as the adapters translate it."""
     from botocore.exceptions import ClientError
 
-    from orderdesk.adapters.aws_errors import aws_errors_are_transient
+    from orderdesk.adapters import aws
 
-    @aws_errors_are_transient
-    def call() -> None:
+    with aws.translated("DynamoDB"):
         raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException",
                                      "Message": "The level of configured provisioned throughput was exceeded"}},
                           "GetItem")
-
-    call()
 
 
 def test_a_throttled_read_is_a_503_with_retry_after(api, monkeypatch: pytest.MonkeyPatch):

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from orderdesk.adapters.aws_errors import StorageUnavailable
+from orderdesk.adapters.aws import StorageUnavailable
 from orderdesk.adapters.workflows import WorkflowUnavailable
 from orderdesk.api.http import RETRY_AFTER_SECONDS, domain_error_response
 from orderdesk.domain.errors import (
