@@ -64,6 +64,9 @@ class Settings:
     # bulk
     bulk_queue_url: str | None = None
     bulk_max_receives: int = 3  # the queue's redrive maxReceiveCount (template.yaml)
+    # order events: the EventBridge bus they are put on (unset: none are published, as in tests
+    # that do not look at them)
+    event_bus_name: str | None = None
     # fraud
     fraud_provider: str = "rules"
     fraud_reject_threshold: int = 75
@@ -126,6 +129,7 @@ class Settings:
             cancel_state_machine_arn=env.get("CANCEL_STATE_MACHINE_ARN") or None,
             bulk_queue_url=env.get("BULK_QUEUE_URL") or None,
             bulk_max_receives=_int("BULK_MAX_RECEIVES", cls.bulk_max_receives),
+            event_bus_name=env.get("EVENT_BUS_NAME") or None,
             fraud_provider=env.get("FRAUD_PROVIDER", cls.fraud_provider),
             fraud_reject_threshold=_int("FRAUD_REJECT_THRESHOLD", cls.fraud_reject_threshold),
             fraud_review_threshold=_int("FRAUD_REVIEW_THRESHOLD", cls.fraud_review_threshold),

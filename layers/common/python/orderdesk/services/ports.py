@@ -7,9 +7,9 @@ and no SDK: they call `stores()`."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..config import Settings, get_settings
 from ..domain.changes import OrderChange
@@ -22,6 +22,7 @@ from ..domain.model import (
     BulkOrderState,
     Client,
     CreditChange,
+    FraudCheck,
     HistoryEntry,
     Invoice,
     Note,
@@ -115,6 +116,22 @@ class CounterStore(Protocol):
               uncounted_was: OrderStatus | None = None) -> bool: ...
 
 
+class StreamImageReader(Protocol):
+    """A stream image (a record before or after a change) as the domain object it holds; None
+    when it holds another kind of record."""
+
+    def order_id(self, keys: dict[str, Any]) -> str | None: ...  # whose partition a record is in
+    def order(self, image: dict[str, Any] | None) -> Order | None: ...
+    def item(self, image: dict[str, Any] | None) -> OrderItem | None: ...
+    def invoice(self, image: dict[str, Any] | None) -> Invoice | None: ...
+    def fraud_check(self, image: dict[str, Any] | None) -> FraudCheck | None: ...
+
+
+class PublishedEventStore(Protocol):
+    def published(self, event_ids: Sequence[str]) -> set[str]: ...
+    def mark_published(self, events: Iterable[tuple[str, str]]) -> list[str]: ...
+
+
 @dataclass(frozen=True)
 class Stores:
     orders: OrderStore
@@ -125,6 +142,8 @@ class Stores:
     directory: DirectoryStore
     bulk_jobs: BulkJobStore
     counters: CounterStore
+    images: StreamImageReader
+    published_events: PublishedEventStore
 
 
 _lock = threading.Lock()

@@ -18,13 +18,16 @@ def dynamodb_stores(settings: Settings) -> Stores:
     from .clients import Clients
     from .counters import Counters
     from .directory import Directory
+    from .images import StreamImages
     from .invoices import Invoices
     from .order_writes import OrderWrites
     from .orders import Orders
+    from .published_events import PublishedEvents
     from .records import bind_models
 
     bind_models()  # the records point at the configured table from here on
     shards = settings.status_shards
     return Stores(orders=Orders(shards), writes=OrderWrites(shards), actions=Actions(shards),
                   invoices=Invoices(shards), clients=Clients(), directory=Directory(),
-                  bulk_jobs=BulkJobs(settings.record_ttl_days), counters=Counters(shards))
+                  bulk_jobs=BulkJobs(settings.record_ttl_days), counters=Counters(shards),
+                  images=StreamImages(), published_events=PublishedEvents(settings.record_ttl_days))

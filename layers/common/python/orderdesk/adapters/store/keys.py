@@ -14,6 +14,7 @@ One table, `pk`/`sk`:
 | order number      | ORDERNO#<number>    | ORDERNO                  | (uniqueness guard and lookup) |
 | status counters   | STATS#<shard>       | ORDER_STATUS             | |
 | counted status    | COUNTED#<order id>  | COUNTED                  | (what the counters hold of one order) |
+| published event   | EVENT#<event id>    | EVENT                    | (an order event EventBridge took; TTL) |
 | client            | CLIENT#<id>         | CLIENT                   | by_type |
 | affiliate         | AFFILIATE#<id>      | AFFILIATE                | by_type |
 | server            | SERVER#<id>         | SERVER                   | by_type |
@@ -48,6 +49,7 @@ INVOICE_SK = "INVOICE"
 ORDER_NUMBER_SK = "ORDERNO"
 STATS_SK = "ORDER_STATUS"
 COUNTED_SK = "COUNTED"
+PUBLISHED_EVENT_SK = "EVENT"
 JOB_SK = "JOB"
 MAX_SK = "~"  # sorts after every character of our sort keys
 
@@ -118,6 +120,11 @@ def stats_pk(shard: int) -> str:
 
 def counted_pk(order_id: str) -> str:
     return f"COUNTED#{order_id}"
+
+
+def published_event_pk(event_id: str) -> str:
+    """Outside every ORDER# partition: the order stream's filter never hands these back to it."""
+    return f"EVENT#{event_id}"
 
 
 def client_pk(client_id: str) -> str:

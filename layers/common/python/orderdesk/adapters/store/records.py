@@ -339,6 +339,15 @@ class CountedRecord(Record, discriminator="counted"):
     counted_version = NumberAttribute()
 
 
+class PublishedEventRecord(Record, discriminator="published_event"):
+    """An order event EventBridge took (`published_events`): a redelivered stream record finds
+    it and puts the event no second time. Expires by the table's TTL, long after the stream's
+    24 hours of redeliveries."""
+
+    detail_type = UnicodeAttribute()
+    published_at = UnicodeAttribute()
+
+
 class BulkOutcomeRecord(Record, discriminator="bulk_outcome"):
     """An order a bulk job refused (with why), and the claim and outcome of each order of a bulk
     delete; listed by the job's Query."""

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import counts
+from . import counts, events
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class StreamChange:
         return str(image.get("kind")) if image and image.get("kind") is not None else None
 
 
-PROJECTIONS: list[Callable[[StreamChange], Any]] = [counts.handle]
+PROJECTIONS: list[Callable[[StreamChange], Any]] = [counts.handle, events.handle]
 
 
 def apply(change: StreamChange) -> None:
