@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.local import stack as stack_module
+from infra.local.event_bus import EVENTS_FILE
 from infra.local.files import DEFAULT_DATA_DIR
 from infra.local.stack import LocalStack, StackError
 
@@ -32,6 +33,7 @@ def banner(stack: LocalStack, data_dir_shown: str) -> str:
         f"  try                   curl -H \"Authorization: Bearer $(cat {data_dir_shown}/admin.token)\" "
         f"{stack.url}/orders?limit=5",
         "  a token for a role    make token ROLE=viewer   (viewer, support, billing, admin)",
+        f"  order events          tail -f {data_dir_shown}/{EVENTS_FILE}",
         f"  data                  {data_dir_shown}/ is kept across restarts; make clean-local forgets it",
     ]
     lines += [f"  warning               {p}" for p in stack.problems]

@@ -84,8 +84,9 @@ def dynamodb_environment(endpoint: str) -> dict[str, str | None]:
 
 
 def moto_environment(endpoint: str) -> dict[str, str | None]:
-    # botocore's names: SFN (not STEPFUNCTIONS), SCHEDULER, SQS; LAMBDA for a direct Invoke
-    return {f"AWS_ENDPOINT_URL_{service}": endpoint for service in ("SFN", "SQS", "SCHEDULER", "LAMBDA")}
+    # botocore's names: SFN (not STEPFUNCTIONS), SCHEDULER, SQS, EVENTBRIDGE; LAMBDA for a direct Invoke
+    return {f"AWS_ENDPOINT_URL_{service}": endpoint
+            for service in ("SFN", "SQS", "SCHEDULER", "LAMBDA", "EVENTBRIDGE")}
 
 
 def reset_cached_clients() -> None:

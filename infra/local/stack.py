@@ -51,7 +51,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, ClassVar, Self
 
-from infra.local import resources, triggers
+from infra.local import event_bus, resources, triggers
 from infra.local import template_wiring as tw
 from infra.local.dynamodb_local import DetachedDynamoDBLocal, dynamodb_pids, stop_orphaned_dynamodb
 from infra.local.env import (
@@ -263,6 +263,7 @@ class LocalStack:
             self.queues = resources.create_queues(template, resolver)
             self.problems += resources.restore_queued_messages(self.files, self.queues)
             self.state_machines = resources.create_state_machines(self.template_path, resolver)
+            events_file = event_bus.events_file(self.files.root, event_bus.create_event_buses(template, resolver))
             self.problems += resources.apply_template_environment(self._env, functions, resolver,
                                                                   self.state_machines, self.template_path)
             schedules = triggers.schedules_in(functions, resolver, self.problems)
@@ -270,6 +271,9 @@ class LocalStack:
         self._seed_on_first_start(table_created)
         self.pollers = triggers.pollers_for(functions, resolver, self.problems, from_start=table_created)
         triggers.start_pollers(self.pollers)
+        if events_file is not None:  # stopped after the stream's pollers: it writes their last events
+            self.pollers.append(events_file)
+            events_file.start()
         self.schedules = triggers.schedule_runner(schedules, functions, self.problems)
         self.schedules.start()
 
