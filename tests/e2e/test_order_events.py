@@ -4,7 +4,6 @@ EventBridge and the stack appends each to `.local/events.jsonl`, where `tail -f`
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import requests
@@ -41,11 +40,9 @@ def test_an_order_placed_by_a_machine_client_and_accepted_shows_both_events_in_t
     order = requests.post(f"{local_stack.url}/orders", headers=bearer(storefront), timeout=10, json={
         "client_id": client.json()["id"], "payment_method": "banktransfer", "skip_fraud_check": True,
         "items": [{"kind": "product", "description": "VPS 2GB", "amount": "15.00"}]}).json()
-    placed_at = time.monotonic()
 
     # THEN its Order Placed is in the file within seconds
     wait_for(lambda: events_of(local_stack, order["id"]), timeout=10, what="Order Placed in events.jsonl")
-    placed_after = time.monotonic() - placed_at
 
     # WHEN an operator accepts it (as the portal does)
     accept = requests.post(f"{local_stack.url}/orders/{order['id']}/accept", headers=bearer(local_stack.admin_token),
@@ -59,7 +56,6 @@ def test_an_order_placed_by_a_machine_client_and_accepted_shows_both_events_in_t
         return bool(got["status"] != "RUNNING")
 
     wait_for(finished, timeout=30, what="accept workflow finished")
-    accepted_at = time.monotonic()
 
     # THEN the file has, for this order, exactly: placed, the item provisioned, accepted, each once
     # and valid against its schema, the accept within seconds of the workflow's end
@@ -68,10 +64,8 @@ def test_an_order_placed_by_a_machine_client_and_accepted_shows_both_events_in_t
         return found if any(e["detail-type"] == "Order Accepted" for e in found) else []
 
     found = wait_for(accepted, timeout=10, what="Order Accepted in events.jsonl")
-    accepted_after = time.monotonic() - accepted_at
     assert [e["detail-type"] for e in found] == ["Order Placed", "Order Item Provisioned", "Order Accepted"]
     assert {e["source"] for e in found} == {"orderdesk"}
     for event in found:
         validate_detail(event)
     assert found[-1]["detail"]["action"] == {"id": action["id"], "type": "accept"}
-    assert placed_after < 5 and accepted_after < 5, (placed_after, accepted_after)
