@@ -23,6 +23,7 @@ from orderdesk.domain.model import (
     Order,
     OrderItem,
     Server,
+    ServiceAccount,
     Transaction,
     invoice_id_for,
     iso,
@@ -97,10 +98,14 @@ def build_order(rng: random.Random, client: Client, status: OrderStatus, placed:
                    OrderStatus.CANCELLED: ItemStatus.CANCELLED, OrderStatus.FRAUD: ItemStatus.FRAUD}[status]
     name, price = rng.choice(PRODUCTS)
     server = rng.choice(servers) if servers else None
+    username = f"{client.first_name.lower()[:6]}{rng.randint(10, 99)}"
+    # an Active order's product on a managed server has its account there (as an Accept leaves it)
+    live = status is OrderStatus.ACTIVE and server is not None and server.module != "none"
     items.append(OrderItem(id=new_id(), kind=ItemKind.PRODUCT, description=name, billing_cycle=rng.choice(CYCLES),
                            amount=Decimal(price), status=item_status, server_id=server.id if server else None,
-                           module=server.module if server else None,
-                           username=f"{client.first_name.lower()[:6]}{rng.randint(10, 99)}"))
+                           module=server.module if server else None, username=username,
+                           account=ServiceAccount(server_id=server.id if server else None, username=username,
+                                                  exists=live)))
     if rng.random() < 0.6:
         tld, tprice = rng.choice(TLDS)
         domain = f"{client.last_name.lower().replace(' ', '')}{rng.randint(1, 999)}{tld}"

@@ -22,6 +22,7 @@ from orderdesk.domain.model import (
     Order,
     OrderItem,
     Server,
+    ServiceAccount,
     Transaction,
 )
 from orderdesk.domain.statuses import ActionType, InvoiceStatus, ItemKind, ItemStatus, OrderStatus
@@ -30,9 +31,9 @@ from orderdesk.services.workflow_contract import CancelPayload, RefundTask, Term
 from orderdesk.services.workflow_runtime import error_text
 
 
-def item(item_id: str, kind: ItemKind, status: ItemStatus) -> OrderItem:
+def item(item_id: str, kind: ItemKind, status: ItemStatus, *, live: bool = False) -> OrderItem:
     return OrderItem(id=item_id, kind=kind, description=item_id, billing_cycle="monthly", amount=Decimal("1.00"),
-                     status=status)
+                     status=status, account=ServiceAccount(server_id="s1", username=item_id, exists=live))
 
 
 def order_with(items: list[OrderItem], transactions: list[Transaction]) -> Order:
@@ -52,24 +53,28 @@ def txn(tid: str, kind: str = "payment", refund_of: str | None = None) -> Transa
                        at="2026-01-01T00:00:00Z", refund_of=refund_of)
 
 
-def test_cancel_and_refund_plans_active_products_and_payments_not_yet_refunded() -> None:
-    # GIVEN an order with an active and a suspended product, a cancelled addon, a domain, and two
-    # payments of which one is already refunded
+def test_cancel_and_refund_plans_every_live_account_and_payments_not_yet_refunded() -> None:
+    # GIVEN an order with an active and a suspended product with live accounts, a product set back
+    # to Pending with its account still live, an active addon with no account (manual), a domain,
+    # and two payments of which one is already refunded
     order = order_with(
-        [item("p1", ItemKind.PRODUCT, ItemStatus.ACTIVE), item("p2", ItemKind.PRODUCT, ItemStatus.SUSPENDED),
-         item("a1", ItemKind.ADDON, ItemStatus.CANCELLED), item("d1", ItemKind.DOMAIN, ItemStatus.ACTIVE)],
+        [item("p1", ItemKind.PRODUCT, ItemStatus.ACTIVE, live=True),
+         item("p2", ItemKind.PRODUCT, ItemStatus.SUSPENDED, live=True),
+         item("p3", ItemKind.PRODUCT, ItemStatus.PENDING, live=True),
+         item("a1", ItemKind.ADDON, ItemStatus.ACTIVE), item("d1", ItemKind.DOMAIN, ItemStatus.ACTIVE)],
         [txn("t1"), txn("t2"), txn("r1", "refund", refund_of="t1")],
     )
 
     who = {"order_id": "o1", "action_id": "a1", "action": "cancel_refund", "actor": "billing"}
     plan = _plan_cancel(order, ActionType.CANCEL_REFUND, who)
 
-    # THEN only the products with an account are terminated and only t2 is refunded
+    # THEN every item with a live account is terminated, whatever its status, and only t2 is refunded
     assert plan.payload == CancelPayload(**who, items=[TerminateTask("p1", "terminate:p1"),
-                                                       TerminateTask("p2", "terminate:p2")],
+                                                       TerminateTask("p2", "terminate:p2"),
+                                                       TerminateTask("p3", "terminate:p3")],
                                          payments=[RefundTask("t2", "refund:t2")], refund=True)
-    assert [s.name for s in plan.steps] == ["terminate:p1", "terminate:p2", "cancel_invoice", "refund:t2",
-                                            "cancel_order"]
+    assert [s.name for s in plan.steps] == ["terminate:p1", "terminate:p2", "terminate:p3", "cancel_invoice",
+                                            "refund:t2", "cancel_order"]
     assert {s.status for s in plan.steps} == {"PENDING"}
     fraud = _plan_cancel(order, ActionType.FRAUD, {**who, "action": "fraud"})
     assert isinstance(fraud.payload, CancelPayload) and fraud.payload.payments == []

@@ -37,6 +37,9 @@ class Account:
     client_id: str
     client_name: str
     client_email: str
+    # the command this is part of (the action's id): its idempotency key is its own, so a create
+    # after a terminate is a new command for the receiver, while retries of one command share it
+    command_id: str = ""
 
     def __repr__(self) -> str:  # never print the password
         return f"Account(order_id={self.order_id!r}, item_id={self.item_id!r}, username={self.username!r})"
@@ -104,6 +107,8 @@ class WebhookModule:
         if command == "create" and account.password:
             payload["account"]["password"] = account.password  # type: ignore[index]
         key = f"orderdesk:{account.order_id}:{account.item_id}:{command}"
+        if account.command_id:
+            key += f":{account.command_id}"
         post_signed(self.server.url or "", payload, self.secret, idempotency_key=key,
                     redact_secrets=(account.password,))
 

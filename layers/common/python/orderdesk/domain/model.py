@@ -74,6 +74,42 @@ class PendingAction:
 
 
 @dataclass
+class ServiceAccount:
+    """A product's account on its server, apart from the item's status: `exists` says whether
+    the account is live there. Only a module command (create, terminate) changes it."""
+
+    server_id: str | None = None
+    username: str | None = None
+    exists: bool = False
+
+
+class RegistrationState:
+    NONE = "none"  # never sent to a registrar
+    PENDING = "pending"  # sent; the registry has not confirmed yet
+    ACTIVE = "active"
+    FAILED = "failed"
+
+
+@dataclass
+class DomainRegistration:
+    """A domain's state at its registrar, apart from the item's status."""
+
+    state: str = RegistrationState.NONE
+    reference: str | None = None
+    since: str | None = None  # when it entered this state
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class Attention:
+    """Something an operator should look at: what the order says and what is real disagree."""
+
+    code: str  # live_service | domain_waiting | refund_owed | failed_item
+    item_id: str | None
+    message: str
+
+
+@dataclass
 class OrderItem:
     id: str
     kind: ItemKind
@@ -94,6 +130,8 @@ class OrderItem:
     registrar: str | None = None
     # the last provisioning/termination outcome of this item (visible when a step failed)
     last_error: str | None = None
+    account: ServiceAccount = field(default_factory=ServiceAccount)
+    registration: DomainRegistration | None = None  # domains only
 
 
 @dataclass
@@ -105,6 +143,10 @@ class Transaction:
     amount: Decimal
     at: str
     refund_of: str | None = None
+    # a refund: "done" when the gateway paid it back (or an operator confirmed they did), "owed"
+    # when it is recorded but someone must still pay the money back by hand
+    state: str = "done"
+    reference: str | None = None  # the operator's reference when confirming an owed refund
 
 
 @dataclass
@@ -131,6 +173,7 @@ class Invoice:
     date_paid: str | None
     payment_method: str
     transactions: list[Transaction] = field(default_factory=list)
+    version: int = 0  # as stored: a write of the invoice is guarded on the version it was read at
 
     @staticmethod
     def totals(lines: list[InvoiceLine], discount: Decimal, tax: Decimal = ZERO) -> tuple[Decimal, Decimal]:
@@ -144,6 +187,13 @@ class Invoice:
 
     def refunded_amount(self) -> Decimal:
         return money_sum(t.amount for t in self.transactions if t.type == "refund")
+
+    def open_balance(self) -> Decimal:
+        """What is still to pay: total - payments + refunds (a refund gives back what was paid)."""
+        return quantize(self.total - self.paid_amount() + self.refunded_amount())
+
+    def owed_refunds(self) -> list[Transaction]:
+        return [t for t in self.transactions if t.type == "refund" and t.state == "owed"]
 
     def refunded_payment_ids(self) -> set[str]:
         return {t.refund_of for t in self.transactions if t.type == "refund" and t.refund_of}
@@ -234,8 +284,10 @@ class Order:
     skip_fraud_check: bool = False
     flagged_for_review: bool = False
     version: int = 0
+    detail_loaded: bool = False  # read whole (items, invoice): what a change that moves them needs
     items: list[OrderItem] = field(default_factory=list)
     invoice: Invoice | None = None
+    attention: list[Attention] = field(default_factory=list)
     history: list[HistoryEntry] = field(default_factory=list)
     admin_notes: list[Note] = field(default_factory=list)
     actions: list[Action] = field(default_factory=list)

@@ -24,9 +24,24 @@ class OrderFilter:
     min_total: Decimal | None = None
     max_total: Decimal | None = None
     q: str | None = None
+    attention: bool | None = None  # True: only the orders needing attention
 
 
 @dataclass
 class OrderPage:
     orders: list[Order]
     last_sort_key: str | None  # where the next page starts (exclusive); None when no more
+
+
+ATTENTION = "Attention"  # the count of orders needing attention, beside the status counts
+
+
+@dataclass(frozen=True)
+class Counted:
+    """What the status counters count an order as: its status, and whether it needs attention."""
+
+    status: OrderStatus
+    attention: bool = False
+
+    def columns(self) -> set[str]:
+        return {self.status.value} | ({ATTENTION} if self.attention else set())

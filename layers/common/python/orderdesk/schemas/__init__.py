@@ -60,12 +60,15 @@ if TYPE_CHECKING:
     from .invoices import PaymentIn as PaymentIn
     from .invoices import TransactionOut as TransactionOut
     from .order_detail import AffiliateAssignIn as AffiliateAssignIn
+    from .order_detail import DomainRegistrationOut as DomainRegistrationOut
     from .order_detail import HistoryOut as HistoryOut
     from .order_detail import NoteIn as NoteIn
     from .order_detail import NoteOut as NoteOut
     from .order_detail import OrderItemOut as OrderItemOut
     from .order_detail import OrderOut as OrderOut
+    from .order_detail import ServiceAccountOut as ServiceAccountOut
     from .orders import AffiliateRefOut as AffiliateRefOut
+    from .orders import AttentionOut as AttentionOut
     from .orders import ClientRefOut as ClientRefOut
     from .orders import CreateOrderIn as CreateOrderIn
     from .orders import OrderItemIn as OrderItemIn
@@ -82,8 +85,9 @@ AREAS: dict[str, tuple[str, ...]] = {
     "directory": ("ClientIn", "AffiliateIn", "ServerIn", "ClientQuery", "ClientOut", "ClientListOut", "AffiliateOut",
                   "AffiliateListOut", "ServerOut", "ServerListOut"),
     "orders": ("OrderItemIn", "CreateOrderIn", "OrderQuery", "ClientRefOut", "AffiliateRefOut", "PendingActionOut",
-               "OrderSummaryOut", "OrderListOut", "StatusCountOut"),
-    "order_detail": ("AffiliateAssignIn", "NoteIn", "OrderItemOut", "HistoryOut", "NoteOut", "OrderOut"),
+               "AttentionOut", "OrderSummaryOut", "OrderListOut", "StatusCountOut"),
+    "order_detail": ("AffiliateAssignIn", "NoteIn", "ServiceAccountOut", "DomainRegistrationOut", "OrderItemOut",
+                     "HistoryOut", "NoteOut", "OrderOut"),
     "actions": ("AcceptItemIn", "AcceptIn", "CancelIn", "ActionStepOut", "ActionOut", "ActionEnvelope"),
     "invoices": ("PaymentIn", "TransactionOut", "InvoiceLineOut", "InvoiceOut", "InvoiceSummaryOut"),
     "fraud": ("FraudSignalOut", "FraudCheckOut"),

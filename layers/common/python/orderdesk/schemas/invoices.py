@@ -30,6 +30,8 @@ class TransactionOut(Out):
     amount: MoneyOut
     at: str
     refund_of: str | None
+    state: Literal["done", "owed"] = Field(description="a refund: done (paid back) or owed (to pay back by hand)")
+    reference: str | None = None
 
 
 class InvoiceLineOut(Out):

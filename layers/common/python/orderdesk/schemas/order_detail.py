@@ -3,7 +3,7 @@ small changes made on it: its affiliate, a note."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -28,6 +28,21 @@ class NoteIn(Strict):
 # -- responses ---------------------------------------------------------------------------------
 
 
+class ServiceAccountOut(Out):
+    """The item's account on its server, apart from its status: `exists` says it is live there."""
+
+    server_id: str | None
+    username: str | None
+    exists: bool
+
+
+class DomainRegistrationOut(Out):
+    state: Literal["none", "pending", "active", "failed"]
+    reference: str | None
+    since: str | None
+    detail: str | None
+
+
 class OrderItemOut(Out):
     id: str
     kind: ItemKind
@@ -45,6 +60,8 @@ class OrderItemOut(Out):
     period_years: int | None
     registrar: str | None
     last_error: str | None
+    account: ServiceAccountOut
+    registration: DomainRegistrationOut | None
 
 
 class HistoryOut(Out):

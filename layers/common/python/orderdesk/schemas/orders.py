@@ -85,6 +85,8 @@ class OrderQuery(Strict):
     min_total: Annotated[str, Field(pattern=MONEY_PATTERN)] | None = None
     max_total: Annotated[str, Field(pattern=MONEY_PATTERN)] | None = None
     q: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    attention: Annotated[bool, Field(description="true: only the orders needing attention (their "
+                                                 "`attention` list is not empty), from an index")] | None = None
     limit: Annotated[int, Field(ge=1, le=100)] = 25
     cursor: Annotated[str, Field(max_length=2000)] | None = None
 
@@ -103,6 +105,12 @@ class ClientRefOut(Out):
 class AffiliateRefOut(Out):
     id: str
     name: str
+
+
+class AttentionOut(Out):
+    code: Literal["live_service", "domain_waiting", "refund_owed", "failed_item"]
+    item_id: str | None
+    message: str
 
 
 class PendingActionOut(Out):
@@ -128,6 +136,7 @@ class OrderSummaryOut(Out):
     affiliate: AffiliateRefOut | None
     pending_action: PendingActionOut | None
     flagged_for_review: bool
+    attention: list[AttentionOut]
 
 
 class OrderListOut(Out):
@@ -136,5 +145,5 @@ class OrderListOut(Out):
 
 
 class StatusCountOut(Out):
-    status: OrderStatus
+    status: Annotated[str, Field(description="an order status, or `Attention`: the orders needing attention")]
     count: int

@@ -11,6 +11,7 @@ consumer (`delete_order`)."""
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -28,8 +29,10 @@ from ..domain.errors import (
     TransitionNotAllowed,
     ValidationFailed,
 )
-from ..domain.model import Action, ActionStep, HistoryEntry, Order, iso, new_id, utcnow
-from ..domain.statuses import ActionStatus, ActionType, ItemKind, ItemStatus, OrderStatus
+from ..domain.items import has_live_service, needs_provisioning
+from ..domain.model import Action, ActionStep, HistoryEntry, Invoice, Order, iso, new_id, utcnow
+from ..domain.money import ZERO
+from ..domain.statuses import ActionStatus, ActionType, InvoiceStatus, ItemKind, ItemStatus, OrderStatus
 from ..domain.transitions import check_transition
 from ..observability import logger
 from ..retry import retry_on_conflict
@@ -37,7 +40,6 @@ from .ports import stores
 from .workflow_contract import (
     FINAL_STEP,
     LABELS,
-    TERMINABLE,
     WELCOME_STEP,
     WORKFLOW_ACTIONS,
     AcceptPayload,
@@ -155,9 +157,10 @@ def _start_action_once(order_id: str, action_type: ActionType, params: dict[str,
             except NotFound:
                 pass
         raise
+    item_status = {i.id: i.status for i in order.items}
     try:
         for item_id, fields in plan.item_fields.items():
-            data.writes.update_item(order.id, item_id, expect_status=ItemStatus.PENDING, **fields)
+            data.writes.update_item(order.id, item_id, expect_status=item_status[item_id], **fields)
         started = workflows.start(machine, name, as_dict(plan.payload))
     except Exception as exc:
         # the workflow never started: nothing may keep the order locked
@@ -200,7 +203,7 @@ def _plan_accept(order: Order, params: dict[str, Any], actor_fields: dict[str, s
     if errors:
         raise ValidationFailed("invalid accept request", errors)
 
-    todo = [i for i in order.items if i.status is ItemStatus.PENDING]
+    todo = [i for i in order.items if needs_provisioning(i)]
     steps = [ActionStep(name=provision_step(i), status="PENDING") for i in todo]
     send_email = bool(params.get("send_welcome_email", True))
     if send_email:
@@ -229,7 +232,7 @@ def _plan_accept(order: Order, params: dict[str, Any], actor_fields: dict[str, s
         public_items[item.id] = {k: v for k, v in opts.items() if k != "password"} | {
             "password_set": bool(opts.get("password"))}
     skipped = len(order.items) - len(todo)
-    summary = f"{len(todo)} item(s) to provision" + (f", {skipped} already done" if skipped else "")
+    summary = f"{len(todo)} item(s) to provision" + (f", {skipped} with a live account or Active" if skipped else "")
     return _Plan(steps=steps, payload=AcceptPayload(**actor_fields, items=tasks, send_welcome_email=send_email),
                  public_params={"items": public_items, "send_welcome_email": send_email}, summary=summary,
                  item_fields=item_fields)
@@ -237,7 +240,7 @@ def _plan_accept(order: Order, params: dict[str, Any], actor_fields: dict[str, s
 
 def _plan_cancel(order: Order, action_type: ActionType, actor_fields: dict[str, str]) -> _Plan:
     refund = action_type is ActionType.CANCEL_REFUND
-    terminate = [i for i in order.items if i.kind is not ItemKind.DOMAIN and i.status in TERMINABLE]
+    terminate = [i for i in order.items if has_live_service(i)]  # whatever its status
     payments: list[str] = []
     if refund and order.invoice is not None:
         done = order.invoice.refunded_payment_ids()
@@ -292,11 +295,28 @@ def back_to_pending(order_id: str, actor: str) -> Order:
             history.append(HistoryEntry(
                 at=now, actor=actor, action="items set back to pending", from_=None, to=ItemStatus.PENDING.value,
                 detail="; ".join(f"{i.description} ({i.id}) {i.status.value}" for i in moved)[:2000]))
+        invoice = reopened(order.invoice, now)
+        if invoice is not None and order.invoice is not None:
+            history.append(HistoryEntry(at=now, actor=actor, action="invoice re-opened", from_=order.invoice.status.value,
+                                        to=invoice.status.value, detail=f"{invoice.id}: balance {invoice.balance}"))
         data.writes.apply(order, OrderChange(to_status=OrderStatus.PENDING, item_status=ItemStatus.PENDING,
-                                             history=history))
+                                             invoice=invoice, history=history))
         return data.orders.get_order(order_id)
 
     return retry_on_conflict(move, attempts=4)
+
+
+def reopened(invoice: Invoice | None, now: str) -> Invoice | None:
+    """A Cancelled or Refunded invoice of an order set back to pending, open again: its balance and
+    status recomputed from its transactions (Unpaid while anything is due, Paid at zero), so it
+    takes payments again. None when there is nothing to re-open."""
+    if invoice is None or invoice.status not in (InvoiceStatus.CANCELLED, InvoiceStatus.REFUNDED):
+        return None
+    out = copy.deepcopy(invoice)
+    out.balance = invoice.open_balance()
+    out.status = InvoiceStatus.PAID if out.balance <= ZERO else InvoiceStatus.UNPAID
+    out.date_paid = (invoice.date_paid or now) if out.status is InvoiceStatus.PAID else None
+    return out
 
 
 def delete_order(order_id: str, actor: str) -> None:

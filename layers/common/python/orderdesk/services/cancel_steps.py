@@ -13,17 +13,17 @@ from typing import Any
 from ..adapters.aws import aws_errors_are_transient
 from ..adapters.gateways import gateway_for
 from ..adapters.idempotency import once_per_key
-from ..adapters.provisioning import Account, module_for
+from ..domain.changes import OrderChange
 from ..domain.errors import ConcurrentUpdate, PermanentError
+from ..domain.items import has_live_service
 from ..domain.model import CreditChange, Transaction, iso, new_id, utcnow
 from ..domain.money import fmt
-from ..domain.statuses import ActionType, InvoiceStatus, ItemKind, ItemStatus
+from ..domain.statuses import ActionType, InvoiceStatus, ItemStatus
 from ..retry import retry_on_conflict
-from .accept_steps import first_domain
+from . import module_commands
 from .ports import stores
 from .workflow_contract import (
     CANCEL_INVOICE_STEP,
-    TERMINABLE,
     ItemResult,
     RefundInput,
     RefundResult,
@@ -32,35 +32,26 @@ from .workflow_contract import (
     TerminateInput,
     as_dict,
 )
-from .workflow_runtime import change_item, item_of, item_text, owned_order, server_of, step
+from .workflow_runtime import change_item, item_of, item_text, owned_order, step
 
 
 @aws_errors_are_transient
 def terminate_item(event: dict[str, Any]) -> dict[str, Any]:
-    """Per active product: module terminate (the account removed from its server), then the item
-    goes to Cancelled (or Fraud) at once, so a rerun never terminates it again."""
+    """Per item with a live account, whatever its status: module terminate (the account removed from
+    its server), then the item goes to Cancelled (or Fraud) at once with its account no longer
+    live, so a rerun never terminates it again."""
     inp = TerminateInput.parse(event)
     task = inp.item
     final = ItemStatus.FRAUD if inp.action is ActionType.FRAUD else ItemStatus.CANCELLED
     with step(inp, task.step) as outcome:
         order = owned_order(inp)
         item = item_of(order, task.item_id)
-        if item.status not in TERMINABLE or item.kind is ItemKind.DOMAIN:
+        if not has_live_service(item):
             outcome.skip()
             return as_dict(ItemResult(item_id=item.id, step=task.step, status=item.status.value, skipped=True))
-        found = server_of(item.server_id)
-        if found is None or found[0].module == "none":
-            detail = "no module command (manual)"
-        else:
-            server, credentials = found
-            account = Account(
-                order_id=order.id, item_id=item.id, product=item.description, billing_cycle=item.billing_cycle,
-                username=item.username, password=None, domain=item.domain or first_domain(order),
-                client_id=order.client.id, client_name=order.client.name, client_email=order.client.email)
-            module_for(server, credentials).terminate(account)
-            detail = f"account {item.username or ''} removed from {server.name} ({server.module})"
-        change_item(inp, item, final, inp.history("item terminated", from_=item.status.value, to=final.value,
-                                                  detail=f"{item_text(item)}: {detail}"))
+        done = module_commands.terminate(inp, order, item, final)
+        change_item(inp, item, done.status, inp.history("item terminated", from_=item.status.value, to=final.value,
+                                                        detail=f"{item_text(item)}: {done.detail}"), **done.fields)
     return as_dict(ItemResult(item_id=item.id, step=task.step, status=final.value))
 
 
@@ -68,18 +59,18 @@ def terminate_item(event: dict[str, Any]) -> dict[str, Any]:
 def cancel_invoice(event: dict[str, Any]) -> dict[str, Any]:
     """The invoice goes to Cancelled (a Refunded one stays so)."""
     inp = StepInput.parse(event)
-    invoices = stores().invoices
     with step(inp, CANCEL_INVOICE_STEP) as outcome:
-        order = owned_order(inp)
 
         def cancel() -> None:
-            invoice, version = invoices.get_invoice_versioned(order.invoice_id)
-            if invoice.status in (InvoiceStatus.CANCELLED, InvoiceStatus.REFUNDED):
+            order = owned_order(inp)
+            invoice = order.invoice
+            if invoice is None or invoice.status in (InvoiceStatus.CANCELLED, InvoiceStatus.REFUNDED):
                 outcome.skip()
                 return
-            before, invoice.status = invoice.status, InvoiceStatus.CANCELLED
-            invoices.save_invoice(invoice, version, inp.history("invoice cancelled", from_=before.value,
-                                                                to=invoice.status.value, detail=invoice.id))
+            history = inp.history("invoice cancelled", from_=invoice.status.value, to=InvoiceStatus.CANCELLED.value,
+                                  detail=invoice.id)
+            stores().writes.apply(order, OrderChange(invoice_status=InvoiceStatus.CANCELLED, history=[history]),
+                                  holder=inp.action_id)
 
         retry_on_conflict(cancel)
     return as_dict(StepDone(outcome=InvoiceStatus.CANCELLED.value))
@@ -109,8 +100,7 @@ def refund_payment(event: dict[str, Any], lambda_context: Any = None) -> dict[st
 
 
 def _refund_once(inp: StepInput, data: dict[str, Any]) -> dict[str, Any]:
-    invoices = stores().invoices
-    invoice, _ = invoices.get_invoice_versioned(data["invoice_id"])
+    invoice = stores().invoices.get_invoice(data["invoice_id"])
     payment = next((t for t in invoice.transactions if t.type == "payment" and t.id == data["payment_id"]), None)
     if payment is None:
         raise PermanentError(f"payment {data['payment_id']} is not on invoice {invoice.id}")
@@ -125,7 +115,10 @@ def _refund_once(inp: StepInput, data: dict[str, Any]) -> dict[str, Any]:
         payment, payment.amount, refund_key(invoice.id, payment.id))
 
     def record() -> dict[str, Any]:
-        current, version = invoices.get_invoice_versioned(data["invoice_id"])
+        order = owned_order(inp)
+        current = order.invoice
+        if current is None:
+            raise PermanentError(f"order {order.id} has no invoice")
         done = recorded(current.transactions)
         if done is not None:
             return {"refund_id": done.id, "transaction_id": done.transaction_id, "repeat": True}
@@ -138,7 +131,8 @@ def _refund_once(inp: StepInput, data: dict[str, Any]) -> dict[str, Any]:
             f"refund {refund.transaction_id}{note}"))
         credit = [CreditChange(client_id=refund.to_credit_of, amount=payment.amount, reason="refund",
                                ref=txn.id)] if refund.to_credit_of else []
-        invoices.save_invoice(current, version, history, sync_order_status=False, credit=credit)
+        stores().writes.apply(order, OrderChange(invoice=current, credit=credit, history=[history]),
+                              holder=inp.action_id)
         return {"refund_id": txn.id, "transaction_id": txn.transaction_id}
 
     try:

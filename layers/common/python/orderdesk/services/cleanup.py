@@ -170,7 +170,7 @@ def _clear_if_still_held(order_id: str, action_id: str, reason: str) -> None:
     data = stores()
 
     def release() -> None:
-        order = data.orders.get_order_header(order_id)
+        order = data.orders.get_order(order_id)
         if order.pending_action is None or order.pending_action.action_id != action_id:
             return
         entry = HistoryEntry(at=iso(utcnow()), actor=ACTOR, action="stale lock released", from_=None, to=None,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..domain.errors import DuplicateTransaction, TransitionNotAllowed, ValidationFailed
-from ..domain.model import HistoryEntry, Invoice, Transaction, iso, new_id, utcnow
+from ..domain.changes import OrderChange
+from ..domain.errors import DuplicateTransaction, NotFound, OrderNotFound, TransitionNotAllowed, ValidationFailed
+from ..domain.model import HistoryEntry, Invoice, Transaction, iso, new_id, order_id_of_invoice, utcnow
 from ..domain.money import ZERO, quantize
 from ..domain.statuses import InvoiceStatus
 from ..retry import retry_on_conflict
@@ -25,10 +26,19 @@ def record_payment(invoice_id: str, cmd: PaymentIn, actor: str) -> Invoice:
     """Add a payment; the invoice becomes `Paid` when its balance reaches zero. Not while an
     action holds the order (409): a Cancel & Refund plans its refunds when it starts, so a payment
     taken while it runs would never be refunded though the invoice ends Refunded."""
-    invoices = stores().invoices
+    data = stores()
+    order_id = order_id_of_invoice(invoice_id)
+    if order_id is None:
+        raise NotFound(f"invoice {invoice_id} not found")
 
     def record() -> Invoice:
-        invoice, version = invoices.get_invoice_versioned(invoice_id)
+        try:
+            order = data.orders.get_order(order_id)
+        except OrderNotFound as exc:
+            raise NotFound(f"invoice {invoice_id} not found") from exc
+        if order.invoice is None:
+            raise NotFound(f"invoice {invoice_id} not found")
+        invoice = order.invoice
         if any(t.type == "payment" and t.gateway == cmd.gateway and t.transaction_id == cmd.transaction_id
                for t in invoice.transactions):
             raise DuplicateTransaction(
@@ -54,7 +64,7 @@ def record_payment(invoice_id: str, cmd: PaymentIn, actor: str) -> Invoice:
         history = HistoryEntry(at=now, actor=actor, action="payment recorded", from_=before.value,
                                to=invoice.status.value,
                                detail=f"{cmd.amount} {invoice.currency} via {cmd.gateway} ({cmd.transaction_id})")
-        invoices.save_invoice(invoice, version, history, order_unlocked=True)
+        data.writes.apply(order, OrderChange(invoice=invoice, history=[history]))
         return invoice
 
     return retry_on_conflict(record)

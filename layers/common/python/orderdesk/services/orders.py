@@ -24,7 +24,7 @@ from ..domain.model import (
     utcnow,
 )
 from ..domain.money import ZERO, parse_money
-from ..domain.queries import OrderFilter
+from ..domain.queries import ATTENTION, OrderFilter
 from ..domain.statuses import InvoiceStatus, ItemKind, ItemStatus, OrderStatus
 from ..retry import retry_on_conflict
 from . import cursor
@@ -183,6 +183,7 @@ def list_orders(query: OrderQuery) -> OrderList:
         min_total=parse_money(query.min_total) if query.min_total else None,
         max_total=parse_money(query.max_total) if query.max_total else None,
         q=query.q,
+        attention=query.attention or None,
     )
     fp = cursor.fingerprint({k: v for k, v in f.__dict__.items()})
     after = cursor.decode(query.cursor, fp) if query.cursor else None
@@ -193,9 +194,10 @@ def list_orders(query: OrderQuery) -> OrderList:
     )
 
 
-def order_status_counts() -> list[tuple[OrderStatus, int]]:
+def order_status_counts() -> list[tuple[str, int]]:
+    """Orders per status, then `Attention`: the orders needing attention (kept from the stream)."""
     counts = stores().counters.status_counts()
-    return [(status, counts[status]) for status in OrderStatus]
+    return [(status.value, counts[status.value]) for status in OrderStatus] + [(ATTENTION, counts[ATTENTION])]
 
 
 def get_order(order_id: str) -> Order:

@@ -21,7 +21,6 @@ from ..domain.model import (
     BulkJob,
     BulkOrderState,
     Client,
-    CreditChange,
     FraudCheck,
     HistoryEntry,
     Invoice,
@@ -30,7 +29,7 @@ from ..domain.model import (
     OrderItem,
     Server,
 )
-from ..domain.queries import OrderFilter, OrderPage
+from ..domain.queries import Counted, OrderFilter, OrderPage
 from ..domain.statuses import ItemStatus, OrderStatus
 
 
@@ -76,10 +75,6 @@ class ActionStore(Protocol):
 
 class InvoiceStore(Protocol):
     def get_invoice(self, invoice_id: str) -> Invoice: ...
-    def get_invoice_versioned(self, invoice_id: str) -> tuple[Invoice, int]: ...
-    def save_invoice(self, invoice: Invoice, version: int, history: HistoryEntry | None = None, *,
-                     sync_order_status: bool = True, order_unlocked: bool = False,
-                     credit: Iterable[CreditChange] = ()) -> None: ...
 
 
 class ClientStore(Protocol):
@@ -111,9 +106,8 @@ class BulkJobStore(Protocol):
 
 
 class CounterStore(Protocol):
-    def status_counts(self) -> dict[OrderStatus, int]: ...
-    def count(self, order_id: str, version: int, status: OrderStatus | None, *,
-              uncounted_was: OrderStatus | None = None) -> bool: ...
+    def status_counts(self) -> dict[str, int]: ...
+    def count(self, order_id: str, version: int, now: Counted | None, *, uncounted_was: Counted | None = None) -> bool: ...
 
 
 class StreamImageReader(Protocol):

@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Self
 
 from ..domain.errors import PermanentError
 from ..domain.model import HistoryEntry, OrderItem, iso, utcnow
-from ..domain.statuses import ActionType, ItemKind, ItemStatus
+from ..domain.statuses import ActionType, ItemKind
 
 WORKFLOW_ACTIONS = frozenset({ActionType.ACCEPT, ActionType.CANCEL, ActionType.CANCEL_REFUND, ActionType.FRAUD})
 
@@ -37,10 +37,6 @@ FINAL_STEP = {
 }
 WELCOME_STEP = "welcome_email"
 CANCEL_INVOICE_STEP = "cancel_invoice"
-
-# items a cancel or fraud terminates through their module
-TERMINABLE = frozenset({ItemStatus.ACTIVE, ItemStatus.SUSPENDED})
-
 
 def label(action: str) -> str:
     try:

@@ -26,6 +26,7 @@ from ..domain.errors import (
     StepsFailed,
     TransientError,
 )
+from ..domain.items import has_live_service
 from ..domain.model import ActionStep, HistoryEntry, Order, OrderItem, Server, iso, utcnow
 from ..domain.statuses import ActionStatus, ActionType, InvoiceStatus, ItemStatus, OrderStatus
 from ..observability import logger
@@ -199,8 +200,11 @@ def finish(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def _final_change(inp: StepInput, order: Order, now: str) -> OrderChange:
+    live: dict[str, ItemStatus] = {}
     if inp.action is ActionType.ACCEPT:
         target, item_target, invoice_target = OrderStatus.ACTIVE, None, None
+        # an item whose account is live already was not created again: it is Active as it is
+        live = {i.id: ItemStatus.ACTIVE for i in order.items if has_live_service(i) and i.status is not ItemStatus.ACTIVE}
     elif inp.action is ActionType.FRAUD:
         target, item_target, invoice_target = OrderStatus.FRAUD, ItemStatus.FRAUD, None
     else:
@@ -210,6 +214,11 @@ def _final_change(inp: StepInput, order: Order, now: str) -> OrderChange:
         invoice_target = None
     history = [HistoryEntry(at=now, actor=inp.actor, action=f"{label(inp.action)} done", from_=order.status.value,
                             to=target.value, execution=inp.execution)]
+    if live:
+        history.append(HistoryEntry(at=now, actor=inp.actor, action="items updated", from_=None,
+                                    to=ItemStatus.ACTIVE.value, execution=inp.execution,
+                                    detail="; ".join(f"{item_text(i)} was {i.status.value}, its account live"
+                                                     for i in order.items if i.id in live)[:2000]))
     if item_target is not None:
         moved = [i for i in order.items if i.status is not item_target]
         if moved:
@@ -220,8 +229,8 @@ def _final_change(inp: StepInput, order: Order, now: str) -> OrderChange:
         history.append(HistoryEntry(at=now, actor=inp.actor, action="invoice refunded",
                                     from_=order.invoice.status.value, to=invoice_target.value,
                                     detail=order.invoice.id, execution=inp.execution))
-    return OrderChange(to_status=target, item_status=item_target, invoice_status=invoice_target, history=history,
-                       clear_lock=True)
+    return OrderChange(to_status=target, item_status=item_target, item_statuses=live, invoice_status=invoice_target,
+                       history=history, clear_lock=True)
 
 
 def record_failure(event: dict[str, Any]) -> dict[str, Any]:
@@ -252,7 +261,7 @@ def fail_action(order_id: str, action_id: str, reason: str, *, actor: str, execu
         history = HistoryEntry(at=now, actor=actor, action=f"{label(action.type)} failed", from_=None, to=None,
                                detail=reason[:1000], execution=execution or action.execution_arn)
         try:
-            order = data.orders.get_order_header(order_id)
+            order = data.orders.get_order(order_id)  # whole: its end recomputes the attention list
         except OrderNotFound:
             data.actions.close_action(action, None)
             return action

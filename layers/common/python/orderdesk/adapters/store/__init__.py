@@ -27,7 +27,8 @@ def dynamodb_stores(settings: Settings) -> Stores:
 
     bind_models()  # the records point at the configured table from here on
     shards = settings.status_shards
-    return Stores(orders=Orders(shards), writes=OrderWrites(shards), actions=Actions(shards),
-                  invoices=Invoices(shards), clients=Clients(), directory=Directory(),
+    return Stores(orders=Orders(shards), writes=OrderWrites(shards, settings.domain_wait_hours),
+                  actions=Actions(shards, settings.domain_wait_hours),
+                  invoices=Invoices(), clients=Clients(), directory=Directory(),
                   bulk_jobs=BulkJobs(settings.record_ttl_days), counters=Counters(shards),
                   images=StreamImages(), published_events=PublishedEvents(settings.record_ttl_days))

@@ -21,9 +21,9 @@ from .table import condition_failed, conflicted, transaction, translated
 
 @translated
 class Actions:
-    def __init__(self, shards: int) -> None:
+    def __init__(self, shards: int, wait_hours: int = 24) -> None:
         self.shards = shards
-        self.writes = OrderWrites(shards)
+        self.writes = OrderWrites(shards, wait_hours)
 
     def start_action(self, order: Order, action: Action, allowed: frozenset[OrderStatus],
                      history: HistoryEntry) -> None:

@@ -9,8 +9,7 @@ from ...domain.errors import ConcurrentUpdate, NotFound
 from ...domain.model import Client, CreditChange
 from . import keys, mappers
 from . import records as r
-from .order_writes import TxOp
-from .table import condition_failed, translated
+from .table import TxOp, condition_failed, translated
 
 
 @translated

@@ -31,6 +31,8 @@ page needs no second read:
 * `by_client`: CLIENT#<client id> / <placed_at>#<id> — one client's orders.
 * `by_type`: CLIENT|AFFILIATE|SERVER / <lower name>#<id> — the small lists; and, sparse,
   LOCKED#<shard> / <started_at>#<order id> on an order only while it carries a pending action.
+* `by_attention` (sparse): ATTENTION#<shard> / <placed_at>#<id> on an order only while its
+  attention list is not empty.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ BY_STATUS = "by_status"
 BY_ALL = "by_all"
 BY_CLIENT = "by_client"
 BY_TYPE = "by_type"
+BY_ATTENTION = "by_attention"
 
 ORDER_SK = "ORDER"
 FRAUD_SK = "ORDER#FRAUD"
@@ -104,6 +107,10 @@ def all_orders_partition(shard: int) -> str:
 
 def client_orders_partition(client_id: str) -> str:
     return f"CLIENT#{client_id}"
+
+
+def attention_partition(shard: int) -> str:
+    return f"ATTENTION#{shard}"
 
 
 def locked_partition(shard: int) -> str:

@@ -10,8 +10,10 @@ from ...domain.model import (
     ActionStep,
     Affiliate,
     AffiliateRef,
+    Attention,
     Client,
     ClientRef,
+    DomainRegistration,
     FraudCheck,
     FraudSignal,
     HistoryEntry,
@@ -22,6 +24,7 @@ from ...domain.model import (
     OrderItem,
     PendingAction,
     Server,
+    ServiceAccount,
     Transaction,
     new_id,
 )
@@ -47,7 +50,13 @@ def order_from(rec: r.OrderRecord) -> Order:
         skip_fraud_check=bool(rec.skip_fraud_check),
         flagged_for_review=bool(rec.flagged_for_review),
         version=int(rec.version or 0),
+        attention=[Attention(code=a["code"], item_id=a.get("item_id"), message=a.get("message", ""))
+                   for a in rec.attention or []],
     )
+
+
+def attention_dicts(attention: list[Attention]) -> list[dict[str, Any]]:
+    return [{"code": a.code, "item_id": a.item_id, "message": a.message} for a in attention]
 
 
 def order_record(order: Order, search: str, shards: int) -> r.OrderRecord:
@@ -80,7 +89,23 @@ def item_from(rec: r.ItemRecord, payment_status: PaymentStatus) -> OrderItem:
         has_password=rec.password_enc is not None, domain=rec.domain, registration_type=rec.registration_type,
         period_years=int(rec.period_years) if rec.period_years is not None else None,
         registrar=rec.registrar, last_error=rec.last_error,
+        account=ServiceAccount(server_id=rec.server_id, username=rec.username, exists=_account_exists(rec)),
+        registration=DomainRegistration(**rec.registration) if rec.registration else (
+            DomainRegistration() if rec.item_kind == ItemKind.DOMAIN.value else None),
     )
+
+
+def _account_exists(rec: r.ItemRecord) -> bool:
+    if rec.account_exists is not None:
+        return bool(rec.account_exists)
+    # an item stored before accounts were recorded: a product on a server that was Active or
+    # Suspended had its account created by the Accept that made it so
+    return (rec.item_kind != ItemKind.DOMAIN.value and rec.server_id is not None
+            and rec.status in (ItemStatus.ACTIVE.value, ItemStatus.SUSPENDED.value))
+
+
+def registration_dict(reg: DomainRegistration) -> dict[str, Any]:
+    return {"state": reg.state, "reference": reg.reference, "since": reg.since, "detail": reg.detail}
 
 
 def item_record(order_id: str, position: int, item: OrderItem, password_enc: str | None) -> r.ItemRecord:
@@ -88,7 +113,7 @@ def item_record(order_id: str, position: int, item: OrderItem, password_enc: str
         pk=keys.order_pk(order_id), sk=keys.item_sk(item.id), id=item.id, order_id=order_id, position=position,
         item_kind=item.kind.value, description=item.description, billing_cycle=item.billing_cycle,
         amount=item.amount, status=item.status.value, server_id=item.server_id, username=item.username,
-        module=item.module, password_enc=password_enc, domain=item.domain,
+        module=item.module, password_enc=password_enc, domain=item.domain, account_exists=item.account.exists,
         registration_type=item.registration_type, period_years=item.period_years, registrar=item.registrar,
     )
 
@@ -99,7 +124,7 @@ def invoice_from(rec: r.InvoiceRecord) -> Invoice:
         lines=[InvoiceLine(**line) for line in rec.lines], subtotal=rec.subtotal, discount=rec.discount,
         tax=rec.tax, total=rec.total, balance=rec.balance, currency=rec.currency, due_date=rec.due_date,
         date_paid=rec.date_paid, payment_method=rec.payment_method,
-        transactions=[Transaction(**t) for t in rec.transactions],
+        transactions=[Transaction(**t) for t in rec.transactions], version=int(rec.version or 0),
     )
 
 
@@ -115,8 +140,11 @@ def invoice_record(invoice: Invoice) -> r.InvoiceRecord:
 
 
 def txn_dict(t: Transaction) -> dict[str, Any]:
-    return {"id": t.id, "type": t.type, "gateway": t.gateway, "transaction_id": t.transaction_id,
-            "amount": t.amount, "at": t.at, "refund_of": t.refund_of}
+    out = {"id": t.id, "type": t.type, "gateway": t.gateway, "transaction_id": t.transaction_id,
+           "amount": t.amount, "at": t.at, "refund_of": t.refund_of}
+    if t.type == "refund":
+        out.update({"state": t.state, "reference": t.reference})
+    return out
 
 
 def history_from(rec: r.HistoryRecord) -> HistoryEntry:

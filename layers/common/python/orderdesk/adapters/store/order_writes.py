@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
@@ -27,15 +27,26 @@ from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
 
+from ...domain.attention import attention_of
 from ...domain.changes import UNCHANGED, OrderChange
 from ...domain.errors import ActionInProgress, ConcurrentUpdate
-from ...domain.model import BulkDecision, BulkOrderState, HistoryEntry, Order, PendingAction
-from ...domain.statuses import ItemStatus, OrderStatus, PaymentStatus, payment_status_of
+from ...domain.model import (
+    Attention,
+    BulkDecision,
+    BulkOrderState,
+    DomainRegistration,
+    HistoryEntry,
+    Invoice,
+    Order,
+    PendingAction,
+    utcnow,
+)
+from ...domain.statuses import ItemStatus, OrderStatus, payment_status_of
 from . import keys, mappers, orders
 from . import records as r
-from .table import client, condition_failed, conflicted, table_name, transaction, translated
+from .clients import credit_op
+from .table import TxOp, client, condition_failed, conflicted, table_name, transaction, translated
 
-TxOp = Callable[[TransactWrite], None]
 BULK_ACTION = "bulk status change"
 
 
@@ -54,6 +65,24 @@ def lock_fields(order_id: str, lock: PendingAction | None, shards: int) -> list[
             r.OrderRecord.gsi4sk.set(keys.lock_sort_key(lock.started_at, order_id))]
 
 
+def attention_fields(order: Order, attention: list[Attention], shards: int) -> list[Any]:
+    """The attention list on the order record, with its sparse `by_attention` entry while it is
+    not empty (so the orders needing attention are listed from an index, never a scan)."""
+    if not attention:
+        return [r.OrderRecord.attention.remove(), r.OrderRecord.gsi5pk.remove(), r.OrderRecord.gsi5sk.remove()]
+    return [r.OrderRecord.attention.set(mappers.attention_dicts(attention)),
+            r.OrderRecord.gsi5pk.set(keys.attention_partition(keys.shard_of(order.id, shards))),
+            r.OrderRecord.gsi5sk.set(keys.sort_key(order.placed_at, order.id))]
+
+
+def invoice_fields(invoice: Invoice) -> list[Any]:
+    """What a change of an invoice writes: its status, balance, transactions and date paid."""
+    return [r.InvoiceRecord.status.set(invoice.status.value), r.InvoiceRecord.balance.set(invoice.balance),
+            r.InvoiceRecord.transactions.set([mappers.txn_dict(t) for t in invoice.transactions]),
+            r.InvoiceRecord.date_paid.set(invoice.date_paid) if invoice.date_paid
+            else r.InvoiceRecord.date_paid.remove()]
+
+
 def order_ref(order_id: str, version: int = 0) -> r.OrderRecord:
     """An order record to update. pynamodb adds `version + 1` for a record that carries a version
     (and sets it to 1 for one that does not): every write of an order bumps it, so it only grows."""
@@ -68,8 +97,9 @@ def lock_held(action_id: str) -> Condition:
 
 @translated
 class OrderWrites:
-    def __init__(self, shards: int) -> None:
+    def __init__(self, shards: int, wait_hours: int = 24) -> None:
         self.shards = shards
+        self.wait_hours = wait_hours
 
     # -- single changes ------------------------------------------------------------------------
 
@@ -91,13 +121,16 @@ class OrderWrites:
             raise
 
     def change_op(self, order: Order, change: OrderChange, *, holder: str | None = None) -> TxOp:
-        """The transaction parts of one change (see `apply`)."""
+        """The transaction parts of one change (see `apply`). A change of the status, items or
+        invoice, or the end of an action, recomputes the order's attention list from the order as
+        the change leaves it, so it needs the order read whole (`get_order`)."""
         actions: list[Any] = []
         if change.to_status is not None and change.to_status is not order.status:
             actions += [getattr(r.OrderRecord, name).set(value)
                         for name, value in status_fields(order.id, change.to_status, self.shards).items()]
-        if change.invoice_status is not None:
-            actions.append(r.OrderRecord.payment_status.set(payment_status_of(change.invoice_status).value))
+        invoice_status = change.invoice.status if change.invoice is not None else change.invoice_status
+        if invoice_status is not None:
+            actions.append(r.OrderRecord.payment_status.set(payment_status_of(invoice_status).value))
         if change.set_lock is not None:
             actions += lock_fields(order.id, change.set_lock, self.shards)
         elif change.clear_lock:
@@ -109,45 +142,43 @@ class OrderWrites:
                 r.OrderRecord.affiliate_id.remove(), r.OrderRecord.affiliate.remove()]
         if change.flagged_for_review is not None:
             actions.append(r.OrderRecord.flagged_for_review.set(change.flagged_for_review))
+        # while an action holds the order its state is in flux: the action's end recomputes it
+        if change.touches_what_attention_reads and (holder is None or change.clear_lock):
+            if not order.detail_loaded:
+                raise ValueError(f"order {order.id}: a change of its status, items or invoice needs it read whole")
+            actions += attention_fields(order, attention_of(change.after(order), utcnow(), self.wait_hours),
+                                        self.shards)
         condition: Condition = r.OrderRecord.status == order.status.value
         if holder is None:
             condition &= r.OrderRecord.pending_action.does_not_exist()
 
         def op(tx: TransactWrite) -> None:
-            rec = order_ref(order.id, order.version)
             if actions:
-                tx.update(rec, actions=actions, condition=condition)
+                tx.update(order_ref(order.id, order.version), actions=actions, condition=condition)
             else:
                 tx.condition_check(r.OrderRecord, keys.order_pk(order.id), keys.ORDER_SK,
                                    condition=condition & (r.OrderRecord.version == order.version))
-            if change.item_status is not None:
-                for item in order.items:
-                    if item.status is not change.item_status:
-                        tx.update(r.ItemRecord(pk=keys.order_pk(order.id), sk=keys.item_sk(item.id)),
-                                  actions=[r.ItemRecord.status.set(change.item_status.value)],
-                                  condition=r.ItemRecord.status == item.status.value)
-            if change.invoice_status is not None and order.invoice is not None:
+            for item in order.items:
+                target = change.item_target(item.id)
+                if target is not None and target is not item.status:
+                    tx.update(r.ItemRecord(pk=keys.order_pk(order.id), sk=keys.item_sk(item.id)),
+                              actions=[r.ItemRecord.status.set(target.value)],
+                              condition=r.ItemRecord.status == item.status.value)
+            if change.invoice is not None:
+                invoice = change.invoice
+                tx.update(r.InvoiceRecord(pk=keys.order_pk(order.id), sk=keys.INVOICE_SK, version=invoice.version),
+                          actions=invoice_fields(invoice), condition=r.InvoiceRecord.pk.exists())
+            elif change.invoice_status is not None and order.invoice is not None:
                 tx.update(r.InvoiceRecord(pk=keys.order_pk(order.id), sk=keys.INVOICE_SK, version=0),
                           actions=[r.InvoiceRecord.status.set(change.invoice_status.value)],
                           condition=r.InvoiceRecord.status == order.invoice.status.value, add_version_condition=False)
+            for credit in change.credit:
+                credit_op(credit)(tx)
             if change.fraud_check is not None:
                 tx.save(r.FraudCheckRecord(pk=keys.order_pk(order.id), sk=keys.FRAUD_SK,
                                            check=mappers.fraud_dict(change.fraud_check)))
             for seq, entry in enumerate(change.history):
                 tx.save(mappers.history_record(order.id, entry, seq))
-
-        return op
-
-    def payment_status_op(self, order_id: str, status: PaymentStatus, *, unlocked: bool) -> TxOp:
-        """The order's copy of its invoice's payment status (the list filters on it), moved with
-        the invoice. `unlocked`: only while no action holds the order."""
-        condition = r.OrderRecord.pk.exists()
-        if unlocked:
-            condition &= r.OrderRecord.pending_action.does_not_exist()
-
-        def op(tx: TransactWrite) -> None:
-            tx.update(order_ref(order_id), actions=[r.OrderRecord.payment_status.set(status.value)],
-                      condition=condition, add_version_condition=False)
 
         return op
 
@@ -249,8 +280,9 @@ class OrderWrites:
 
 
 def _item_actions(fields: dict[str, Any]) -> list[Any]:
-    return [getattr(r.ItemRecord, k).remove() if v is None else getattr(r.ItemRecord, k).set(v)
-            for k, v in fields.items()]
+    """Item fields (None removes one); a domain's registration given as the domain object."""
+    return [getattr(r.ItemRecord, k).remove() if v is None else getattr(r.ItemRecord, k).set(
+        mappers.registration_dict(v) if isinstance(v, DomainRegistration) else v) for k, v in fields.items()]
 
 
 def _order_key(order_id: str) -> dict[str, Any]:

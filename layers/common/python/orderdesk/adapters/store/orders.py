@@ -4,6 +4,7 @@ Which index serves which filter of GET /orders (see `OrderReads.list_orders`):
 
 * `number`        — the order-number guard record (GetItem), then the order's own partition.
 * `client_id`     — `by_client` (one partition, newest first).
+* `attention`     — `by_attention` (sparse: only orders needing attention), every shard.
 * `status`        — `by_status`, every write shard queried in parallel, merged newest first.
 * none of those   — `by_all`, every write shard in parallel.
 * `placed_from`/`placed_to` — the sort key of whichever index (`<placed_at>#<id>`): a key condition.
@@ -136,6 +137,7 @@ class Orders:
         pay = invoice.payment_status if invoice else order.payment_status
         order.items = [mappers.item_from(i, pay) for i in sorted(items, key=lambda i: int(i.position or 0))]
         order.invoice = invoice
+        order.detail_loaded = True
         order.admin_notes = notes
         order.history = history  # in key order: the time of each write
         order.actions = sorted(actions, key=lambda a: a.started_at)
@@ -172,6 +174,9 @@ class Orders:
         if f.client_id is not None:
             index, key_attr, partitions = keys.BY_CLIENT, r.OrderRecord.gsi3sk, [
                 keys.client_orders_partition(f.client_id)]
+        elif f.attention:
+            index, key_attr = keys.BY_ATTENTION, r.OrderRecord.gsi5sk
+            partitions = [keys.attention_partition(s) for s in range(self.shards)]
         elif f.status is not None:
             index, key_attr = keys.BY_STATUS, r.OrderRecord.gsi1sk
             partitions = [keys.status_partition(f.status.value, s) for s in range(self.shards)]
@@ -265,10 +270,12 @@ class Orders:
 
 def _filter_condition(f: OrderFilter, *, index: str) -> Condition | None:
     conds: list[Condition] = []
-    if f.status is not None and index in (keys.BY_CLIENT, "main"):
+    if f.status is not None and index in (keys.BY_CLIENT, keys.BY_ATTENTION, "main"):
         conds.append(r.OrderRecord.status == f.status.value)
     if f.client_id is not None and index == "main":
         conds.append(r.OrderRecord.client_id == f.client_id)
+    if f.attention and index != keys.BY_ATTENTION:
+        conds.append(r.OrderRecord.gsi5pk.exists())
     if f.payment_status is not None:
         conds.append(r.OrderRecord.payment_status == f.payment_status.value)
     if f.promo_code is not None:

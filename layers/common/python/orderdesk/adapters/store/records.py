@@ -112,6 +112,15 @@ class ClientOrdersIndex(GlobalSecondaryIndex["Record"]):
     gsi3sk = UnicodeAttribute(range_key=True)
 
 
+class AttentionIndex(GlobalSecondaryIndex["Record"]):
+    class Meta:
+        index_name = keys.BY_ATTENTION
+        projection = AllProjection()
+
+    gsi5pk = UnicodeAttribute(hash_key=True)
+    gsi5sk = UnicodeAttribute(range_key=True)
+
+
 def _type_index() -> GlobalSecondaryIndex[Any]:
     """A fresh index object per model: pynamodb binds an index class to one model."""
 
@@ -148,10 +157,14 @@ class OrderRecord(Record, discriminator="order"):
     # sweep reads the few locked orders instead of every order
     gsi4pk = UnicodeAttribute(null=True)
     gsi4sk = UnicodeAttribute(null=True)
+    # sparse: set only while the order's attention list is not empty (ATTENTION#<shard>)
+    gsi5pk = UnicodeAttribute(null=True)
+    gsi5sk = UnicodeAttribute(null=True)
     by_status = StatusIndex()
     by_all = AllOrdersIndex()
     by_client = ClientOrdersIndex()
     by_type = _type_index()
+    by_attention = AttentionIndex()
 
     id = UnicodeAttribute()
     number = UnicodeAttribute()
@@ -174,6 +187,7 @@ class OrderRecord(Record, discriminator="order"):
     flagged_for_review = BooleanAttribute(default=False)
     skip_fraud_check = BooleanAttribute(default=False)
     pending_action = JsonAttribute(null=True)
+    attention = JsonAttribute(null=True)  # [{"code", "item_id", "message"}], absent when none
     search = UnicodeAttribute()  # lower-cased client name, email, company and domains, for `q`
     version = VersionAttribute()
 
@@ -196,6 +210,8 @@ class ItemRecord(Record, discriminator="item"):
     period_years = NumberAttribute(null=True)
     registrar = UnicodeAttribute(null=True)
     last_error = UnicodeAttribute(null=True)
+    account_exists = BooleanAttribute(null=True)  # the account is live on its server (modules only)
+    registration = JsonAttribute(null=True)  # a domain's state at its registrar
 
 
 class InvoiceRecord(Record, discriminator="invoice"):
@@ -267,6 +283,7 @@ class StatsRecord(Record, discriminator="stats"):
     Active = NumberAttribute(default=0)
     Cancelled = NumberAttribute(default=0)
     Fraud = NumberAttribute(default=0)
+    Attention = NumberAttribute(default=0)  # orders whose attention list is not empty
 
 
 class ClientRecord(Record, discriminator="client"):
@@ -336,6 +353,7 @@ class CountedRecord(Record, discriminator="counted"):
     here and only for a newer version, so a redelivered stream record never counts twice."""
 
     status = UnicodeAttribute()
+    attention = BooleanAttribute(null=True)
     counted_version = NumberAttribute()
 
 

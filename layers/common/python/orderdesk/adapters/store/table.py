@@ -18,6 +18,7 @@ from ..aws import reraise
 from . import records
 
 T = TypeVar("T")
+TxOp = Callable[[TransactWrite], None]  # a part of a transaction, added by the module that knows it
 
 _lock = threading.Lock()
 _conn: tuple[tuple[str, str, str | None], Connection] | None = None

@@ -1,4 +1,5 @@
-"""The order counts per status behind GET /order-statuses, kept from the table's stream.
+"""The order counts per status, and of orders needing attention, behind GET /order-statuses,
+kept from the table's stream.
 
 A stream record of an order record (inserted, changed, removed) moves its count from the status
 the counters hold for it to its new status, once: the counters store records, beside the counts,
@@ -11,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ...domain.queries import Counted
 from ...domain.statuses import OrderStatus
 from ...retry import retry_on_conflict
 from ..ports import stores
@@ -21,10 +23,10 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class OrderImage:
-    """What the projections read of an order record's stream image."""
+    """What the counts read of an order record's stream image."""
 
     order_id: str
-    status: OrderStatus
+    counted: Counted
     version: int
 
     @classmethod
@@ -32,7 +34,8 @@ class OrderImage:
         """The order record image of a stream record (None for another record or no image)."""
         if not image or image.get("kind") != "order" or image.get("sk") != "ORDER":
             return None
-        return cls(order_id=str(image["id"]), status=OrderStatus(str(image["status"])),
+        return cls(order_id=str(image["id"]), counted=Counted(OrderStatus(str(image["status"])),
+                                                             attention=bool(image.get("attention"))),
                    version=int(image.get("version") or 0))
 
 
@@ -45,12 +48,12 @@ def order_changed(before: OrderImage | None, after: OrderImage | None) -> bool:
     """Count one change of an order record; True when a count moved."""
     counters = stores().counters
     if after is not None:
-        if before is not None and before.status is after.status:
-            return False  # its status did not change: nothing to count, nothing to read
-        was = before.status if before is not None else None
-        return retry_on_conflict(lambda: counters.count(after.order_id, after.version, after.status,
+        if before is not None and before.counted == after.counted:
+            return False  # nothing it is counted by changed: nothing to count, nothing to read
+        was = before.counted if before is not None else None
+        return retry_on_conflict(lambda: counters.count(after.order_id, after.version, after.counted,
                                                         uncounted_was=was))
     if before is not None:  # removed: no longer counted anywhere
         return retry_on_conflict(lambda: counters.count(before.order_id, before.version + 1, None,
-                                                        uncounted_was=before.status))
+                                                        uncounted_was=before.counted))
     return False
