@@ -8,7 +8,8 @@ const STATUSES = ["Pending", "Active", "Cancelled", "Fraud"];
 const PAYMENT_STATUSES = ["Paid", "Unpaid", "Refunded", "Cancelled"];
 const PANEL_FILTERS = ["number", "q", "client_id", "payment_status", "placed_from", "placed_to", "promo_code",
   "payment_method", "ip_address", "affiliate_id", "min_total", "max_total", "limit"];
-const ALL_FILTERS = ["status", ...PANEL_FILTERS];
+const ALL_FILTERS = ["status", "attention", ...PANEL_FILTERS];
+const ATTENTION = "attention"; // the status menu's "Needs attention" choice: GET /orders?attention=true
 const BULK = [
   ["Pending", "Set Pending"], ["Active", "Set Active"], ["Cancelled", "Set Cancelled"], ["Fraud", "Set Fraud"],
 ];
@@ -42,7 +43,11 @@ export async function render(main, ctx) {
   view = { ctx, selected: new Set(), rows: [], clients: [], affiliates: [], once: new Once() };
 
   const statusSelect = h("select", { id: "status-filter", "aria-describedby": "status-hint" });
-  statusSelect.addEventListener("change", () => go({ ...filtersOf(view.ctx.query), status: statusSelect.value }));
+  statusSelect.addEventListener("change", () => {
+    const chosen = statusSelect.value;
+    go({ ...filtersOf(view.ctx.query), status: chosen === ATTENTION ? "" : chosen,
+      attention: chosen === ATTENTION ? "true" : "" });
+  });
   const toggle = h("button", {
     type: "button", class: "btn", id: "filter-toggle", "aria-expanded": String(panelOpen), "aria-controls": "filters",
   }, "Search/Filter");
@@ -246,7 +251,7 @@ async function load() {
   }
   if (cursors.length && cursors[cursors.length - 1] === cursor) cursors.pop(); // went back a page
 
-  view.statusSelect.value = filters.status || "";
+  view.statusSelect.value = filters.attention ? ATTENTION : filters.status || "";
   for (const name of PANEL_FILTERS) {
     if (name !== "client_id" && name !== "affiliate_id") view.controls[name].value = filters[name] || "";
   }
@@ -264,7 +269,7 @@ async function load() {
     view.rows = list.orders;
     view.nextCursor = list.next_cursor;
     view.selected = new Set([...view.selected].filter((id) => view.rows.some((r) => r.id === id)));
-    drawCounts(counts, filters.status || "");
+    drawCounts(counts, filters.attention ? ATTENTION : filters.status || "");
     drawRows();
     view.table.dataset.query = query.toString(); // what the rows show (tests and tools wait on it)
     const page = cursors.length + 1;
@@ -289,10 +294,12 @@ async function load() {
 }
 
 function drawCounts(counts, status) {
-  const total = counts.reduce((sum, c) => sum + c.count, 0);
+  const count = (name) => counts.find((c) => c.status === name)?.count ?? 0;
+  const total = STATUSES.reduce((sum, s) => sum + count(s), 0);
   replace(view.statusSelect,
     h("option", { value: "" }, `All orders (${total})`),
-    STATUSES.map((s) => h("option", { value: s }, `${s} (${counts.find((c) => c.status === s)?.count ?? 0})`)));
+    STATUSES.map((s) => h("option", { value: s }, `${s} (${count(s)})`)),
+    h("option", { value: ATTENTION }, `Needs attention (${count("Attention")})`));
   view.statusSelect.value = status;
 }
 

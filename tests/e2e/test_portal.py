@@ -162,19 +162,35 @@ def open_list(page, query: str = "") -> None:  # type: ignore[no-untyped-def]
     expect(page.locator(f'#orders-table[data-query="{query}"]')).to_have_count(1)
 
 
+def settled_counts(http: HttpApi) -> dict[str, int]:
+    """/order-statuses once the table's stream has caught up (two reads alike, a moment apart)."""
+    import time
+
+    last: dict[str, int] = {}
+    for _ in range(50):
+        now = {c["status"]: c["count"] for c in http.get("/order-statuses")}
+        if now == last:
+            return now
+        last = now
+        time.sleep(0.3)
+    raise AssertionError(f"the counts kept moving: {last}")
+
+
 def test_filter_by_status_and_by_client(page, stack: PortalStack, http: HttpApi):  # type: ignore[no-untyped-def]
     # GIVEN a client with two Pending orders (one paid) among the demo orders
     client = http.client()
     first = http.order(client["id"])
     second = http.order(client["id"], items=[{"kind": "product", "description": "VPS 2GB", "amount": "15.00"}])
     http.pay(second)
-    counts = {c["status"]: c["count"] for c in http.get("/order-statuses")}
+    counts = settled_counts(http)
     sign_in(page, stack)
     open_list(page)
-    # THEN the status dropdown shows each status with its count
+    # THEN the status dropdown shows each status with its count, and the orders needing attention
     show = page.get_by_label("Show")
+    statuses = ("Pending", "Active", "Cancelled", "Fraud")
     expect(show.locator("option")).to_have_text(
-        [f"All orders ({sum(counts.values())})"] + [f"{s} ({counts[s]})" for s in ("Pending", "Active", "Cancelled", "Fraud")])
+        [f"All orders ({sum(counts[s] for s in statuses)})"] + [f"{s} ({counts[s]})" for s in statuses]
+        + [f"Needs attention ({counts['Attention']})"])
     shot(page, "orders-list")
     # WHEN Pending is chosen
     show.select_option("Pending")

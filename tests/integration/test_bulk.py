@@ -75,7 +75,7 @@ def test_bulk_of_500_counts_exactly_with_reasons(api, bulk_queue, order_stream):
     assert repo.orders.get_order_header(locked[0].id).status is OrderStatus.PENDING
     order_stream.settle()
     counts = {x["status"]: x["count"] for x in api.get("/order-statuses").data}
-    assert counts == {"Pending": 10, "Active": 470, "Cancelled": 0, "Fraud": 0}
+    assert counts == {"Pending": 10, "Active": 470, "Cancelled": 0, "Fraud": 0, "Attention": 0}
     assert _queue_depth(bulk_queue) == 0
     print(f"\nseeded 480 orders in {seeded_in:.1f}s; consumed 500 bulk orders in {consumed_in:.1f}s")
 

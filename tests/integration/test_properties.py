@@ -313,7 +313,9 @@ def test_any_sequence_of_actions_keeps_the_invariants(api, workflows, inline_que
             counters = {c["status"]: c["count"] for c in api.get("/order-statuses").data}
             real = {s.value: sum(_count(ddb, table, k.status_partition(s.value, n)) for n in range(shards))
                     for s in OrderStatus}
+            needing = sum(_count(ddb, table, k.attention_partition(n), k.BY_ATTENTION, "gsi5pk") for n in range(shards))
             modelled = Counter(m.status for m in world.values() if not m.deleted)
+            assert counters.pop("Attention") == needing, (counters, needing)
             assert counters == real == {s.value: modelled.get(s.value, 0) for s in OrderStatus}, (counters, real)
 
     Orders.TestCase.settings = settings(max_examples=EXAMPLES, stateful_step_count=10, deadline=None, database=None,
@@ -327,10 +329,10 @@ def test_any_sequence_of_actions_keeps_the_invariants(api, workflows, inline_que
     assert sum(n for k, n in seen.items() if k.endswith("refused")) >= 1, seen
 
 
-def _count(ddb: Any, table: str, pk: str) -> int:
+def _count(ddb: Any, table: str, pk: str, index: str = k.BY_STATUS, key: str = "gsi1pk") -> int:
     total = 0
-    for page in ddb.get_paginator("query").paginate(TableName=table, IndexName=k.BY_STATUS, Select="COUNT",
-                                                    KeyConditionExpression="gsi1pk = :pk",
+    for page in ddb.get_paginator("query").paginate(TableName=table, IndexName=index, Select="COUNT",
+                                                    KeyConditionExpression=f"{key} = :pk",
                                                     ExpressionAttributeValues={":pk": {"S": pk}}):
         total += page["Count"]
     return total

@@ -209,8 +209,9 @@ def test_a_webhook_that_always_hangs_fails_clearly_with_no_half_state_and_a_reru
 
     # THEN only the second item is provisioned now, under the same key as before; the order is Active
     assert done["status"] == "SUCCEEDED", done
+    # (its first create, never done: the same command again, so the receiver can tell a repeat)
     assert {c["key"] for c in hook.calls if c["body"]["account"]["item_id"] == second} == {
-        f"orderdesk:{order['id']}:{second}:create"}
+        f"orderdesk:{order['id']}:{second}:create:1"}
     assert [c for c in hook.calls if c["body"]["account"]["item_id"] == first][1:] == []
     got = api.get(f"/orders/{order['id']}").data
     assert got["status"] == "Active" and {i["status"] for i in got["items"]} == {"Active"}

@@ -132,6 +132,9 @@ class OrderItem:
     last_error: str | None = None
     account: ServiceAccount = field(default_factory=ServiceAccount)
     registration: DomainRegistration | None = None  # domains only
+    # module commands done on it, by kind: the next one of a kind is a new command (its own
+    # idempotency key), while a retry or rerun of one not done yet repeats the same
+    commands: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass

@@ -33,11 +33,18 @@ def first_domain(order: Order) -> str | None:
     return next((i.domain for i in order.items if i.kind is ItemKind.DOMAIN and i.domain), None)
 
 
-def _account(inp: StepInput, order: Order, item: OrderItem, username: str | None, password: str | None) -> Account:
+def _account(order: Order, item: OrderItem, command: str, username: str | None, password: str | None) -> Account:
+    """What the module acts on, with this command's number among the item's commands of its kind
+    (the receiver's idempotency key: a rerun of a command not done repeats it, the next is new)."""
     return Account(order_id=order.id, item_id=item.id, product=item.description, billing_cycle=item.billing_cycle,
                    username=username, password=password, domain=item.domain or first_domain(order),
                    client_id=order.client.id, client_name=order.client.name, client_email=order.client.email,
-                   command_id=inp.action_id)
+                   command_id=str(item.commands.get(command, 0) + 1))
+
+
+def done(item: OrderItem, command: str) -> dict[str, int]:
+    """The item's command counts with this one done (written with the command's outcome)."""
+    return {**item.commands, command: item.commands.get(command, 0) + 1}
 
 
 def _managed(item: OrderItem) -> tuple[Server, str | None] | None:
@@ -60,7 +67,7 @@ def create(inp: StepInput, order: Order, item: OrderItem, run_create: bool = Tru
     if server.module == "none":
         return ItemOutcome(ItemStatus.ACTIVE, f"activated on {server.name} (manual provisioning)")
     data = stores()
-    fields: dict[str, Any] = {"account_exists": True}
+    fields: dict[str, Any] = {"account_exists": True, "commands": done(item, "create")}
     username = item.username
     if not username:
         username = f"u{item.id[:7]}"
@@ -73,7 +80,7 @@ def create(inp: StepInput, order: Order, item: OrderItem, run_create: bool = Tru
                                 username=username)
         fields.pop("username", None)
     password = crypto.decrypt(encrypted) if encrypted else None
-    module_for(server, credentials).create(_account(inp, order, item, username, password))
+    module_for(server, credentials).create(_account(order, item, "create", username, password))
     return ItemOutcome(ItemStatus.ACTIVE, f"account {username} created on {server.name} ({server.module})", fields)
 
 
@@ -107,9 +114,9 @@ def terminate(inp: StepInput, order: Order, item: OrderItem, to: ItemStatus) -> 
     if found is None:
         return ItemOutcome(to, "no module command (manual)", {"account_exists": False})
     server, credentials = found
-    module_for(server, credentials).terminate(_account(inp, order, item, item.username, None))
+    module_for(server, credentials).terminate(_account(order, item, "terminate", item.username, None))
     return ItemOutcome(to, f"account {item.username or ''} removed from {server.name} ({server.module})",
-                       {"account_exists": False})
+                       {"account_exists": False, "commands": done(item, "terminate")})
 
 
 def suspend(inp: StepInput, order: Order, item: OrderItem) -> ItemOutcome:
@@ -117,8 +124,9 @@ def suspend(inp: StepInput, order: Order, item: OrderItem) -> ItemOutcome:
     if found is None:
         return ItemOutcome(ItemStatus.SUSPENDED, "suspended (manual: no module command)")
     server, credentials = found
-    module_for(server, credentials).suspend(_account(inp, order, item, item.username, None), reason="suspended")
-    return ItemOutcome(ItemStatus.SUSPENDED, f"account {item.username or ''} suspended on {server.name}")
+    module_for(server, credentials).suspend(_account(order, item, "suspend", item.username, None), reason="suspended")
+    return ItemOutcome(ItemStatus.SUSPENDED, f"account {item.username or ''} suspended on {server.name}",
+                       {"commands": done(item, "suspend")})
 
 
 def unsuspend(inp: StepInput, order: Order, item: OrderItem) -> ItemOutcome:
@@ -126,6 +134,7 @@ def unsuspend(inp: StepInput, order: Order, item: OrderItem) -> ItemOutcome:
     if found is None:
         return ItemOutcome(ItemStatus.ACTIVE, "unsuspended (manual: no module command)")
     server, credentials = found
-    module_for(server, credentials).unsuspend(_account(inp, order, item, item.username, None))
-    return ItemOutcome(ItemStatus.ACTIVE, f"account {item.username or ''} unsuspended on {server.name}")
+    module_for(server, credentials).unsuspend(_account(order, item, "unsuspend", item.username, None))
+    return ItemOutcome(ItemStatus.ACTIVE, f"account {item.username or ''} unsuspended on {server.name}",
+                       {"commands": done(item, "unsuspend")})
 

@@ -92,6 +92,7 @@ def item_from(rec: r.ItemRecord, payment_status: PaymentStatus) -> OrderItem:
         account=ServiceAccount(server_id=rec.server_id, username=rec.username, exists=_account_exists(rec)),
         registration=DomainRegistration(**rec.registration) if rec.registration else (
             DomainRegistration() if rec.item_kind == ItemKind.DOMAIN.value else None),
+        commands={k: int(v) for k, v in (rec.commands or {}).items()},
     )
 
 

@@ -212,6 +212,7 @@ class ItemRecord(Record, discriminator="item"):
     last_error = UnicodeAttribute(null=True)
     account_exists = BooleanAttribute(null=True)  # the account is live on its server (modules only)
     registration = JsonAttribute(null=True)  # a domain's state at its registrar
+    commands = JsonAttribute(null=True)  # module commands done on it, by kind
 
 
 class InvoiceRecord(Record, discriminator="invoice"):
