@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 from chalice import AuthResponse, Chalice, Response
 
 from orderdesk.api import auth, portal
-from orderdesk.api.http import Api, Ctx
+from orderdesk.api.http import Api, Ctx, HttpError
 from orderdesk.domain.statuses import ActionType, Role
-from orderdesk.services import actions, bulk, directory, fraud, invoices, orders
+from orderdesk.services import actions, bulk, directory, fraud, invoices, item_commands, orders
 
 if TYPE_CHECKING:  # routes name their models; orderdesk.api.http resolves them on a route's first call
     from orderdesk.schemas import (
@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # routes name their models; orderdesk.api.http resolves them 
         ClientIn,
         ClientQuery,
         CreateOrderIn,
+        ItemCommandIn,
         NoteIn,
         OrderQuery,
         PaymentIn,
@@ -177,6 +178,18 @@ def accept_order(order_id: str, body: AcceptIn, ctx: Ctx):  # type: ignore[no-un
     params = {"items": {k: v.model_dump() for k, v in body.items.items()},
               "send_welcome_email": body.send_welcome_email, "idempotency_key": _idempotency_key(ctx)}
     return {"action": actions.start_action(order_id, ActionType.ACCEPT, params, ctx.actor)}
+
+
+@api.route("/orders/{order_id}/item-commands", "POST", role=Role.SUPPORT,
+           summary="Module commands on chosen items: create, register (support); suspend, unsuspend, terminate "
+                   "(billing)", body="ItemCommandIn", response="ActionEnvelope", status=202, errors=(409, 502),
+           tags=("actions",))
+def run_item_commands(order_id: str, body: ItemCommandIn, ctx: Ctx):  # type: ignore[no-untyped-def]
+    if body.command in item_commands.BILLING_COMMANDS and not (ctx.principal and ctx.principal.role
+                                                               and ctx.principal.role.allows(Role.BILLING)):
+        raise HttpError(403, "forbidden", f"{body.command} needs the billing role or higher")
+    params = {"command": body.command, "item_ids": body.item_ids, "idempotency_key": _idempotency_key(ctx)}
+    return {"action": actions.start_action(order_id, ActionType.ITEM_COMMAND, params, ctx.actor)}
 
 
 @api.route("/orders/{order_id}/cancel", "POST", role=Role.BILLING,

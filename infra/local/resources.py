@@ -107,8 +107,8 @@ def apply_template_environment(env: EnvPatch, functions: dict[str, tw.FunctionDe
         defaults = statemachines.state_machine_environment(state_machines, template_path)
         env.apply({k: v for k, v in defaults.items() if k not in values})
     reset_cached_clients()
-    expected = ["BULK_QUEUE_URL"] + (["ACCEPT_STATE_MACHINE_ARN", "CANCEL_STATE_MACHINE_ARN"]
-                                     if state_machines else [])
+    expected = ["BULK_QUEUE_URL"] + (["ACCEPT_STATE_MACHINE_ARN", "CANCEL_STATE_MACHINE_ARN",
+                                      "ITEM_COMMANDS_STATE_MACHINE_ARN"] if state_machines else [])
     return [f"{name} is not set: no function of template.yaml refers to it"
             for name in expected if not os.environ.get(name)]
 

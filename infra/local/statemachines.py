@@ -28,6 +28,7 @@ LOCAL_ROLE_ARN = f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/orderdesk-local-states
 DEFAULT_ENVIRONMENT = {
     "AcceptOrderStateMachine": "ACCEPT_STATE_MACHINE_ARN",
     "CancelOrderStateMachine": "CANCEL_STATE_MACHINE_ARN",
+    "ItemCommandsStateMachine": "ITEM_COMMANDS_STATE_MACHINE_ARN",
 }
 
 _CODE_URI = re.compile(r"^functions/(?P<name>[A-Za-z_][A-Za-z0-9_]*)/?$")

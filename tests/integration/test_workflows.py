@@ -146,12 +146,12 @@ def activate(order_id: str) -> None:
     from orderdesk.domain.statuses import ItemStatus, OrderStatus
 
     repo = stores()
-    order = repo.orders.get_order(order_id)
+    for item in repo.orders.get_order(order_id).items:  # each product's account created on its server
+        if item.server_id:
+            repo.writes.update_item(order_id, item.id, account_exists=True, commands={"create": 1})
+    order = repo.orders.get_order(order_id)  # then activated, the attention list recomputed as an accept's end does
     repo.writes.apply(order, OrderChange(to_status=OrderStatus.ACTIVE, item_status=ItemStatus.ACTIVE, history=[
         HistoryEntry(at=iso(utcnow()), actor="test", action="accepted", from_="Pending", to="Active")]))
-    for item in order.items:  # each product's account created on its server, as the module's create does
-        if item.server_id:
-            repo.writes.update_item(order_id, item.id, account_exists=True)
 
 
 # -- accept ----------------------------------------------------------------------------------------

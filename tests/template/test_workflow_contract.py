@@ -27,8 +27,10 @@ STEP_INPUT: dict[str, type] = {
     "CheckpointFunction": wc.CheckpointInput,
     "FinishFunction": wc.StepInput,
     "RecordFailureFunction": wc.FailureInput,
+    "ItemCommandFunction": wc.ItemCommandInput,
 }
-PAYLOAD = {"AcceptOrderStateMachine": wc.AcceptPayload, "CancelOrderStateMachine": wc.CancelPayload}
+PAYLOAD = {"AcceptOrderStateMachine": wc.AcceptPayload, "CancelOrderStateMachine": wc.CancelPayload,
+           "ItemCommandsStateMachine": wc.ItemCommandPayload}
 MACHINES = support.resources(support.STATE_MACHINE)
 
 

@@ -61,6 +61,7 @@ class Settings:
     # workflows
     accept_state_machine_arn: str | None = None
     cancel_state_machine_arn: str | None = None
+    item_commands_state_machine_arn: str | None = None
     # bulk
     bulk_queue_url: str | None = None
     bulk_max_receives: int = 3  # the queue's redrive maxReceiveCount (template.yaml)
@@ -128,6 +129,7 @@ class Settings:
             max_body_bytes=_int("MAX_BODY_BYTES", cls.max_body_bytes),
             accept_state_machine_arn=env.get("ACCEPT_STATE_MACHINE_ARN") or None,
             cancel_state_machine_arn=env.get("CANCEL_STATE_MACHINE_ARN") or None,
+            item_commands_state_machine_arn=env.get("ITEM_COMMANDS_STATE_MACHINE_ARN") or None,
             bulk_queue_url=env.get("BULK_QUEUE_URL") or None,
             bulk_max_receives=_int("BULK_MAX_RECEIVES", cls.bulk_max_receives),
             event_bus_name=env.get("EVENT_BUS_NAME") or None,

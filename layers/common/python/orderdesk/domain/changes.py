@@ -9,7 +9,7 @@ import copy
 from dataclasses import dataclass, field
 from enum import Enum
 
-from .model import AffiliateRef, CreditChange, FraudCheck, HistoryEntry, Invoice, Order, PendingAction
+from .model import AffiliateRef, BulkDecision, CreditChange, FraudCheck, HistoryEntry, Invoice, Order, PendingAction
 from .statuses import InvoiceStatus, ItemStatus, OrderStatus, payment_status_of
 
 
@@ -36,6 +36,7 @@ class OrderChange:
     affiliate: AffiliateRef | None | _Unchanged = UNCHANGED  # None: the affiliate is removed
     fraud_check: FraudCheck | None = None  # a new screening result
     flagged_for_review: bool | None = None
+    bulk: BulkMark | None = None  # a bulk job's decision, recorded with the move (first one stands)
 
     @property
     def touches_what_attention_reads(self) -> bool:
@@ -69,12 +70,8 @@ class OrderChange:
 
 
 @dataclass(frozen=True)
-class StatusMove:
-    """One order moved by a bulk job: the decision a job records on the order, with the move."""
+class BulkMark:
+    """A bulk job's decision on the order, written with the change that carries it out."""
 
-    order_id: str
-    at: str
-    actor: str
-    from_: str
-    to: str
-    written_ns: int
+    job_id: str
+    decision: BulkDecision

@@ -39,7 +39,10 @@ def check_command(item: OrderItem, command: str) -> None:
     elif domain:
         why = f"{command} acts on an account on a server; a domain has none"
     elif command == "create":
-        why = "its account exists already" if item.account.exists else None
+        if item.account.exists:
+            why = "its account exists already"
+        elif not item.server_id:
+            why = "it has no server to create its account on"
     elif command == "suspend":
         why = None if item.status is ItemStatus.ACTIVE else f"only an Active item is suspended (it is {item.status.value})"
     elif command == "unsuspend":

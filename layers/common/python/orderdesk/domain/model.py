@@ -382,6 +382,9 @@ class BulkOrderState:
     status: OrderStatus
     locked: bool  # carries a pending action
     decision: BulkDecision | None  # this job's, when it decided already
+    # its attention list would change with its status (a live account, a part payment): it moves
+    # through the one write path, which recomputes the list, not by the bare status write
+    moves_attention: bool = False
 
 
 @dataclass

@@ -69,6 +69,7 @@ class ActionType(StrEnum):
     FRAUD = "fraud"
     PENDING = "pending"
     DELETE = "delete"
+    ITEM_COMMAND = "item_command"  # module commands on chosen items (the order details page)
 
 
 class ActionStatus(StrEnum):

@@ -12,6 +12,8 @@ _ALLOWED_FROM: dict[ActionType, frozenset[OrderStatus]] = {
     ActionType.FRAUD: frozenset({OrderStatus.PENDING, OrderStatus.ACTIVE, OrderStatus.CANCELLED}),
     ActionType.PENDING: frozenset({OrderStatus.ACTIVE, OrderStatus.CANCELLED, OrderStatus.FRAUD}),
     ActionType.DELETE: frozenset({OrderStatus.CANCELLED, OrderStatus.FRAUD}),
+    # per-item module commands: on an order of any status (each item's own state decides)
+    ActionType.ITEM_COMMAND: frozenset(OrderStatus),
 }
 
 TARGET_STATUS: dict[ActionType, OrderStatus] = {
@@ -46,5 +48,6 @@ def check_transition(action: ActionType, current: OrderStatus) -> None:
 
 
 def available_actions(current: OrderStatus) -> list[str]:
-    return [a.value for a, allowed in _ALLOWED_FROM.items() if current in allowed]
+    """The order-level actions (Accept, Cancel...) allowed now; item commands are per item."""
+    return [a.value for a, allowed in _ALLOWED_FROM.items() if current in allowed and a is not ActionType.ITEM_COMMAND]
 

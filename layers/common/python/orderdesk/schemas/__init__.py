@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from .actions import ActionOut as ActionOut
     from .actions import ActionStepOut as ActionStepOut
     from .actions import CancelIn as CancelIn
+    from .actions import ItemCommandIn as ItemCommandIn
     from .bulk import BulkFailureOut as BulkFailureOut
     from .bulk import BulkIn as BulkIn
     from .bulk import BulkJobEnvelope as BulkJobEnvelope
@@ -88,7 +89,7 @@ AREAS: dict[str, tuple[str, ...]] = {
                "AttentionOut", "OrderSummaryOut", "OrderListOut", "StatusCountOut"),
     "order_detail": ("AffiliateAssignIn", "NoteIn", "ServiceAccountOut", "DomainRegistrationOut", "OrderItemOut",
                      "HistoryOut", "NoteOut", "OrderOut"),
-    "actions": ("AcceptItemIn", "AcceptIn", "CancelIn", "ActionStepOut", "ActionOut", "ActionEnvelope"),
+    "actions": ("AcceptItemIn", "AcceptIn", "CancelIn", "ItemCommandIn", "ActionStepOut", "ActionOut", "ActionEnvelope"),
     "invoices": ("PaymentIn", "TransactionOut", "InvoiceLineOut", "InvoiceOut", "InvoiceSummaryOut"),
     "fraud": ("FraudSignalOut", "FraudCheckOut"),
     "bulk": ("BulkIn", "BulkJobSummary", "BulkJobEnvelope", "BulkFailureOut", "BulkJobOut"),

@@ -29,6 +29,12 @@ class CancelIn(Strict):
     refund: bool = False
 
 
+class ItemCommandIn(Strict):
+    command: Annotated[Literal["create", "suspend", "unsuspend", "terminate", "register"], Field(
+        description="create, register: support; suspend, unsuspend, terminate: billing")]
+    item_ids: Annotated[list[Id], Field(min_length=1, max_length=50)]
+
+
 class ActionStepOut(Out):
     name: str
     status: str

@@ -14,7 +14,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 from ..adapters import crypto, workflows
@@ -36,6 +35,7 @@ from ..domain.statuses import ActionStatus, ActionType, InvoiceStatus, ItemKind,
 from ..domain.transitions import check_transition
 from ..observability import logger
 from ..retry import retry_on_conflict
+from . import item_commands
 from .ports import stores
 from .workflow_contract import (
     FINAL_STEP,
@@ -44,6 +44,7 @@ from .workflow_contract import (
     WORKFLOW_ACTIONS,
     AcceptPayload,
     CancelPayload,
+    Plan,
     ProvisionTask,
     RefundTask,
     TerminateTask,
@@ -57,19 +58,12 @@ from .workflow_runtime import fail_action
 # -- workflows ---------------------------------------------------------------------------------
 
 
-@dataclass
-class _Plan:
-    steps: list[ActionStep]
-    payload: AcceptPayload | CancelPayload
-    public_params: dict[str, Any]
-    summary: str
-    item_fields: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-
 def _machine_arn(action_type: ActionType) -> str:
     settings = get_settings()
     if action_type is ActionType.ACCEPT:
         arn, var = settings.accept_state_machine_arn, "ACCEPT_STATE_MACHINE_ARN"
+    elif action_type is ActionType.ITEM_COMMAND:
+        arn, var = settings.item_commands_state_machine_arn, "ITEM_COMMANDS_STATE_MACHINE_ARN"
     else:
         arn, var = settings.cancel_state_machine_arn, "CANCEL_STATE_MACHINE_ARN"
     if not arn:
@@ -137,8 +131,12 @@ def _start_action_once(order_id: str, action_type: ActionType, params: dict[str,
     check_transition(action_type, order.status)
     machine = _machine_arn(action_type)
     actor_fields = {"order_id": order.id, "action_id": action_id, "action": action_type.value, "actor": actor}
-    plan = _plan_accept(order, params, actor_fields) if action_type is ActionType.ACCEPT else _plan_cancel(
-        order, action_type, actor_fields)
+    if action_type is ActionType.ACCEPT:
+        plan = _plan_accept(order, params, actor_fields)
+    elif action_type is ActionType.ITEM_COMMAND:
+        plan = item_commands.plan(order, params, actor_fields)
+    else:
+        plan = _plan_cancel(order, action_type, actor_fields)
     name = execution_name(order.id, action_type, action_id)
     arn = workflows.execution_arn(machine, name)
     now = iso(utcnow())
@@ -175,7 +173,7 @@ def _start_action_once(order_id: str, action_type: ActionType, params: dict[str,
     return action
 
 
-def _plan_accept(order: Order, params: dict[str, Any], actor_fields: dict[str, str]) -> _Plan:
+def _plan_accept(order: Order, params: dict[str, Any], actor_fields: dict[str, str]) -> Plan:
     directory = stores().directory
     wanted: dict[str, Any] = params.get("items") or {}
     by_id = {i.id: i for i in order.items}
@@ -233,12 +231,12 @@ def _plan_accept(order: Order, params: dict[str, Any], actor_fields: dict[str, s
             "password_set": bool(opts.get("password"))}
     skipped = len(order.items) - len(todo)
     summary = f"{len(todo)} item(s) to provision" + (f", {skipped} with a live account or Active" if skipped else "")
-    return _Plan(steps=steps, payload=AcceptPayload(**actor_fields, items=tasks, send_welcome_email=send_email),
+    return Plan(steps=steps, payload=AcceptPayload(**actor_fields, items=tasks, send_welcome_email=send_email),
                  public_params={"items": public_items, "send_welcome_email": send_email}, summary=summary,
                  item_fields=item_fields)
 
 
-def _plan_cancel(order: Order, action_type: ActionType, actor_fields: dict[str, str]) -> _Plan:
+def _plan_cancel(order: Order, action_type: ActionType, actor_fields: dict[str, str]) -> Plan:
     refund = action_type is ActionType.CANCEL_REFUND
     terminate = [i for i in order.items if has_live_service(i)]  # whatever its status
     payments: list[str] = []
@@ -253,7 +251,7 @@ def _plan_cancel(order: Order, action_type: ActionType, actor_fields: dict[str, 
     payload = CancelPayload(**actor_fields, items=[TerminateTask(item_id=i.id, step=terminate_step(i.id))
                                                    for i in terminate],
                             payments=[RefundTask(payment_id=p, step=refund_step(p)) for p in payments], refund=refund)
-    return _Plan(steps=steps, payload=payload, public_params={"refund": refund}, summary=summary)
+    return Plan(steps=steps, payload=payload, public_params={"refund": refund}, summary=summary)
 
 
 def get_action(order_id: str, action_id: str) -> Action:

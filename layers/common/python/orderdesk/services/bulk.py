@@ -14,10 +14,13 @@ stream, as for every change."""
 
 from __future__ import annotations
 
+import time
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ..adapters import queue
 from ..config import get_settings
+from ..domain.changes import BulkMark, OrderChange
 from ..domain.errors import (
     ActionInProgress,
     ConcurrentUpdate,
@@ -132,12 +135,26 @@ def decide(job_id: str, order_id: str, to: OrderStatus, actor: str) -> BulkDecis
         if found.decision is not None:
             return found.decision  # decided by an earlier (or a concurrent) delivery
         reason = _refusal(found.locked, action, found.status)
+        if reason is None and found.moves_attention:
+            return _move_whole(job_id, order_id, to, BulkDecision(at=now, actor=actor, to=to.value))
         if reason is None:  # it changed between the write and the look: movable now, try again
             raise ConcurrentUpdate(f"order {order_id} kept changing; the message will be retried")
         recorded = writes.bulk_refuse(job_id, order_id, BulkDecision(at=now, actor=actor, error=reason))
         return recorded or BulkDecision(at=now, actor=actor, error="unknown order")
 
     return retry_on_conflict(attempt, attempts=_ATTEMPTS, base_seconds=0.0)
+
+
+def _move_whole(job_id: str, order_id: str, to: OrderStatus, decision: BulkDecision) -> BulkDecision:
+    """Move an order whose attention list changes with its status (a live account on it, a part
+    payment) through the one write path, which recomputes the list, the job's decision with it."""
+    try:
+        order = stores().orders.get_order(order_id)
+        marked = replace(decision, from_=order.status.value, written_ns=time.time_ns())
+        stores().writes.apply(order, OrderChange(to_status=to, bulk=BulkMark(job_id, marked)))
+    except (ActionInProgress, OrderNotFound) as exc:  # taken or gone meanwhile: look again, decide again
+        raise ConcurrentUpdate(f"order {order_id} changed while being moved") from exc
+    return marked
 
 
 def _parse(body: Any) -> tuple[str, str, str, int, list[str]]:

@@ -17,7 +17,8 @@ from ..domain.errors import PermanentError
 from ..domain.model import HistoryEntry, OrderItem, iso, utcnow
 from ..domain.statuses import ActionType, ItemKind
 
-WORKFLOW_ACTIONS = frozenset({ActionType.ACCEPT, ActionType.CANCEL, ActionType.CANCEL_REFUND, ActionType.FRAUD})
+WORKFLOW_ACTIONS = frozenset({ActionType.ACCEPT, ActionType.CANCEL, ActionType.CANCEL_REFUND, ActionType.FRAUD,
+                              ActionType.ITEM_COMMAND})
 
 LABELS = {
     ActionType.ACCEPT: "accept",
@@ -26,6 +27,7 @@ LABELS = {
     ActionType.FRAUD: "set as fraud",
     ActionType.PENDING: "set back to pending",
     ActionType.DELETE: "delete",
+    ActionType.ITEM_COMMAND: "item command",
 }
 
 # the last step of each workflow (it moves the order and releases the lock)
@@ -34,6 +36,7 @@ FINAL_STEP = {
     ActionType.CANCEL: "cancel_order",
     ActionType.CANCEL_REFUND: "cancel_order",
     ActionType.FRAUD: "mark_fraud",
+    ActionType.ITEM_COMMAND: "commands_done",
 }
 WELCOME_STEP = "welcome_email"
 CANCEL_INVOICE_STEP = "cancel_invoice"
@@ -55,6 +58,10 @@ def terminate_step(item_id: str) -> str:
 
 def refund_step(payment_id: str) -> str:
     return f"refund:{payment_id}"
+
+
+def command_step(command: str, item_id: str) -> str:
+    return f"{command}:{item_id}"
 
 
 class BadStepInput(PermanentError):
@@ -93,6 +100,13 @@ class TerminateTask:
 class RefundTask:
     payment_id: str
     step: str
+
+
+@dataclass(frozen=True)
+class ItemCommandTask:
+    item_id: str
+    step: str
+    command: str  # create | suspend | unsuspend | terminate | register
 
 
 @dataclass(frozen=True)
@@ -166,6 +180,12 @@ class RefundInput(StepInput):
 
 
 @dataclass(frozen=True)
+class ItemCommandInput(StepInput):
+    item: ItemCommandTask = ItemCommandTask(item_id="", step="", command="")
+    NESTED: ClassVar[dict[str, type]] = {"item": ItemCommandTask}
+
+
+@dataclass(frozen=True)
 class CheckpointInput(StepInput):
     results: tuple[MapFailure, ...] = ()
     NESTED_LISTS: ClassVar[dict[str, type]] = {"results": MapFailure}
@@ -207,6 +227,18 @@ class FinishResult:
     order_status: str
 
 
+@dataclass
+class Plan:
+    """What a start decided: the action's steps, the execution's input, what the action record
+    shows of the request, a line for the history, and item fields set before the workflow runs."""
+
+    steps: list[Any]  # ActionStep
+    payload: Any  # AcceptPayload | CancelPayload | ItemCommandPayload
+    public_params: dict[str, Any]
+    summary: str
+    item_fields: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class AcceptPayload:
     order_id: str
@@ -226,6 +258,16 @@ class CancelPayload:
     items: list[TerminateTask] = field(default_factory=list)
     payments: list[RefundTask] = field(default_factory=list)
     refund: bool = False
+
+
+@dataclass(frozen=True)
+class ItemCommandPayload:
+    order_id: str
+    action_id: str
+    action: str
+    actor: str
+    command: str
+    items: list[ItemCommandTask] = field(default_factory=list)
 
 
 def as_dict(obj: Any) -> dict[str, Any]:

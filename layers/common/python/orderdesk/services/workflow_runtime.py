@@ -200,6 +200,10 @@ def finish(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def _final_change(inp: StepInput, order: Order, now: str) -> OrderChange:
+    if inp.action is ActionType.ITEM_COMMAND:  # the items moved with their commands; the order stays
+        return OrderChange(clear_lock=True, history=[HistoryEntry(
+            at=now, actor=inp.actor, action=f"{label(inp.action)} done", from_=None, to=None,
+            execution=inp.execution)])
     live: dict[str, ItemStatus] = {}
     if inp.action is ActionType.ACCEPT:
         target, item_target, invoice_target = OrderStatus.ACTIVE, None, None

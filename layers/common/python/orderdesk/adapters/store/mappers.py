@@ -89,20 +89,11 @@ def item_from(rec: r.ItemRecord, payment_status: PaymentStatus) -> OrderItem:
         has_password=rec.password_enc is not None, domain=rec.domain, registration_type=rec.registration_type,
         period_years=int(rec.period_years) if rec.period_years is not None else None,
         registrar=rec.registrar, last_error=rec.last_error,
-        account=ServiceAccount(server_id=rec.server_id, username=rec.username, exists=_account_exists(rec)),
+        account=ServiceAccount(server_id=rec.server_id, username=rec.username, exists=bool(rec.account_exists)),
         registration=DomainRegistration(**rec.registration) if rec.registration else (
             DomainRegistration() if rec.item_kind == ItemKind.DOMAIN.value else None),
         commands={k: int(v) for k, v in (rec.commands or {}).items()},
     )
-
-
-def _account_exists(rec: r.ItemRecord) -> bool:
-    if rec.account_exists is not None:
-        return bool(rec.account_exists)
-    # an item stored before accounts were recorded: a product on a server that was Active or
-    # Suspended had its account created by the Accept that made it so
-    return (rec.item_kind != ItemKind.DOMAIN.value and rec.server_id is not None
-            and rec.status in (ItemStatus.ACTIVE.value, ItemStatus.SUSPENDED.value))
 
 
 def registration_dict(reg: DomainRegistration) -> dict[str, Any]:

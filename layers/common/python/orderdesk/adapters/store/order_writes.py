@@ -25,13 +25,13 @@ from typing import Any
 
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.operand import Path, Value
 from pynamodb.transactions import TransactWrite
 
 from ...domain.attention import attention_of
 from ...domain.changes import UNCHANGED, OrderChange
 from ...domain.errors import ActionInProgress, ConcurrentUpdate
 from ...domain.model import (
-    Attention,
     BulkDecision,
     BulkOrderState,
     DomainRegistration,
@@ -65,14 +65,21 @@ def lock_fields(order_id: str, lock: PendingAction | None, shards: int) -> list[
             r.OrderRecord.gsi4sk.set(keys.lock_sort_key(lock.started_at, order_id))]
 
 
-def attention_fields(order: Order, attention: list[Attention], shards: int) -> list[Any]:
-    """The attention list on the order record, with its sparse `by_attention` entry while it is
-    not empty (so the orders needing attention are listed from an index, never a scan)."""
+def attention_fields(after: Order, wait_hours: int, shards: int) -> list[Any]:
+    """The attention list of the order as a change leaves it, on its record, with its sparse
+    `by_attention` entry while it is not empty (so the orders needing attention are listed from an
+    index, never a scan), and whether another status would change it (what a bulk status change,
+    which writes only the status, must not miss)."""
+    now = utcnow()
+    attention = attention_of(after, now, wait_hours)
+    moves = any(attention_of(replace(after, status=s), now, wait_hours) != attention for s in OrderStatus
+                if s is not after.status)
+    flag = r.OrderRecord.status_moves_attention.set(True) if moves else r.OrderRecord.status_moves_attention.remove()
     if not attention:
-        return [r.OrderRecord.attention.remove(), r.OrderRecord.gsi5pk.remove(), r.OrderRecord.gsi5sk.remove()]
+        return [r.OrderRecord.attention.remove(), r.OrderRecord.gsi5pk.remove(), r.OrderRecord.gsi5sk.remove(), flag]
     return [r.OrderRecord.attention.set(mappers.attention_dicts(attention)),
-            r.OrderRecord.gsi5pk.set(keys.attention_partition(keys.shard_of(order.id, shards))),
-            r.OrderRecord.gsi5sk.set(keys.sort_key(order.placed_at, order.id))]
+            r.OrderRecord.gsi5pk.set(keys.attention_partition(keys.shard_of(after.id, shards))),
+            r.OrderRecord.gsi5sk.set(keys.sort_key(after.placed_at, after.id)), flag]
 
 
 def invoice_fields(invoice: Invoice) -> list[Any]:
@@ -146,11 +153,15 @@ class OrderWrites:
         if change.touches_what_attention_reads and (holder is None or change.clear_lock):
             if not order.detail_loaded:
                 raise ValueError(f"order {order.id}: a change of its status, items or invoice needs it read whole")
-            actions += attention_fields(order, attention_of(change.after(order), utcnow(), self.wait_hours),
-                                        self.shards)
+            actions += attention_fields(change.after(order), self.wait_hours, self.shards)
         condition: Condition = r.OrderRecord.status == order.status.value
         if holder is None:
             condition &= r.OrderRecord.pending_action.does_not_exist()
+        if change.bulk is not None:  # a bulk job's move through this path: its decision, once
+            decision = Path([decision_attr(change.bulk.job_id)])
+            actions += [decision.set(Value({"M": _decision_entry(change.bulk.decision)})),
+                        Path([_from_attr(change.bulk.job_id)]).set(Value(order.status.value))]
+            condition &= decision.does_not_exist()
 
         def op(tx: TransactWrite) -> None:
             if actions:
@@ -242,8 +253,7 @@ class OrderWrites:
         written = time.time_ns()
         fields = status_fields(order_id, decision.to, self.shards)
         request = _bulk_move_request(table_name(), job_id, decision.to, tuple(sorted(s.value for s in allowed)))
-        entry = {"a": {"S": decision.at}, "u": {"S": decision.actor}, "n": {"N": str(written)},
-                 "t": {"S": decision.to}}
+        entry = _decision_entry(replace(decision, written_ns=written))
         request = {**request, "Key": _order_key(order_id),
                    "ExpressionAttributeValues": {**request["ExpressionAttributeValues"], ":entry": {"M": entry},
                                                  ":key": {"S": fields["gsi1pk"]}}}
@@ -255,8 +265,7 @@ class OrderWrites:
     def bulk_refuse(self, job_id: str, order_id: str, decision: BulkDecision) -> BulkDecision | None:
         """Record a refusal of the job on the order, unless the job decided on it already; the
         decision on record (this one, or the one found), None when the order is gone."""
-        entry = {"a": {"S": decision.at}, "u": {"S": decision.actor}, "n": {"N": str(time.time_ns())},
-                 "e": {"S": decision.error or "refused"}}
+        entry = _decision_entry(replace(decision, written_ns=time.time_ns()))
         request = {"TableName": table_name(), "Key": _order_key(order_id),
                    "UpdateExpression": "SET #dec = :entry",
                    "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(#dec)",
@@ -322,7 +331,19 @@ def _bulk_found(job_id: str, item: dict[str, Any] | None) -> BulkOrderState | No
                                 to=stored.get("t", {}).get("S"), error=stored.get("e", {}).get("S"),
                                 written_ns=int(stored.get("n", {}).get("N", "0")))
     return BulkOrderState(status=OrderStatus(item["status"]["S"]), locked="pending_action" in item,
-                          decision=decision)
+                          decision=decision,
+                          moves_attention=bool(item.get("status_moves_attention", {}).get("BOOL")))
+
+
+def _decision_entry(d: BulkDecision) -> dict[str, Any]:
+    """A bulk job's decision on an order, as stored (DynamoDB JSON): at, actor, write time, and the
+    status it moved to or why it refused."""
+    entry: dict[str, Any] = {"a": {"S": d.at}, "u": {"S": d.actor}, "n": {"N": str(d.written_ns)}}
+    if d.to is not None and d.error is None:
+        entry["t"] = {"S": d.to}
+    else:
+        entry["e"] = {"S": d.error or "refused"}
+    return entry
 
 
 @functools.lru_cache(maxsize=64)
@@ -332,16 +353,20 @@ def _bulk_move_request(table: str, job_id: str, to: str, allowed: tuple[str, ...
     expressions (a bulk consumer's time goes to these writes; profiled). The attributes it sets
     are `status_fields`'s."""
     names = {"#dec": decision_attr(job_id), "#from": _from_attr(job_id),
+             "#sma": r.OrderRecord.status_moves_attention.attr_name,
              "#status": r.OrderRecord.status.attr_name, "#gsi1pk": r.OrderRecord.gsi1pk.attr_name,
              "#version": r.OrderRecord.version.attr_name, "#lock": r.OrderRecord.pending_action.attr_name}
-    values: dict[str, Any] = {":to": {"S": to}, ":one": {"N": "1"}}
+    values: dict[str, Any] = {":to": {"S": to}, ":one": {"N": "1"}, ":false": {"BOOL": False}}
     values.update({f":s{i}": {"S": status} for i, status in enumerate(allowed)})
     return {
         "TableName": table,
         "UpdateExpression": "SET #dec = :entry, #from = #status, #status = :to, #gsi1pk = :key "
                             "ADD #version :one",
         "ConditionExpression": f"#status IN ({', '.join(f':s{i}' for i in range(len(allowed)))}) "
-                               "AND attribute_not_exists(#lock) AND attribute_not_exists(#dec)",
+                               "AND attribute_not_exists(#lock) AND attribute_not_exists(#dec) "
+                               # an order whose attention list would change with its status: the
+                               # one write path instead (`bulk_move` returns it as found)
+                               "AND (attribute_not_exists(#sma) OR #sma = :false)",
         "ExpressionAttributeNames": names,
         "ExpressionAttributeValues": values,
         "ReturnValues": "UPDATED_OLD",

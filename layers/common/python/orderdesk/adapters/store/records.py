@@ -188,6 +188,9 @@ class OrderRecord(Record, discriminator="order"):
     skip_fraud_check = BooleanAttribute(default=False)
     pending_action = JsonAttribute(null=True)
     attention = JsonAttribute(null=True)  # [{"code", "item_id", "message"}], absent when none
+    # the attention list would differ were the status another: a bulk change then takes the one
+    # write path (which recomputes the list) instead of its bare status write
+    status_moves_attention = BooleanAttribute(null=True)
     search = UnicodeAttribute()  # lower-cased client name, email, company and domains, for `q`
     version = VersionAttribute()
 
