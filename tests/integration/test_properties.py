@@ -319,6 +319,7 @@ def test_any_sequence_of_actions_keeps_the_invariants(api, workflows, inline_que
             assert counters == real == {s.value: modelled.get(s.value, 0) for s in OrderStatus}, (counters, real)
 
     Orders.TestCase.settings = settings(max_examples=EXAMPLES, stateful_step_count=10, deadline=None, database=None,
+                                        derandomize=os.environ.get("PROPERTY_SEED", "fixed") == "fixed",
                                         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
     from hypothesis.stateful import run_state_machine_as_test
 

@@ -114,10 +114,7 @@ class Actions:
         def outcome(tx: TransactWrite) -> None:
             tx.save(mappers.action_record(action), condition=r.ActionRecord.status == ActionStatus.RUNNING.value)
 
-        try:
-            self.writes.run(order.id, [self.writes.change_op(order, change, holder=action.id), outcome])
-        except ActionInProgress as exc:  # the lock is this action's own: the order changed meanwhile
-            raise ConcurrentUpdate(f"order {order.id} changed meanwhile; try again") from exc
+        self.writes.run(order.id, [self.writes.change_op(order, change, holder=action.id), outcome], holder=action.id)
 
     def close_action(self, action: Action, history: HistoryEntry | None = None) -> bool:
         """Store the outcome of an action that no longer holds its order's lock; False when the

@@ -114,9 +114,9 @@ class OrderWrites:
         """Apply `change` to `order` as read, in one transaction. `holder`: the change belongs to
         that running action (the order must carry its lock); otherwise the order must carry none.
         A refused guard says why: OrderNotFound, ActionInProgress or ConcurrentUpdate."""
-        self.run(order.id, [self.change_op(order, change, holder=holder)])
+        self.run(order.id, [self.change_op(order, change, holder=holder)], holder=holder)
 
-    def run(self, order_id: str, ops: Iterable[TxOp]) -> None:
+    def run(self, order_id: str, ops: Iterable[TxOp], *, holder: str | None = None) -> None:
         """Run transaction parts of one order (a change and what belongs with it) at once."""
         try:
             with transaction() as tx:
@@ -124,7 +124,7 @@ class OrderWrites:
                     op(tx)
         except TransactWriteError as exc:
             if condition_failed(exc) or conflicted(exc):
-                self.explain_refusal(order_id, exc)
+                self.explain_refusal(order_id, exc, holder=holder)
             raise
 
     def change_op(self, order: Order, change: OrderChange, *, holder: str | None = None) -> TxOp:
@@ -193,10 +193,11 @@ class OrderWrites:
 
         return op
 
-    def explain_refusal(self, order_id: str, exc: Exception) -> None:
-        """A guarded write of an order was refused: say why, from its current state."""
+    def explain_refusal(self, order_id: str, exc: Exception, *, holder: str | None = None) -> None:
+        """A guarded write of an order was refused: say why, from its current state (the lock of
+        the action making the change is no reason: another write of it won the race)."""
         current = orders.Orders(self.shards).get_order_header(order_id)  # OrderNotFound when gone
-        if current.pending_action is not None:
+        if current.pending_action is not None and current.pending_action.action_id != holder:
             raise ActionInProgress.held_by(order_id, current.pending_action) from exc
         raise ConcurrentUpdate(f"order {order_id} changed meanwhile; try again") from exc
 
