@@ -121,9 +121,12 @@ def test_each_step_of_an_orders_life_puts_exactly_its_events_once_in_order(api, 
     cancelled = step()
     assert Counter(types(cancelled)) == Counter({"Order Item Terminated": 2, "Order Payment Refunded": 1,
                                                  "Order Cancelled": 1})
-    assert types(cancelled)[:2] == ["Order Item Terminated", "Order Payment Refunded"]
-    assert cancelled[0]["detail"]["item"]["id"] == product
-    refund = cancelled[1]["detail"]["refund"]
+    # (the product was provisioned by hand: no account to terminate, so it leaves service with
+    # the domain in the finish's transaction, after the refund)
+    assert types(cancelled)[0] == "Order Payment Refunded"
+    assert {e["detail"]["item"]["id"] for e in cancelled if e["detail-type"] == "Order Item Terminated"} == {
+        product, domain}
+    refund = cancelled[0]["detail"]["refund"]
     assert refund["amount"] == "27.00" and refund["refund_of"] == paid["detail"]["payment"]["id"]
     (cancel,) = [e for e in cancelled if e["detail-type"] == "Order Cancelled"]
     assert cancel["detail"]["refund"] is True and cancel["detail"]["from_status"] == "Active"

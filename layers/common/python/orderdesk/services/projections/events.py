@@ -10,8 +10,10 @@ write path can forget to publish, and a write retried to no effect publishes not
 | Order Cancelled          | ... Cancelled (`refund`: by Cancel & Refund)                      |
 | Order Set As Fraud       | ... Fraud                                                         |
 | Order Back To Pending    | ... Pending again                                                 |
-| Order Item Provisioned   | an item becomes Active from Pending (Registration/Transfer)       |
-| Order Item Terminated    | an Active or Suspended item becomes Cancelled, Fraud or Terminated|
+| Order Item Provisioned   | a module created the item's account, or it became Active from     |
+|                          | Pending (Registration/Transfer) with no account to track         |
+| Order Item Terminated    | a module terminated the item's account, whatever its status; or  |
+|                          | an item with no account to track left service                    |
 | Order Payment Recorded   | a payment transaction appears on the invoice (amount, gateway)    |
 | Order Payment Refunded   | a refund transaction appears on the invoice (amount, which payment)|
 | Order Deleted            | the order record is removed                                       |
@@ -144,12 +146,18 @@ def _order_events(before: Order | None, after: Order | None, seq: str) -> list[B
 
 def _item_events(before: OrderItem | None, after: OrderItem | None, seq: str,
                  order_id: str) -> list[BusEvent]:
-    if before is None or after is None or before.status is after.status:
+    if before is None or after is None:
         return []
-    if after.status is ItemStatus.ACTIVE and before.status in _NOT_YET_PROVISIONED:
+    if after.account.exists and not before.account.exists:  # a module created its account
         detail_type = ITEM_PROVISIONED
-    elif before.status in _IN_SERVICE and after.status in _ENDED:
+    elif before.account.exists and not after.account.exists:  # a module terminated it
         detail_type = ITEM_TERMINATED
+    elif before.status is after.status or before.account.exists or after.account.exists:
+        return []
+    elif after.status is ItemStatus.ACTIVE and before.status in _NOT_YET_PROVISIONED:
+        detail_type = ITEM_PROVISIONED  # a domain registered, an item provisioned by hand
+    elif before.status in _IN_SERVICE and after.status in _ENDED:
+        detail_type = ITEM_TERMINATED  # a domain or hand-provisioned item out of service
     else:
         return []
     slug = schema_name(detail_type).removeprefix("order-item-")
