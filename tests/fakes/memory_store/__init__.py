@@ -1,0 +1,34 @@
+"""An in-memory implementation of every protocol of `orderdesk.services.ports`, with the
+semantics of the DynamoDB data layer (`adapters.store`): the same guards, the same domain errors
+for a refused write, versions, bulk decisions and counter records. `tests/contract` runs the same
+tests against both. Thread-safe (one lock), and every object in or out is a copy.
+
+    from orderdesk.services.ports import use_stores
+    from tests.fakes.memory_store import memory_stores
+
+    use_stores(memory_stores())  # the services run in memory until use_stores(None)
+"""
+
+from __future__ import annotations
+
+from orderdesk.services.ports import Stores
+
+from .actions import MemoryActions
+from .bulk_jobs import MemoryBulkJobs
+from .counters import MemoryCounters
+from .invoices import MemoryInvoices
+from .order_writes import MemoryOrderWrites
+from .orders import MemoryOrders
+from .reference import MemoryClients, MemoryDirectory
+from .state import MemoryState
+
+
+def memory_stores() -> Stores:
+    """A fresh, empty set of stores sharing one state."""
+    state = MemoryState()
+    return Stores(orders=MemoryOrders(state), writes=MemoryOrderWrites(state), actions=MemoryActions(state),
+                  invoices=MemoryInvoices(state), clients=MemoryClients(state), directory=MemoryDirectory(state),
+                  bulk_jobs=MemoryBulkJobs(state), counters=MemoryCounters(state))
+
+
+__all__ = ["MemoryState", "memory_stores"]

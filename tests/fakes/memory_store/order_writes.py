@@ -1,0 +1,171 @@
+"""Changes of an order in memory (`OrderWriteStore`), with the semantics of
+`adapters.store.order_writes`: a change is guarded on the order as read (its status and version
+and, unless the change belongs to the action holding it, no lock), each item moves from the
+status it was read in, the invoice from the status it was read in; the order record's version is
+bumped whenever the record is written. `change_holds` and `write_change` are the one write path
+here too: `actions` ends an action through them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import Any
+
+from orderdesk.domain.changes import UNCHANGED, OrderChange
+from orderdesk.domain.errors import ConcurrentUpdate
+from orderdesk.domain.model import BulkDecision, BulkOrderState, HistoryEntry, Order
+from orderdesk.domain.statuses import ItemStatus, OrderStatus, payment_status_of
+
+from .state import MemoryState, Partition, clone
+
+BULK_ACTION = "bulk status change"
+
+
+def change_holds(p: Partition | None, order: Order, change: OrderChange, holder: str | None) -> bool:
+    """Whether every condition of `change` to `order` (as read) holds on what is stored."""
+    current = p.header if p is not None else None
+    if p is None or current is None or current.status is not order.status or current.version != order.version:
+        return False
+    if holder is None and current.pending_action is not None:
+        return False
+    if change.item_status is not None:
+        for item in order.items:
+            if item.status is not change.item_status:
+                stored = p.items.get(item.id)
+                if stored is None or stored.status is not item.status:
+                    return False
+    invoice_moved = change.invoice_status is not None and order.invoice is not None
+    return not invoice_moved or (p.invoice is not None and order.invoice is not None
+                                 and p.invoice.status is order.invoice.status)
+
+
+def write_change(s: MemoryState, p: Partition, order: Order, change: OrderChange) -> None:
+    """Write a change whose conditions hold (`change_holds`)."""
+    current = p.header
+    assert current is not None
+    record_written = False
+    if change.to_status is not None and change.to_status is not order.status:
+        current.status, record_written = change.to_status, True
+    if change.invoice_status is not None:
+        current.payment_status, record_written = payment_status_of(change.invoice_status), True
+    if change.set_lock is not None:
+        current.pending_action, record_written = clone(change.set_lock), True
+    elif change.clear_lock:
+        current.pending_action, record_written = None, True
+    if change.affiliate is not UNCHANGED:
+        current.affiliate, record_written = clone(change.affiliate), True
+    if change.flagged_for_review is not None:
+        current.flagged_for_review, record_written = change.flagged_for_review, True
+    if record_written:
+        current.version += 1
+    if change.item_status is not None:
+        for item in order.items:
+            if item.status is not change.item_status:
+                p.items[item.id].status = change.item_status
+    if change.invoice_status is not None and order.invoice is not None and p.invoice is not None:
+        p.invoice.status = change.invoice_status
+        p.invoice_version += 1
+    if change.fraud_check is not None:
+        p.fraud = clone(change.fraud_check)
+    for seq, entry in enumerate(change.history):
+        s.add_history(order.id, entry, seq)
+
+
+def set_item_fields(p: Partition, item_id: str, fields: dict[str, Any]) -> None:
+    """Item fields as the item record has them (None removes one); `password_enc` is kept apart."""
+    item = p.items[item_id]
+    for name, value in fields.items():
+        if name == "password_enc":
+            if value is None:
+                p.passwords.pop(item_id, None)
+            else:
+                p.passwords[item_id] = value
+        elif name == "status":
+            item.status = ItemStatus(value)
+        elif name in ("payment_status", "has_password") or not hasattr(item, name):
+            raise AttributeError(f"an item record has no field {name}")
+        else:
+            setattr(item, name, clone(value))
+
+
+class MemoryOrderWrites:
+    def __init__(self, state: MemoryState) -> None:
+        self.s = state
+
+    def apply(self, order: Order, change: OrderChange, *, holder: str | None = None) -> None:
+        with self.s.lock:
+            p = self.s.partition(order.id)
+            if p is None or not change_holds(p, order, change, holder):
+                self.s.refused(order.id)
+            write_change(self.s, p, order, change)
+
+    # -- items and history ----------------------------------------------------------------------
+
+    def change_item(self, order_id: str, item_id: str, *, expect_status: ItemStatus, fields: dict[str, Any],
+                    history: HistoryEntry | None = None, action_id: str | None = None) -> None:
+        with self.s.lock:
+            p = self.s.partition(order_id)
+            stored = p.items.get(item_id) if p is not None else None
+            holds = stored is not None and stored.status is expect_status
+            if action_id is not None:
+                lock = p.header.pending_action if p is not None and p.header is not None else None
+                holds = holds and lock is not None and lock.action_id == action_id
+            if p is None or not holds:
+                raise ConcurrentUpdate(f"item {item_id} or its order changed meanwhile")
+            set_item_fields(p, item_id, fields)
+            if history is not None:
+                self.s.add_history(order_id, history)
+
+    def update_item(self, order_id: str, item_id: str, *, expect_status: ItemStatus | None = None,
+                    **fields: Any) -> None:
+        with self.s.lock:
+            p = self.s.partition(order_id)
+            stored = p.items.get(item_id) if p is not None else None
+            if p is None or stored is None or (expect_status is not None and stored.status is not expect_status):
+                raise ConcurrentUpdate(f"item {item_id} changed meanwhile")
+            set_item_fields(p, item_id, fields)
+
+    def add_history(self, order_id: str, entry: HistoryEntry) -> None:
+        with self.s.lock:
+            self.s.add_history(order_id, entry)
+
+    # -- bulk status changes ----------------------------------------------------------------------
+
+    def bulk_move(self, job_id: str, order_id: str, decision: BulkDecision,
+                  allowed: frozenset[OrderStatus]) -> BulkDecision | BulkOrderState | None:
+        """Moved (the decision recorded, with the status it left), or the order as found (this
+        job's decision on it, when there is one), or None for an unknown order."""
+        assert decision.to is not None
+        with self.s.lock:
+            p = self.s.partition(order_id)
+            current = p.header if p is not None else None
+            if p is None or current is None:
+                return None
+            if current.status in allowed and current.pending_action is None and job_id not in p.decisions:
+                moved = replace(decision, from_=current.status.value, written_ns=self.s.write_time())
+                p.decisions[job_id] = BulkDecision(at=moved.at, actor=moved.actor, from_=moved.from_, to=moved.to,
+                                                   written_ns=moved.written_ns)
+                current.status = OrderStatus(decision.to)
+                current.version += 1
+                return moved
+            return BulkOrderState(status=current.status, locked=current.pending_action is not None,
+                                  decision=clone(p.decisions.get(job_id)))
+
+    def bulk_refuse(self, job_id: str, order_id: str, decision: BulkDecision) -> BulkDecision | None:
+        with self.s.lock:
+            p = self.s.partition(order_id)
+            if p is None or p.header is None:
+                return None
+            if job_id in p.decisions:
+                return clone(p.decisions[job_id])
+            p.decisions[job_id] = BulkDecision(at=decision.at, actor=decision.actor,
+                                               error=decision.error or "refused", written_ns=self.s.write_time())
+            return decision
+
+    def bulk_history(self, moves: Iterable[tuple[str, str, BulkDecision]]) -> None:
+        """Each under the key its decision recorded: written again, they change nothing."""
+        with self.s.lock:
+            for job_id, order_id, d in moves:
+                entry = HistoryEntry(at=d.at, actor=d.actor, action=BULK_ACTION, from_=d.from_, to=d.to,
+                                     detail=f"bulk job {job_id}")
+                self.s.partition_for_write(order_id).history[(d.at, d.written_ns, "bulk")] = entry

@@ -1,0 +1,151 @@
+"""What the in-memory stores hold, under one lock.
+
+An order is kept as DynamoDB keeps its partition: the order record (`header`) beside its items,
+invoice, notes, history, actions, fraud check and the bulk jobs' decisions. The order record can
+be gone while other records are still there (a delete removes the children, then the order, then
+what was written meanwhile), and a few writes land in a partition whatever it holds (history,
+bulk history), so the fake keeps the same shape rather than one object per order.
+
+Everything stored is a copy of what the caller passed, and everything returned is a copy of what
+is stored: a caller mutating an object never changes the store, as with a database."""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import NoReturn, TypeVar
+
+from orderdesk.domain.errors import ActionInProgress, ConcurrentUpdate, OrderNotFound
+from orderdesk.domain.model import (
+    Action,
+    Affiliate,
+    BulkDecision,
+    BulkJob,
+    Client,
+    FraudCheck,
+    HistoryEntry,
+    Invoice,
+    Note,
+    Order,
+    OrderItem,
+    Server,
+)
+from orderdesk.domain.statuses import OrderStatus
+
+T = TypeVar("T")
+
+HistoryKey = tuple[str, int, str]  # (at, write time, tie-break): the order DynamoDB's history keys sort in
+
+
+def clone(value: T) -> T:
+    return copy.deepcopy(value)
+
+
+def sort_key(order: Order) -> str:
+    """Where an order sits in every list of orders (newest first when read backwards)."""
+    return f"{order.placed_at}#{order.id}"
+
+
+@dataclass
+class Partition:
+    header: Order | None = None  # the order record: no items, invoice, history, notes or actions
+    search: str = ""
+    fraud: FraudCheck | None = None
+    items: dict[str, OrderItem] = field(default_factory=dict)  # in their order on the order
+    passwords: dict[str, str] = field(default_factory=dict)  # encrypted, per item
+    invoice: Invoice | None = None
+    invoice_version: int = 0
+    notes: dict[tuple[str, str], Note] = field(default_factory=dict)
+    history: dict[HistoryKey, HistoryEntry] = field(default_factory=dict)
+    actions: dict[str, Action] = field(default_factory=dict)
+    decisions: dict[str, BulkDecision] = field(default_factory=dict)  # per bulk job, as read back
+
+    def children(self) -> int:
+        """The records besides the order record, counted as DynamoDB would."""
+        return (len(self.items) + (self.invoice is not None) + len(self.notes) + len(self.history)
+                + len(self.actions) + (self.fraud is not None))
+
+    def clear_children(self) -> None:
+        self.fraud, self.invoice, self.invoice_version = None, None, 0
+        for records in (self.items, self.passwords, self.notes, self.history, self.actions):
+            records.clear()
+
+
+@dataclass
+class JobRecord:
+    job: BulkJob  # counters and status as stored (no failures: those are the outcomes)
+    chunks: set[int] = field(default_factory=set)
+    finished_at: str | None = None
+
+
+@dataclass
+class Outcome:
+    ok: bool
+    error: str | None = None
+    deleting: bool = False  # a bulk delete claimed, not yet counted
+
+
+class MemoryState:
+    """Every record of the fake, and the one lock each store takes around a whole operation: an
+    operation checks all of its conditions before it changes anything, as a transaction does."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.partitions: dict[str, Partition] = {}
+        self.numbers: dict[str, str] = {}  # order number -> order id: the uniqueness guard
+        self.clients: dict[str, Client] = {}
+        self.affiliates: dict[str, Affiliate] = {}
+        self.servers: dict[str, tuple[Server, str | None]] = {}  # with the encrypted credentials
+        self.jobs: dict[str, JobRecord] = {}
+        self.outcomes: dict[tuple[str, str], Outcome] = {}  # (job id, order id)
+        self.counted: dict[str, tuple[OrderStatus, int]] = {}  # order id -> (status, version) counted
+        self.counts: dict[OrderStatus, int] = dict.fromkeys(OrderStatus, 0)
+        self._last_write = 0
+
+    # -- partitions --------------------------------------------------------------------------------
+
+    def partition(self, order_id: str) -> Partition | None:
+        return self.partitions.get(order_id)
+
+    def partition_for_write(self, order_id: str) -> Partition:
+        return self.partitions.setdefault(order_id, Partition())
+
+    def header(self, order_id: str) -> Order | None:
+        p = self.partitions.get(order_id)
+        return p.header if p is not None else None
+
+    def drop_if_empty(self, order_id: str) -> None:
+        p = self.partitions.get(order_id)
+        if p is not None and p.header is None and p.children() == 0 and not p.decisions:
+            del self.partitions[order_id]
+
+    def orders(self) -> list[tuple[Order, str]]:
+        """Every order record that exists, with its search text (stored objects: copy before
+        handing one out)."""
+        return [(p.header, p.search) for p in self.partitions.values() if p.header is not None]
+
+    # -- history -----------------------------------------------------------------------------------
+
+    def write_time(self) -> int:
+        """Nanoseconds of the wall clock, strictly increasing: entries written in one second keep
+        the order they were written in, as the time in DynamoDB's history keys does."""
+        self._last_write = max(time.time_ns(), self._last_write + 1)
+        return self._last_write
+
+    def add_history(self, order_id: str, entry: HistoryEntry, seq: int = 0) -> None:
+        key = (entry.at, self.write_time(), f"{seq:03d}")
+        self.partition_for_write(order_id).history[key] = clone(entry)
+
+    # -- refusals ----------------------------------------------------------------------------------
+
+    def refused(self, order_id: str) -> NoReturn:
+        """A guarded write of an order was refused: say why from its current state, as the
+        DynamoDB data layer does (`OrderWrites.explain_refusal`)."""
+        current = self.header(order_id)
+        if current is None:
+            raise OrderNotFound(f"order {order_id} not found", order_id=order_id)
+        if current.pending_action is not None:
+            raise ActionInProgress.held_by(order_id, current.pending_action)
+        raise ConcurrentUpdate(f"order {order_id} changed meanwhile; try again")
