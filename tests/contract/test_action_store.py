@@ -161,6 +161,22 @@ def test_end_action_after_the_order_changed_is_a_lost_race(stores_impl: Stores) 
     assert stores_impl.actions.get_action(order.id, action.id).status is ActionStatus.RUNNING
 
 
+def test_end_action_of_an_action_already_closed_is_refused_and_leaves_the_order(stores_impl: Stores) -> None:
+    # GIVEN a cancel holding an order, read with its lock, then its action closed as FAILED elsewhere
+    order = place(stores_impl)
+    action = lock(stores_impl, order.id)
+    held = stores_impl.orders.get_order(order.id)
+    action.status = ActionStatus.FAILED
+    assert stores_impl.actions.close_action(action)
+    # WHEN the action would still end as SUCCEEDED on that read
+    action.status = ActionStatus.SUCCEEDED
+    # THEN ConcurrentUpdate; the order is not cancelled, the action stays FAILED
+    with pytest.raises(ConcurrentUpdate):
+        stores_impl.actions.end_action(held, OrderChange(to_status=OrderStatus.CANCELLED, clear_lock=True), action)
+    assert stores_impl.orders.get_order_header(order.id).status is OrderStatus.PENDING
+    assert stores_impl.actions.get_action(order.id, action.id).status is ActionStatus.FAILED
+
+
 def test_end_action_of_an_order_that_is_gone_is_refused_as_not_found(stores_impl: Stores) -> None:
     # GIVEN a delete holding a cancelled order, read, then the order removed
     order = move(stores_impl, place(stores_impl).id, OrderStatus.CANCELLED)

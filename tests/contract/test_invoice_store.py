@@ -110,9 +110,10 @@ def test_without_the_order_status_the_order_record_is_untouched(stores_impl: Sto
     invoice, version = stores_impl.invoices.get_invoice_versioned(order.invoice_id)
     # WHEN the invoice is paid without moving the order's payment status (a refund step's way)
     stores_impl.invoices.save_invoice(pay_in_full(invoice), version, sync_order_status=False)
-    # THEN the order record is as it was: its payment status and version
+    # THEN the order record is as it was: its payment status and version; its items are paid as the invoice is
     header = stores_impl.orders.get_order_header(order.id)
     assert (header.payment_status, header.version) == (PaymentStatus.UNPAID, order.version)
+    assert [i.payment_status for i in stores_impl.orders.get_order(order.id).items] == [PaymentStatus.PAID] * 2
 
 
 def test_credit_changes_are_applied_with_the_invoice_once(stores_impl: Stores) -> None:
@@ -149,8 +150,11 @@ def test_a_credit_change_of_an_unknown_client_refuses_the_whole_write(stores_imp
 
 
 def test_an_unknown_invoice_is_not_found(stores_impl: Stores) -> None:
-    # WHEN an invoice of no order, or an id that is no invoice's, is read
+    # GIVEN an order whose records but the order itself were deleted (a delete half done)
+    order = place(stores_impl, status=OrderStatus.CANCELLED)
+    stores_impl.orders.delete_order_children(order.id)
+    # WHEN its invoice, an invoice of no order, or an id that is no invoice's, is read
     # THEN NotFound
-    for invoice_id in ("inv-no-such-order", "not-an-invoice", "inv-"):
+    for invoice_id in (order.invoice_id, "inv-no-such-order", "not-an-invoice", "inv-"):
         with pytest.raises(NotFound):
             stores_impl.invoices.get_invoice(invoice_id)

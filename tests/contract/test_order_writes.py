@@ -41,6 +41,18 @@ def test_a_change_from_a_status_the_order_has_left_is_refused_and_writes_nothing
     assert [h.action for h in after.history] == ["order placed", "moved to Active"]
 
 
+def test_a_change_decided_on_a_status_the_order_is_not_in_is_refused(stores_impl: Stores) -> None:
+    # GIVEN a pending order, and a read of it that claims Active (its version current)
+    order = place(stores_impl)
+    claimed = stores_impl.orders.get_order(order.id)
+    claimed.status = OrderStatus.ACTIVE
+    # WHEN a change decided on that claim is applied
+    # THEN ConcurrentUpdate: the guard is on the status as read, not only on the version
+    with pytest.raises(ConcurrentUpdate):
+        stores_impl.writes.apply(claimed, status_change(OrderStatus.CANCELLED))
+    assert stores_impl.orders.get_order_header(order.id).status is OrderStatus.PENDING
+
+
 def test_a_change_on_an_older_version_is_refused_though_the_status_is_the_same(stores_impl: Stores) -> None:
     # GIVEN an order read, then changed without a status change (an affiliate assigned)
     order = place(stores_impl)

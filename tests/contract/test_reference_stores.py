@@ -65,12 +65,12 @@ def test_clients_are_listed_by_last_then_first_name_and_searched_in_any_case(sto
 
 def test_affiliates_are_read_back_and_listed_by_name(stores_impl: Stores) -> None:
     # GIVEN two affiliates
-    zeta = Affiliate(id="af-z", name="zeta reviews", email="z@example.com", created_at=AT)
-    alpha = Affiliate(id="af-a", name="Alpha Blog", email="a@example.com", created_at=AT)
+    zeta = Affiliate(id="af-a", name="Zeta Reviews", email="z@example.com", created_at=AT)
+    alpha = Affiliate(id="af-z", name="alpha blog", email="a@example.com", created_at=AT)
     stores_impl.directory.put_affiliate(zeta)
     stores_impl.directory.put_affiliate(alpha)
     # THEN each reads back, and the list is by name whatever its case
-    assert stores_impl.directory.get_affiliate("af-z") == zeta
+    assert stores_impl.directory.get_affiliate("af-a") == zeta
     assert stores_impl.directory.list_affiliates() == [alpha, zeta]
     with pytest.raises(NotFound):
         stores_impl.directory.get_affiliate("no-such-affiliate")
