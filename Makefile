@@ -58,11 +58,11 @@ token: $(STAMP)
 
 lint: setup
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy layers/common/python/orderdesk
+	$(VENV)/bin/mypy layers/common/python/orderdesk tests/fakes
 
 test: setup
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy layers/common/python/orderdesk
+	$(VENV)/bin/mypy layers/common/python/orderdesk tests/fakes
 	$(VENV)/bin/pytest -q
 
 # What needs no local stack and no browser (unit, integration and template tests, on DynamoDB Local
