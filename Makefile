@@ -73,7 +73,7 @@ SLOW := slow or browser or stack
 
 test-fast: $(STAMP) $(TOOLS_STAMP) java
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy layers/common/python/orderdesk
+	$(VENV)/bin/mypy layers/common/python/orderdesk tests/fakes
 	$(VENV)/bin/pytest -q -n $(WORKERS) --dist loadfile -m "not ($(SLOW))"
 
 test-slow: setup
