@@ -3,6 +3,10 @@ semantics of the DynamoDB data layer (`adapters.store`): the same guards, the sa
 for a refused write, versions, bulk decisions and counter records. `tests/contract` runs the same
 tests against both. Thread-safe (one lock), and every object in or out is a copy.
 
+But one: `images` reads stream images, which are the table's record format, not a store's state
+(these stores have no stream), so it is the DynamoDB data layer's reader itself (pure: records and
+mappers, no connection).
+
     from orderdesk.services.ports import use_stores
     from tests.fakes.memory_store import memory_stores
 
@@ -11,6 +15,7 @@ tests against both. Thread-safe (one lock), and every object in or out is a copy
 
 from __future__ import annotations
 
+from orderdesk.adapters.store.images import StreamImages
 from orderdesk.services.ports import Stores
 
 from .actions import MemoryActions
@@ -19,6 +24,7 @@ from .counters import MemoryCounters
 from .invoices import MemoryInvoices
 from .order_writes import MemoryOrderWrites
 from .orders import MemoryOrders
+from .published_events import MemoryPublishedEvents
 from .reference import MemoryClients, MemoryDirectory
 from .state import MemoryState
 
@@ -28,7 +34,8 @@ def memory_stores() -> Stores:
     state = MemoryState()
     return Stores(orders=MemoryOrders(state), writes=MemoryOrderWrites(state), actions=MemoryActions(state),
                   invoices=MemoryInvoices(state), clients=MemoryClients(state), directory=MemoryDirectory(state),
-                  bulk_jobs=MemoryBulkJobs(state), counters=MemoryCounters(state))
+                  bulk_jobs=MemoryBulkJobs(state), counters=MemoryCounters(state), images=StreamImages(),
+                  published_events=MemoryPublishedEvents(state))
 
 
 __all__ = ["MemoryState", "memory_stores"]

@@ -102,6 +102,7 @@ class MemoryState:
         self.outcomes: dict[tuple[str, str], Outcome] = {}  # (job id, order id)
         self.counted: dict[str, tuple[OrderStatus, int]] = {}  # order id -> (status, version) counted
         self.counts: dict[OrderStatus, int] = dict.fromkeys(OrderStatus, 0)
+        self.published: dict[str, str] = {}  # order event id -> its detail-type, once the bus took it
         self._last_write = 0
 
     # -- partitions --------------------------------------------------------------------------------
