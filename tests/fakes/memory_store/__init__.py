@@ -29,9 +29,10 @@ from .reference import MemoryClients, MemoryDirectory
 from .state import MemoryState
 
 
-def memory_stores() -> Stores:
-    """A fresh, empty set of stores sharing one state."""
-    state = MemoryState()
+def memory_stores(domain_wait_hours: int = 24) -> Stores:
+    """A fresh, empty set of stores sharing one state (`domain_wait_hours`: as the setting of the
+    same name, how long a domain may wait for its registrar before its order needs attention)."""
+    state = MemoryState(domain_wait_hours)
     return Stores(orders=MemoryOrders(state), writes=MemoryOrderWrites(state), actions=MemoryActions(state),
                   invoices=MemoryInvoices(state), clients=MemoryClients(state), directory=MemoryDirectory(state),
                   bulk_jobs=MemoryBulkJobs(state), counters=MemoryCounters(state), images=StreamImages(),

@@ -8,7 +8,7 @@ from orderdesk.domain.errors import ActionInProgress, ConcurrentUpdate, NotFound
 from orderdesk.domain.model import Action, ActionStep, HistoryEntry, Order, PendingAction
 from orderdesk.domain.statuses import ActionStatus, OrderStatus
 
-from .order_writes import change_holds, write_change
+from .order_writes import attention_after, change_holds, write_change
 from .state import MemoryState, clone
 
 
@@ -84,15 +84,13 @@ class MemoryActions:
         """The order's change (as the action holding its lock) and the action's outcome at once;
         only while the action is still RUNNING."""
         with self.s.lock:
+            attention = attention_after(self.s, order, change, holder=action.id)
             p = self.s.partition(order.id)
             stored = p.actions.get(action.id) if p is not None else None
-            if (p is None or not change_holds(p, order, change, holder=action.id) or stored is None
+            if (p is None or not change_holds(self.s, p, order, change, holder=action.id) or stored is None
                     or stored.status is not ActionStatus.RUNNING):
-                try:
-                    self.s.refused(order.id)
-                except ActionInProgress as exc:  # the lock is this action's own: the order changed
-                    raise ConcurrentUpdate(f"order {order.id} changed meanwhile; try again") from exc
-            write_change(self.s, p, order, change)
+                self.s.refused(order.id, holder=action.id)
+            write_change(self.s, p, order, change, attention)
             p.actions[action.id] = clone(action)
 
     def close_action(self, action: Action, history: HistoryEntry | None = None) -> bool:

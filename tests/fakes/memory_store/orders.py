@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from orderdesk.domain.errors import ConcurrentUpdate, OrderNotFound
-from orderdesk.domain.model import HistoryEntry, Invoice, Note, Order, OrderItem
+from orderdesk.domain.model import DomainRegistration, HistoryEntry, Invoice, Note, Order, OrderItem, ServiceAccount
 from orderdesk.domain.queries import OrderFilter, OrderPage
-from orderdesk.domain.statuses import OrderStatus, PaymentStatus
+from orderdesk.domain.statuses import ItemKind, OrderStatus, PaymentStatus
 
-from .state import MemoryState, Partition, clone, sort_key
+from .state import MemoryState, Partition, clone, read_invoice, sort_key
 
 MAX_SK = "~"  # sorts after every character of a sort key, as in the table's keys
 
@@ -21,6 +21,7 @@ def header_of(order: Order) -> Order:
     header = clone(order)
     header.items, header.invoice, header.history, header.admin_notes, header.actions = [], None, [], [], []
     header.fraud_check, header.pending_action, header.version = None, None, 1
+    header.attention, header.detail_loaded = [], False  # attention: computed by the changes to come
     return header
 
 
@@ -30,6 +31,11 @@ def read_items(p: Partition, payment_status: PaymentStatus) -> list[OrderItem]:
         item = clone(stored)
         item.payment_status = payment_status  # derived from the invoice, as the mappers do
         item.has_password = item_id in p.passwords
+        # the account is the item's server and username, live or not as recorded
+        item.account = ServiceAccount(server_id=item.server_id, username=item.username,
+                                      exists=bool(p.accounts.get(item_id)))
+        if item.registration is None and item.kind is ItemKind.DOMAIN:
+            item.registration = DomainRegistration()
         items.append(item)
     return items
 
@@ -50,8 +56,9 @@ class MemoryOrders:
             p.header, p.search = header_of(order), search
             for item in items:
                 stored = clone(item)
-                stored.last_error, stored.has_password = None, False
+                stored.last_error, stored.has_password, stored.registration, stored.commands = None, False, None, {}
                 p.items[item.id] = stored
+                p.accounts[item.id] = item.account.exists
                 if item_passwords.get(item.id) is not None:
                     p.passwords[item.id] = item_passwords[item.id]
             p.invoice, p.invoice_version = clone(invoice), 1
@@ -94,7 +101,8 @@ class MemoryOrders:
                 raise OrderNotFound(f"order {order_id} not found", order_id=order_id)
             order = clone(p.header)
             order.fraud_check = clone(p.fraud)
-            order.invoice = clone(p.invoice)
+            order.invoice = read_invoice(p)
+            order.detail_loaded = True
             order.items = read_items(p, p.invoice.payment_status if p.invoice else order.payment_status)
             order.admin_notes = [clone(p.notes[k]) for k in sorted(p.notes)]
             order.history = [clone(p.history[k]) for k in sorted(p.history)]
@@ -178,4 +186,5 @@ def matches(o: Order, search: str, f: OrderFilter) -> bool:
         f.min_total is None or o.total >= f.min_total,
         f.max_total is None or o.total <= f.max_total,
         not f.q or f.q.lower() in search,
+        not f.attention or bool(o.attention),
     ))

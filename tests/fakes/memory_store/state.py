@@ -32,6 +32,7 @@ from orderdesk.domain.model import (
     OrderItem,
     Server,
 )
+from orderdesk.domain.queries import ATTENTION, Counted
 from orderdesk.domain.statuses import OrderStatus
 
 T = TypeVar("T")
@@ -55,12 +56,17 @@ class Partition:
     fraud: FraudCheck | None = None
     items: dict[str, OrderItem] = field(default_factory=dict)  # in their order on the order
     passwords: dict[str, str] = field(default_factory=dict)  # encrypted, per item
+    # whether an item's account is live on its server, as recorded (None: never recorded)
+    accounts: dict[str, bool | None] = field(default_factory=dict)
     invoice: Invoice | None = None
     invoice_version: int = 0
     notes: dict[tuple[str, str], Note] = field(default_factory=dict)
     history: dict[HistoryKey, HistoryEntry] = field(default_factory=dict)
     actions: dict[str, Action] = field(default_factory=dict)
     decisions: dict[str, BulkDecision] = field(default_factory=dict)  # per bulk job, as read back
+    # the attention list would differ were the status another: a bulk change then takes the one
+    # write path (which recomputes the list) instead of its bare status write
+    status_moves_attention: bool = False
 
     def children(self) -> int:
         """The records besides the order record, counted as DynamoDB would."""
@@ -69,8 +75,16 @@ class Partition:
 
     def clear_children(self) -> None:
         self.fraud, self.invoice, self.invoice_version = None, None, 0
-        for records in (self.items, self.passwords, self.notes, self.history, self.actions):
+        for records in (self.items, self.passwords, self.accounts, self.notes, self.history, self.actions):
             records.clear()
+
+
+def read_invoice(p: Partition) -> Invoice | None:
+    """The invoice as stored, with the version a change of it is guarded on."""
+    invoice = clone(p.invoice)
+    if invoice is not None:
+        invoice.version = p.invoice_version
+    return invoice
 
 
 @dataclass
@@ -91,7 +105,8 @@ class MemoryState:
     """Every record of the fake, and the one lock each store takes around a whole operation: an
     operation checks all of its conditions before it changes anything, as a transaction does."""
 
-    def __init__(self) -> None:
+    def __init__(self, domain_wait_hours: int = 24) -> None:
+        self.domain_wait_hours = domain_wait_hours  # a domain waiting longer needs attention
         self.lock = threading.RLock()
         self.partitions: dict[str, Partition] = {}
         self.numbers: dict[str, str] = {}  # order number -> order id: the uniqueness guard
@@ -100,8 +115,8 @@ class MemoryState:
         self.servers: dict[str, tuple[Server, str | None]] = {}  # with the encrypted credentials
         self.jobs: dict[str, JobRecord] = {}
         self.outcomes: dict[tuple[str, str], Outcome] = {}  # (job id, order id)
-        self.counted: dict[str, tuple[OrderStatus, int]] = {}  # order id -> (status, version) counted
-        self.counts: dict[OrderStatus, int] = dict.fromkeys(OrderStatus, 0)
+        self.counted: dict[str, tuple[Counted, int]] = {}  # order id -> what is counted of it, at which version
+        self.counts: dict[str, int] = dict.fromkeys([*(s.value for s in OrderStatus), ATTENTION], 0)
         self.published: dict[str, str] = {}  # order event id -> its detail-type, once the bus took it
         self._last_write = 0
 
@@ -141,12 +156,13 @@ class MemoryState:
 
     # -- refusals ----------------------------------------------------------------------------------
 
-    def refused(self, order_id: str) -> NoReturn:
+    def refused(self, order_id: str, holder: str | None = None) -> NoReturn:
         """A guarded write of an order was refused: say why from its current state, as the
-        DynamoDB data layer does (`OrderWrites.explain_refusal`)."""
+        DynamoDB data layer does (`OrderWrites.explain_refusal`): the lock of the action making the
+        change (`holder`) is no reason, another write of that action won the race."""
         current = self.header(order_id)
         if current is None:
             raise OrderNotFound(f"order {order_id} not found", order_id=order_id)
-        if current.pending_action is not None:
+        if current.pending_action is not None and current.pending_action.action_id != holder:
             raise ActionInProgress.held_by(order_id, current.pending_action)
         raise ConcurrentUpdate(f"order {order_id} changed meanwhile; try again")
