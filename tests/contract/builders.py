@@ -17,6 +17,7 @@ from orderdesk.domain.model import (
     InvoiceLine,
     Order,
     OrderItem,
+    ServiceAccount,
     invoice_id_for,
     new_id,
     new_order_number,
@@ -52,14 +53,21 @@ class Spec:
     search: str = "ada lovelace ada@example.com"
     passwords: dict[int, str] = field(default_factory=dict)  # item position -> encrypted password
     item_status: ItemStatus = ItemStatus.PENDING
+    live_account: bool = False  # the first item's account exists on its server
+    domain: str | None = None  # the last item is this domain's registration
 
 
 def parts(spec: Spec) -> tuple[Order, list[OrderItem], Invoice, dict[str, str], HistoryEntry]:
     order_id = new_id()
     items = [OrderItem(id=new_id(), kind=ItemKind.PRODUCT, description=f"Hosting {n}", billing_cycle="monthly",
                        amount=Decimal(a), status=spec.item_status, server_id="srv-1" if n == 0 else None,
-                       username="ada" if n == 0 else None, module="webhook" if n == 0 else None)
+                       username="ada" if n == 0 else None, module="webhook" if n == 0 else None,
+                       account=ServiceAccount(exists=spec.live_account and n == 0))
              for n, a in enumerate(spec.amounts)]
+    if spec.domain:
+        items[-1].kind, items[-1].domain, items[-1].registration_type, items[-1].period_years = (
+            ItemKind.DOMAIN, spec.domain, "register", 1)
+        items[-1].server_id = items[-1].username = items[-1].module = None
     lines = [InvoiceLine(item_id=i.id, description=i.description, amount=i.amount) for i in items]
     subtotal, total = Invoice.totals(lines, ZERO)
     paid = spec.invoice_status is InvoiceStatus.PAID

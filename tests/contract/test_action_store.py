@@ -60,11 +60,13 @@ def test_start_action_on_a_locked_order_is_refused_as_action_in_progress(stores_
 def test_start_action_after_a_payment_since_the_read_is_refused_as_a_lost_race(stores_impl: Stores) -> None:
     # GIVEN an order read whole, then a payment recorded on its invoice
     order = place(stores_impl)
-    invoice, version = stores_impl.invoices.get_invoice_versioned(order.invoice_id)
+    again = stores_impl.orders.get_order(order.id)
+    assert again.invoice is not None
+    invoice = again.invoice
     invoice.transactions.append(Transaction(id="t1", type="payment", gateway="manual", transaction_id="m-1",
                                             amount=invoice.balance / 2, at=LATER))
     invoice.balance -= invoice.balance / 2
-    stores_impl.invoices.save_invoice(invoice, version, entry("payment recorded"))
+    stores_impl.writes.apply(again, OrderChange(invoice=invoice, history=[entry("payment recorded")]))
     # WHEN a cancel & refund planned on the read starts
     # THEN ConcurrentUpdate (its refunds were planned without that payment): no lock taken
     with pytest.raises(ConcurrentUpdate):
@@ -159,6 +161,24 @@ def test_end_action_after_the_order_changed_is_a_lost_race(stores_impl: Stores) 
     assert not isinstance(refused.value, ActionInProgress)
     assert stores_impl.orders.get_order_header(order.id).pending_action is not None
     assert stores_impl.actions.get_action(order.id, action.id).status is ActionStatus.RUNNING
+
+
+def test_end_action_after_another_action_took_the_order_names_that_action(stores_impl: Stores) -> None:
+    # GIVEN a cancel holding an order, read with its lock; then its lock swept and a fraud action started
+    order = place(stores_impl)
+    first = lock(stores_impl, order.id)
+    held = stores_impl.orders.get_order(order.id)
+    stores_impl.writes.apply(stores_impl.orders.get_order(order.id), OrderChange(clear_lock=True), holder=first.id)
+    second = lock(stores_impl, order.id, "fraud")
+    # WHEN the cancel ends on its read
+    first.status = ActionStatus.SUCCEEDED
+    # THEN ActionInProgress naming the fraud action; the order is the fraud action's still
+    with pytest.raises(ActionInProgress) as refused:
+        stores_impl.actions.end_action(held, OrderChange(to_status=OrderStatus.CANCELLED, clear_lock=True), first)
+    assert refused.value.detail["action_id"] == second.id
+    after = stores_impl.orders.get_order_header(order.id)
+    assert after.status is OrderStatus.PENDING and after.pending_action is not None
+    assert after.pending_action.action_id == second.id
 
 
 def test_end_action_of_an_action_already_closed_is_refused_and_leaves_the_order(stores_impl: Stores) -> None:

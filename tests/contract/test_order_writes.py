@@ -93,6 +93,20 @@ def test_the_holder_of_the_lock_may_change_the_order(stores_impl: Stores) -> Non
     assert after.pending_action is not None and after.pending_action.action_id == action.id
 
 
+def test_a_change_of_the_lock_s_holder_that_lost_a_race_is_a_concurrent_update(stores_impl: Stores) -> None:
+    # GIVEN an order an action holds, read twice; a step of the action changes it on the first read
+    order = place(stores_impl)
+    action = lock(stores_impl, order.id)
+    first, second = stores_impl.orders.get_order(order.id), stores_impl.orders.get_order(order.id)
+    stores_impl.writes.apply(first, OrderChange(flagged_for_review=True), holder=action.id)
+    # WHEN another step of the same action changes it on the second read
+    # THEN ConcurrentUpdate (read again and retry), not ActionInProgress: the lock is its own
+    with pytest.raises(ConcurrentUpdate) as refused:
+        stores_impl.writes.apply(second, OrderChange(affiliate=AffiliateRef(id="af1", name="Blog")), holder=action.id)
+    assert not isinstance(refused.value, ActionInProgress)
+    assert stores_impl.orders.get_order_header(order.id).affiliate is None
+
+
 def test_a_change_of_an_order_that_is_gone_is_refused_as_not_found(stores_impl: Stores) -> None:
     # GIVEN a cancelled order read, then deleted
     order = place(stores_impl, status=OrderStatus.CANCELLED)
@@ -132,9 +146,10 @@ def test_items_already_in_the_target_status_are_left_as_they_are(stores_impl: St
 
 def test_an_invoice_status_moves_the_invoice_the_order_payment_status_and_the_invoice_version(
         stores_impl: Stores) -> None:
-    # GIVEN an unpaid order read whole, its invoice read with its version
+    # GIVEN an unpaid order read whole, with its invoice's version
     order = place(stores_impl)
-    _, version = stores_impl.invoices.get_invoice_versioned(order.invoice_id)
+    assert order.invoice is not None
+    version = order.invoice.version
     # WHEN a change sets the invoice Cancelled
     stores_impl.writes.apply(order, OrderChange(to_status=OrderStatus.CANCELLED, invoice_status=InvoiceStatus.CANCELLED,
                                                 history=[entry("cancelled")]))
@@ -143,23 +158,23 @@ def test_an_invoice_status_moves_the_invoice_the_order_payment_status_and_the_in
     assert after.invoice is not None and after.invoice.status is InvoiceStatus.CANCELLED
     assert after.payment_status is PaymentStatus.CANCELLED
     assert all(i.payment_status is PaymentStatus.CANCELLED for i in after.items)
-    assert stores_impl.invoices.get_invoice_versioned(order.invoice_id)[1] > version
+    assert stores_impl.invoices.get_invoice(order.invoice_id).version > version
 
 
-def test_an_invoice_that_moved_since_the_read_refuses_the_change(stores_impl: Stores) -> None:
-    # GIVEN an order read whole, then its invoice paid without touching the order record
+def test_an_invoice_status_is_moved_only_from_the_status_read(stores_impl: Stores) -> None:
+    # GIVEN an unpaid order, and a read of it whose invoice claims Paid (the order's version current)
     order = place(stores_impl)
-    invoice, version = stores_impl.invoices.get_invoice_versioned(order.invoice_id)
-    invoice.status = InvoiceStatus.PAID
-    stores_impl.invoices.save_invoice(invoice, version, sync_order_status=False)
-    # WHEN a change taking the invoice from the status read is applied
+    claimed = stores_impl.orders.get_order(order.id)
+    assert claimed.invoice is not None
+    claimed.invoice.status = InvoiceStatus.PAID
+    # WHEN a change taking the invoice from that status is applied
     # THEN ConcurrentUpdate, and the order is as it was
     with pytest.raises(ConcurrentUpdate):
-        stores_impl.writes.apply(order, OrderChange(to_status=OrderStatus.CANCELLED,
-                                                    invoice_status=InvoiceStatus.REFUNDED, history=[entry("x")]))
+        stores_impl.writes.apply(claimed, OrderChange(to_status=OrderStatus.CANCELLED,
+                                                      invoice_status=InvoiceStatus.REFUNDED, history=[entry("x")]))
     after = stores_impl.orders.get_order(order.id)
     assert after.status is OrderStatus.PENDING and after.invoice is not None
-    assert after.invoice.status is InvoiceStatus.PAID
+    assert after.invoice.status is InvoiceStatus.UNPAID
 
 
 def test_lock_affiliate_flag_and_fraud_check_are_set_and_cleared(stores_impl: Stores) -> None:
@@ -175,8 +190,8 @@ def test_lock_affiliate_flag_and_fraud_check_are_set_and_cleared(stores_impl: St
     header = stores_impl.orders.get_order_header(order.id)
     assert (header.pending_action, header.affiliate, header.flagged_for_review, header.fraud_check) == (
         pending, AffiliateRef(id="af1", name="Blog"), True, check)
-    # WHEN the lock's holder clears the lock, the affiliate and the flag
-    stores_impl.writes.apply(header, OrderChange(clear_lock=True, affiliate=None, flagged_for_review=False,
+    # WHEN the lock's holder clears the lock, the affiliate and the flag (the end of an action: read whole)
+    stores_impl.writes.apply(stores_impl.orders.get_order(order.id), OrderChange(clear_lock=True, affiliate=None, flagged_for_review=False,
                                                  history=[entry("cleared")]), holder="act-1")
     # THEN they are gone; the fraud check stays
     after = stores_impl.orders.get_order(order.id)
