@@ -43,11 +43,15 @@ def test_order_read_back_whole_with_items_invoice_and_history(stores_impl: Store
 
 
 def test_items_are_paid_as_their_invoice_says(stores_impl: Stores) -> None:
-    # GIVEN an order whose invoice is Paid
-    order = place(stores_impl, invoice_status=InvoiceStatus.PAID)
-    # THEN its items are Paid too
-    assert order.payment_status is PaymentStatus.PAID
-    assert [i.payment_status for i in order.items] == [PaymentStatus.PAID, PaymentStatus.PAID]
+    # GIVEN an order whose invoice is Paid, stored with an order record that still says Unpaid
+    order, items, invoice, passwords, history = parts(Spec(invoice_status=InvoiceStatus.PAID))
+    order.payment_status = PaymentStatus.UNPAID
+    stores_impl.orders.create_order(order, items, invoice, passwords, history, "ada")
+    # WHEN it is read whole
+    found = stores_impl.orders.get_order(order.id)
+    # THEN its items are paid as the invoice says; the order record keeps its own copy
+    assert [i.payment_status for i in found.items] == [PaymentStatus.PAID, PaymentStatus.PAID]
+    assert found.payment_status is PaymentStatus.UNPAID
 
 
 def test_changing_a_returned_order_changes_nothing_stored(stores_impl: Stores) -> None:
