@@ -458,3 +458,34 @@ def test_an_order_gone_before_screening_is_no_error(table, screening):  # noqa: 
                           "dynamodb": {"SequenceNumber": "7", "NewImage": {
                               "kind": {"S": "order"}, "id": {"S": "deletedorder"}, "skip_fraud_check": {"BOOL": False}}}}]}
     assert fraud_app.handler(event, _ctx()) == {"batchItemFailures": []}
+
+
+def test_supports_recheck_stores_and_flags_but_never_sets_as_fraud(api, table, screening, workflows):  # noqa: ARG001
+    # GIVEN a Pending order that scores at the reject threshold (a blocklisted email domain)
+    order_id = _order(api, _client(api, "eve@bad.example"), GB_IP, skip=True)
+    # WHEN support runs the screening again
+    r = api.post(f"/orders/{order_id}/fraud-check", role="support")
+    # THEN the reject result is stored and the order flagged, and it stays Pending with no action:
+    # setting an order as Fraud is billing's (or the new order's automatic screening's)
+    assert r.status_code == 200 and r.data["decision"] == "reject", r.data
+    order = stores().orders.get_order(order_id)
+    assert order.status is OrderStatus.PENDING and order.pending_action is None and order.actions == []
+    assert order.flagged_for_review and order.fraud_check.decision == "reject"
+
+
+def test_a_recheck_of_an_old_order_counts_what_was_known_when_it_was_placed(api, table, screening):  # noqa: ARG001
+    import time_machine
+
+    from orderdesk.domain.model import utcnow
+
+    # GIVEN an order placed from an IP an hour ago, then three more from that IP since
+    with time_machine.travel(utcnow() - dt.timedelta(hours=1), tick=True):
+        old = _order(api, _client(api, "first@example.com"), GB_IP)
+    later = [_order(api, _client(api, f"later{n}@example.com"), GB_IP) for n in range(3)]
+    # WHEN the old order is screened again, and the newest
+    again = fraud.recheck_order(old, "support@example.com")
+    newest = fraud.recheck_order(later[-1], "support@example.com")
+    # THEN the old one counts only the orders up to its own placing (none but itself), while the
+    # newest counts all four: a re-check scores what was known when the order was placed
+    assert {s.name: s.value for s in again.signals}["orders_per_ip_24h"] == {"count": 1, "limit": 3}
+    assert {s.name: s.value for s in newest.signals}["orders_per_ip_24h"] == {"count": 4, "limit": 3}

@@ -47,8 +47,10 @@ def screen_new_order(order_id: str) -> FraudCheck | None:
 
 
 def recheck_order(order_id: str, actor: str) -> FraudCheck:
-    """POST /orders/{id}/fraud-check: run the screening again, whatever was stored."""
-    return _screen(stores().orders.get_order_header(order_id), actor)
+    """POST /orders/{id}/fraud-check (support): run the screening again, whatever was stored, and
+    store the new result, flagging the order on review or reject. It never sets the order as Fraud:
+    that is billing's action, or the automatic screening of a new order's."""
+    return _screen(stores().orders.get_order_header(order_id), actor, act=False)
 
 
 def facts_of(order: Order) -> ScreeningInput:
@@ -72,7 +74,7 @@ def facts_of(order: Order) -> ScreeningInput:
     )
 
 
-def _screen(order: Order, actor: str) -> FraudCheck:
+def _screen(order: Order, actor: str, *, act: bool = True) -> FraudCheck:
     provider = get_provider()
     try:
         assessment = provider.assess(facts_of(order))
@@ -83,7 +85,8 @@ def _screen(order: Order, actor: str) -> FraudCheck:
         check = FraudCheck(provider=provider.name, score=0, decision="error", signals=[], checked_at=iso(utcnow()),
                            error=exc.message)
     order = _store(order, check, actor)
-    _act(order, check, actor)
+    if act:
+        _act(order, check, actor)
     return check
 
 
