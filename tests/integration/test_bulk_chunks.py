@@ -7,6 +7,7 @@ the table's stream."""
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 
 import pytest
 
@@ -191,3 +192,63 @@ def test_a_job_whose_close_died_is_closed_by_the_redelivery(api, bulk_queue, mon
     assert _counts(api, order_stream)["Fraud"] == 3 and _counts(api, order_stream)["Pending"] == 0
     bulk.process_message(body, receive_count=3)
     assert _counts(api, order_stream)["Fraud"] == 3
+
+
+def test_a_bulk_delete_failing_on_its_last_receive_after_its_claim_is_counted_failed(api, bulk_queue, monkeypatch):  # noqa: F811
+    # GIVEN a bulk delete of one Cancelled order whose delete dies after the claim, every time
+    from orderdesk.services import actions
+
+    _, orders = seed(1, [OrderStatus.CANCELLED])
+    job_id = api.post("/orders/bulk", {"order_ids": [orders[0].id], "delete": True}).data["job"]["id"]
+    body = {"job_id": job_id, "target": "delete", "actor": "admin", "chunk": 0, "order_ids": [orders[0].id]}
+
+    def dies(order_id: str, actor: str) -> None:
+        raise RuntimeError("the store went away mid-delete")
+
+    monkeypatch.setattr(actions, "delete_order", dies)
+    # WHEN the message is delivered three times (the queue's last receive before the DLQ)
+    for receive in (1, 2, 3):
+        with pytest.raises(RuntimeError):
+            bulk.process_message(body, receive_count=receive)
+    # THEN the claimed order is counted failed with why, and the job ends DONE
+    job = api.get(f"/bulk-jobs/{job_id}").data
+    assert (job["status"], job["succeeded"], job["failed"]) == ("DONE", 0, 1), job
+    assert job["failures"] == [{"order_id": orders[0].id, "error": "internal error: the store went away mid-delete"}]
+
+
+def test_a_job_with_no_progress_for_15_minutes_is_finished_by_the_sweep(api, bulk_queue, monkeypatch,  # noqa: F811
+                                                                        order_stream):
+    import time_machine
+
+    from orderdesk.domain.model import utcnow
+    from orderdesk.services import cleanup
+
+    # GIVEN a job of 300 Pending orders (two messages) whose first message moved its orders but died
+    # before counting, and whose second was never delivered
+    _, orders = seed(300, [OrderStatus.PENDING])
+    job_id, body = _job(api, orders)
+    first = {**body, "order_ids": body["order_ids"][:250]}
+
+    def die(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("died before counting")
+
+    real = BulkJobs.count_chunk
+    monkeypatch.setattr(BulkJobs, "count_chunk", die)
+    with pytest.raises(RuntimeError):
+        bulk.process_message(first)
+    monkeypatch.setattr(BulkJobs, "count_chunk", real)
+    # WHEN the sweep runs before 15 minutes, then after
+    assert job_id not in cleanup.run("finish_stale_jobs").changed
+    with time_machine.travel(utcnow() + timedelta(minutes=16), tick=True):
+        report = cleanup.run("finish_stale_jobs")
+    # THEN the job is DONE with exact counters: the moved orders counted moved, the rest failed
+    # with the reason, and a late delivery of the lost message moves nothing
+    assert report.changed == [job_id]
+    job = api.get(f"/bulk-jobs/{job_id}").data
+    assert (job["status"], job["succeeded"], job["failed"]) == ("DONE", 250, 50), job
+    assert {f["error"] for f in job["failures"]} == {"not processed: the job made no progress for 15 minutes"}
+    late = {**body, "chunk": 1, "order_ids": body["order_ids"][250:]}
+    bulk.process_message(late)
+    assert all(stores().orders.get_order_header(o.id).status is OrderStatus.PENDING for o in orders[250:])
+    assert _counts(api, order_stream)["Cancelled"] == 250
+    assert cleanup.run("finish_stale_jobs").examined == 0  # no job left open

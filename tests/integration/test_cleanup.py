@@ -176,10 +176,10 @@ def test_handler_runs_the_scheduled_rule_or_every_rule(table, monkeypatch):  # n
     one = cleanup_app.handler({"rule": "release_locks"}, _ctx())
     every = cleanup_app.handler({"version": "0", "detail-type": "Scheduled Event", "source": "aws.scheduler",
                                  "detail": {}}, _ctx())
-    # THEN that rule, or all three, ran
+    # THEN that rule, or all of them, ran
     assert [r["rule"] for r in one["results"]] == ["release_locks"]
     assert [(r["rule"], r["enabled"]) for r in every["results"]] == [
-        ("cancel_unpaid", False), ("release_locks", True), ("purge_old", False)]
+        ("cancel_unpaid", False), ("release_locks", True), ("purge_old", False), ("finish_stale_jobs", True)]
     with pytest.raises(ValidationFailed):
         cleanup_app.handler({"rule": "everything"}, _ctx())
 

@@ -88,6 +88,7 @@ class Settings:
     retention_days: int = 0
     stale_lock_minutes: int = 15  # a lock with no workflow execution recorded is stale after this
     domain_wait_hours: int = 24  # a domain waiting for its registrar longer needs attention
+    bulk_stale_minutes: int = 15  # a bulk job with no progress this long is finished by the sweep
     idempotency_ttl_seconds: int = 86_400
     record_ttl_days: int = 30
     # email and local outbox
@@ -153,6 +154,7 @@ class Settings:
             retention_days=_int("RETENTION_DAYS", cls.retention_days),
             stale_lock_minutes=_int("STALE_LOCK_MINUTES", cls.stale_lock_minutes),
             domain_wait_hours=_int("DOMAIN_WAIT_HOURS", cls.domain_wait_hours),
+            bulk_stale_minutes=_int("BULK_STALE_MINUTES", cls.bulk_stale_minutes),
             idempotency_ttl_seconds=_int("IDEMPOTENCY_TTL_SECONDS", cls.idempotency_ttl_seconds),
             record_ttl_days=_int("RECORD_TTL_DAYS", cls.record_ttl_days),
             email_from=env.get("EMAIL_FROM", cls.email_from),

@@ -400,3 +400,9 @@ class BulkJob:
     created_at: str = ""
     actor: str | None = None
     failures: list[BulkFailure] = field(default_factory=list)
+    # what the stale-job sweep needs to finish a job nobody moves on: its orders, as the messages
+    # split them, which messages were counted, and when it last moved
+    order_ids: list[str] = field(default_factory=list)
+    chunk_size: int = 0
+    counted_chunks: set[int] = field(default_factory=set)
+    updated_at: str = ""

@@ -53,10 +53,11 @@ def submit(cmd: BulkIn, actor: str) -> BulkJob:
     """Write the job, then queue its orders. Repeated ids count once."""
     order_ids = list(dict.fromkeys(cmd.order_ids))
     target = DELETE if cmd.delete else OrderStatus(cmd.status).value  # type: ignore[arg-type]
-    job = BulkJob(id=new_id(), target=target, total=len(order_ids), created_at=iso(utcnow()), actor=actor)
+    size = DELETE_CHUNK if target == DELETE else CHUNK
+    job = BulkJob(id=new_id(), target=target, total=len(order_ids), created_at=iso(utcnow()), actor=actor,
+                  order_ids=order_ids, chunk_size=size)
     jobs = stores().bulk_jobs
     jobs.create_bulk_job(job)
-    size = DELETE_CHUNK if target == DELETE else CHUNK
     bodies: list[dict[str, Any]] = [{"job_id": job.id, "target": target, "actor": actor, "chunk": number,
                "order_ids": order_ids[start:start + size]}
               for number, start in enumerate(range(0, len(order_ids), size))]
@@ -180,8 +181,9 @@ def _delete_chunk(job_id: str, actor: str, order_ids: list[str], last_try: bool)
             apply_delete(job_id, order_id, actor)
         except Exception as exc:
             logger.exception("bulk: order not settled", extra={"job_id": job_id, "order_id": order_id})
-            if last_try:
-                stores().bulk_jobs.record_outcome(job_id, order_id, False, f"internal error: {exc}")
+            if last_try:  # counted failed, over its claim when it was claimed: the job still ends
+                claimed = stores().bulk_jobs.outcome(job_id, order_id) == "deleting"
+                stores().bulk_jobs.record_outcome(job_id, order_id, False, f"internal error: {exc}", claimed=claimed)
             error = error or exc
     if error is not None:
         raise error
@@ -241,3 +243,41 @@ def _delete(job_id: str, order_id: str, actor: str, *, resume: bool) -> str:
     except TransitionNotAllowed as exc:
         return _fail(job_id, order_id, f"invalid transition: {exc.message}", claimed=True)
     return _count(job_id, order_id)
+
+
+# -- the stale-job sweep -------------------------------------------------------------------------
+
+
+def finish_stale(job: BulkJob, reason: str) -> int:
+    """Finish a job nobody moves on any more (its messages lost, parked or stuck): every order not
+    counted yet is counted with the decision it has — moved, refused — or, with none, refused with
+    `reason` (recorded on the order, so a late delivery never moves it); the job ends DONE. Returns
+    how many orders it counted."""
+    data = stores()
+    counted = 0
+    if job.target == DELETE:
+        for order_id in job.order_ids:
+            outcome = data.bulk_jobs.outcome(job.id, order_id)
+            if outcome in ("ok", "failed"):
+                continue
+            if data.bulk_jobs.record_outcome(job.id, order_id, False, reason, claimed=outcome == "deleting"):
+                counted += 1
+    else:
+        size = job.chunk_size or CHUNK
+        for chunk, start in enumerate(range(0, len(job.order_ids), size)):
+            if chunk in job.counted_chunks:
+                continue
+            now = iso(utcnow())
+            decisions = []
+            for order_id in job.order_ids[start:start + size]:
+                mark = BulkDecision(at=now, actor=ACTOR_SWEEP, error=reason)
+                decisions.append((order_id, data.writes.bulk_refuse(job.id, order_id, mark)
+                                  or BulkDecision(at=now, actor=ACTOR_SWEEP, error="unknown order")))
+            data.writes.bulk_history((job.id, o, d) for o, d in decisions if d.moved and d.to)
+            if data.bulk_jobs.count_chunk(job.id, chunk, decisions):
+                counted += len(decisions)
+    data.bulk_jobs.finish_bulk_job(job.id)
+    return counted
+
+
+ACTOR_SWEEP = "cleanup"

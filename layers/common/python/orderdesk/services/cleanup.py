@@ -8,6 +8,8 @@
   delete (its lock has no workflow) is finished instead.
 * `purge_old`: Cancelled and Fraud orders untouched for `RETENTION_DAYS` are deleted as
   DELETE /orders/{id} does. 0 = off (the default).
+* `finish_stale_jobs`: a bulk job with no progress for `BULK_STALE_MINUTES` (15) is finished: its
+  orders not yet counted are counted with their decision, or failed with the reason.
 
 Idempotency, job and action records expire by the table's TTL; no rule is needed for them.
 An order a rule cannot handle now (a workflow took it meanwhile) is skipped; any other error is
@@ -36,11 +38,11 @@ from ..domain.model import HistoryEntry, Order, iso, utcnow
 from ..domain.statuses import ActionType, OrderStatus, PaymentStatus
 from ..observability import logger
 from ..retry import retry_on_conflict
-from . import actions
+from . import actions, bulk
 from .ports import stores
 
 ACTOR = "cleanup"
-RULES = ("cancel_unpaid", "release_locks", "purge_old")
+RULES = ("cancel_unpaid", "release_locks", "purge_old", "finish_stale_jobs")
 _SKIP = (ActionInProgress, TransitionNotAllowed, ConcurrentUpdate, NotFound)
 
 
@@ -83,7 +85,8 @@ def run_rules(rules: Iterable[str]) -> list[dict[str, Any]]:
 
 
 def run(rule: str) -> RuleReport:
-    report = {"cancel_unpaid": cancel_unpaid, "release_locks": release_locks, "purge_old": purge_old}[rule]()
+    report = {"cancel_unpaid": cancel_unpaid, "release_locks": release_locks, "purge_old": purge_old,
+              "finish_stale_jobs": finish_stale_jobs}[rule]()
     logger.info("cleanup rule ran", extra={k: v if not isinstance(v, list) else len(v)
                                            for k, v in report.as_dict().items()})
     return report
@@ -209,3 +212,24 @@ def purge_old() -> RuleReport:
     candidates = [o for status in (OrderStatus.CANCELLED, OrderStatus.FRAUD)
                   for o in orders.iter_orders(status, placed_before=cutoff)]
     return _each(report, candidates, purge)
+
+
+# -- stale bulk jobs -------------------------------------------------------------------------------
+
+
+def finish_stale_jobs() -> RuleReport:
+    minutes = get_settings().bulk_stale_minutes
+    report = RuleReport("finish_stale_jobs")
+    cutoff = utcnow() - timedelta(minutes=minutes)
+    for job in stores().bulk_jobs.open_jobs():
+        report.examined += 1
+        if _parse(job.updated_at or job.created_at) > cutoff:
+            report.skipped.append(job.id)
+            continue
+        try:
+            bulk.finish_stale(job, f"not processed: the job made no progress for {minutes} minutes")
+            report.changed.append(job.id)
+        except Exception as exc:  # collected, the others still run; raised by run_rules
+            report.errors[job.id] = f"{type(exc).__name__}: {exc}"
+            logger.exception("cleanup: stale job not finished", extra={"job_id": job.id})
+    return report

@@ -30,7 +30,13 @@ class BulkJobs:
         r.BulkJobRecord(
             pk=keys.bulk_job_pk(job.id), sk=keys.JOB_SK, id=job.id, status=job.status, target=job.target,
             total=job.total, succeeded=0, failed=0, created_at=job.created_at, actor=job.actor, ttl=self._ttl(),
+            order_ids=job.order_ids, chunk_size=job.chunk_size, updated_at=job.created_at,
+            gsi4pk=keys.OPEN_BULK_JOBS, gsi4sk=keys.lock_sort_key(job.created_at, job.id),
         ).save(condition=r.BulkJobRecord.pk.does_not_exist())
+
+    def open_jobs(self) -> list[BulkJob]:
+        """The jobs not yet DONE (a sparse index entry each), with their orders and progress."""
+        return [_job_from(rec, []) for rec in r.BulkJobRecord.query(keys.OPEN_BULK_JOBS, index_name=keys.BY_TYPE)]
 
     def get_bulk_job(self, job_id: str) -> BulkJob:
         """The job and its failures in one Query of the job's partition."""
@@ -45,10 +51,7 @@ class BulkJobs:
                 failures.append(BulkFailure(order_id=rec.order_id, error=rec.error or "failed"))
         if job is None:
             raise NotFound(f"bulk job {job_id} not found")
-        succeeded, failed, total = int(job.succeeded or 0), int(job.failed or 0), int(job.total)
-        return BulkJob(id=job.id, target=job.target, total=total, succeeded=succeeded, failed=failed,
-                       status=DONE if succeeded + failed >= total else job.status, created_at=job.created_at,
-                       actor=job.actor, failures=failures)
+        return _job_from(job, failures)
 
     # -- status changes: a count per message -----------------------------------------------------
 
@@ -72,7 +75,8 @@ class BulkJobs:
                 for order_id, d in refused:
                     batch.save(self._outcome(job_id, order_id, ok=False, error=d.error))
         moved = len(decisions) - len(refused)
-        actions: list[Action] = [r.BulkJobRecord.status.set(RUNNING), r.BulkJobRecord.chunks.add({chunk})]
+        actions: list[Action] = [r.BulkJobRecord.status.set(RUNNING), r.BulkJobRecord.chunks.add({chunk}),
+                                 r.BulkJobRecord.updated_at.set(iso(utcnow()))]
         if moved:
             actions.append(r.BulkJobRecord.succeeded.add(moved))
         if refused:
@@ -131,7 +135,8 @@ class BulkJobs:
                             condition=r.BulkOutcomeRecord.pk.does_not_exist())
                 counter = r.BulkJobRecord.succeeded if ok else r.BulkJobRecord.failed
                 tx.update(r.BulkJobRecord(pk=pk, sk=keys.JOB_SK), actions=[counter.add(1),
-                          r.BulkJobRecord.status.set(RUNNING)], condition=r.BulkJobRecord.pk.exists())
+                          r.BulkJobRecord.status.set(RUNNING), r.BulkJobRecord.updated_at.set(iso(utcnow()))],
+                          condition=r.BulkJobRecord.pk.exists())
         except TransactWriteError as exc:
             if condition_failed(exc):
                 return False
@@ -153,7 +158,8 @@ class BulkJobs:
             return False
         if rec.status != DONE:
             try:
-                rec.update(actions=[r.BulkJobRecord.status.set(DONE), r.BulkJobRecord.finished_at.set(iso(utcnow()))],
+                rec.update(actions=[r.BulkJobRecord.status.set(DONE), r.BulkJobRecord.finished_at.set(iso(utcnow())),
+                                    r.BulkJobRecord.gsi4pk.remove(), r.BulkJobRecord.gsi4sk.remove()],
                            condition=r.BulkJobRecord.status != DONE)
             except UpdateError as exc:
                 if not condition_failed(exc):
@@ -163,3 +169,12 @@ class BulkJobs:
     def _outcome(self, job_id: str, order_id: str, *, ok: bool, error: str | None = None) -> r.BulkOutcomeRecord:
         return r.BulkOutcomeRecord(pk=keys.bulk_job_pk(job_id), sk=keys.outcome_sk(order_id), order_id=order_id,
                                    ok=ok, error=error, ttl=self._ttl())
+
+
+def _job_from(rec: r.BulkJobRecord, failures: list[BulkFailure]) -> BulkJob:
+    succeeded, failed, total = int(rec.succeeded or 0), int(rec.failed or 0), int(rec.total)
+    return BulkJob(id=rec.id, target=rec.target, total=total, succeeded=succeeded, failed=failed,
+                   status=DONE if succeeded + failed >= total else rec.status, created_at=rec.created_at,
+                   actor=rec.actor, failures=failures, order_ids=list(rec.order_ids or []),
+                   chunk_size=int(rec.chunk_size or 0), counted_chunks={int(c) for c in rec.chunks or ()},
+                   updated_at=rec.updated_at or rec.created_at)

@@ -57,6 +57,7 @@ JOB_SK = "JOB"
 MAX_SK = "~"  # sorts after every character of our sort keys
 
 CLIENTS = "CLIENT"
+OPEN_BULK_JOBS = "BULKJOBS_OPEN"  # by_type: the jobs not yet DONE (the stale-job sweep reads them)
 AFFILIATES = "AFFILIATE"
 SERVERS = "SERVER"
 

@@ -349,6 +349,13 @@ class BulkJobRecord(Record, discriminator="bulk_job"):
     actor = UnicodeAttribute(null=True)
     finished_at = UnicodeAttribute(null=True)
     chunks = NumberSetAttribute(null=True)  # numbers of the status-change messages already counted
+    order_ids = JsonAttribute(null=True)  # the job's orders, in the order its messages split them
+    chunk_size = NumberAttribute(null=True)
+    updated_at = UnicodeAttribute(null=True)  # when it last moved (the stale-job sweep)
+    # sparse by_type entry (OPEN_BULK_JOBS) while the job is not DONE
+    gsi4pk = UnicodeAttribute(null=True)
+    gsi4sk = UnicodeAttribute(null=True)
+    by_type = _type_index()
 
 
 class CountedRecord(Record, discriminator="counted"):
