@@ -69,7 +69,7 @@ test: setup
 # and moto in-process), on WORKERS processes: the quick loop. test-slow: the rest (tests/e2e,
 # tests/bench, and the tests marked slow or browser). Together they are `make test`.
 WORKERS ?= 2
-SLOW := slow or browser or stack
+SLOW := slow or browser or stack or emulated
 
 test-fast: $(STAMP) $(TOOLS_STAMP) java
 	$(VENV)/bin/ruff check .

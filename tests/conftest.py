@@ -30,10 +30,13 @@ os.environ.setdefault("ALLOW_LOOPBACK_OUTBOUND", "true")
 STOREFRONT_CLIENT_ID = "test-storefront-client"  # the one machine client the tests' settings allow
 
 
-# `make test-fast` runs what needs no local stack and no browser (`-m "not (slow or browser or
-# stack)"`), `make test-slow` the rest; every test of these folders starts a whole stack (or the
-# benchmarks' DynamoDB Local and moto with their data) and is marked so here, not module by module
+# `make test-fast` runs what needs no local stack, no browser and no emulated AWS service beyond
+# DynamoDB Local (`-m "not (slow or browser or stack or emulated)"`), `make test-slow` the rest.
+# Every test of these folders starts a whole stack (or the benchmarks' DynamoDB Local and moto with
+# their data), and every test asking for moto's server (the workflows running the real ASL, the
+# queues, the bus) is marked so here, not module by module
 STACK_FOLDERS = ("e2e", "bench")
+EMULATED = frozenset({"workflows", "moto", "bulk_queue", "bus", "stripe_api"})
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -42,6 +45,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         path = item.path.resolve()
         if path.is_relative_to(root) and path.relative_to(root).parts[0] in STACK_FOLDERS:
             item.add_marker(pytest.mark.stack)
+        elif EMULATED & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.emulated)
 
 
 def make_keypair() -> tuple[str, str]:
