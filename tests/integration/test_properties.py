@@ -3,9 +3,10 @@
 A hypothesis state machine drives the API (chalice.test.Client) with the real workflows (moto's
 Step Functions running the ASL, the real step handlers) and the real bulk consumer (the queue
 delivers each message inline, twice, as SQS may): add orders (with a discount, sometimes one too
-large), pay (sometimes too much), accept, cancel, cancel & refund, set as fraud, set back to
-pending, delete, bulk status changes and bulk deletes, notes. A model predicts each answer from
-the transition table of docs/actions.md. After every step:
+large; products on a webhook server that records every module command, or by hand), pay
+(sometimes too much), accept, cancel, cancel & refund, set as fraud, set back to pending, delete,
+bulk status changes and bulk deletes, item commands, notes. A model predicts each answer from the
+transition table and the item rules of docs/actions.md. After every step:
 
 * only allowed transitions: every order's status is the model's, every action was accepted
   (202/200/204) exactly when the transition table allows it, refused with 409 otherwise;
@@ -14,7 +15,11 @@ the transition table of docs/actions.md. After every step:
   refunded twice; a refund to credit is on the client's credit balance exactly once;
 * a deleted order leaves nothing behind: its partition (items, invoice, notes, history,
   actions) is empty, no index (by_status, by_all, by_client) holds it, nor the order-number guard;
-* the status counters (/order-statuses) equal the real counts, read from the by_status index;
+* no live service leaks: each item's account is live exactly when the model says, the server's own
+  record of commands agrees (creates less terminates), and an order carries `live_service`
+  attention exactly for the live accounts on it while it is Cancelled, Fraud or Pending;
+* the status counters (/order-statuses) equal the real counts, read from the by_status index
+  (and the Attention count the orders in the by_attention index);
 * every bulk job ends DONE with succeeded + failed = total, each order counted once.
 
 Bounded (max_examples, stateful_step_count) so it runs in well under a minute; raise
@@ -38,7 +43,7 @@ from orderdesk.adapters.store import keys as k
 from orderdesk.config import get_settings
 from orderdesk.domain.statuses import ActionType, OrderStatus
 from orderdesk.domain.transitions import BULK_ACTION_FOR_TARGET, TARGET_STATUS, allowed_from
-from tests.integration.workflow_support import wait_for_action
+from tests.integration.workflow_support import WEBHOOK_SECRET, wait_for_action
 
 # a hypothesis hunt through the real workflows, like the fuzzing: slow (make test-slow, make test)
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
@@ -53,15 +58,46 @@ EDGES = {(s.value, TARGET_STATUS[a].value) for a in TARGET_STATUS for s in allow
 
 
 @dataclass
+class ItemModel:
+    kind: str  # product | domain
+    on_server: bool  # a product on the webhook server (its account is the module's to create)
+    status: str = "Pending"
+    live: bool = False  # its account exists on the server
+
+
+@dataclass
 class Model:
     id: str
     number: str
     client_id: str
     status: str = "Pending"
-    items: str | None = "Pending"  # the status every item should have
+    items: dict[str, ItemModel] = field(default_factory=dict)
     payments: list[Decimal] = field(default_factory=list)
     credited: Decimal = ZERO  # refunded to the client's credit balance
     deleted: bool = False
+
+    def accepted(self) -> None:
+        """Accept: what has no live account and is not Active is provisioned; the rest Active too."""
+        for item in self.items.values():
+            if item.status != "Active" and not item.live:
+                item.live = item.on_server
+            item.status = "Active"
+
+    def ended(self, to: str) -> None:
+        """Cancel, Cancel & Refund, Set as Fraud: every live account terminated, every item `to`."""
+        for item in self.items.values():
+            item.live = False
+            item.status = to
+
+
+def command_allowed(item: ItemModel, command: str) -> bool:
+    """docs/actions.md's per-item command table."""
+    if command == "register":
+        return item.kind == "domain" and item.status != "Active"
+    if item.kind == "domain":
+        return False
+    return {"create": not item.live and item.on_server, "suspend": item.status == "Active",
+            "unsuspend": item.status == "Suspended", "terminate": item.live}[command]
 
 
 def money(value: str) -> Decimal:
@@ -85,13 +121,18 @@ def inline_queue(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(queue, "send_messages", deliver)
 
 
-def test_any_sequence_of_actions_keeps_the_invariants(api, workflows, inline_queue, order_stream):  # type: ignore[no-untyped-def]
+def test_any_sequence_of_actions_keeps_the_invariants(api, workflows, inline_queue, order_stream, remote):  # type: ignore[no-untyped-def]
     ddb = boto3.client("dynamodb")
     table = get_settings().table_name
     shards = get_settings().status_shards
     world: dict[str, Model] = {}
     credit: Counter[str] = Counter()  # client id → credit refunded to it
     seen: Counter[str] = Counter()  # what the runs did, to show they reached the interesting states
+    hook = remote()  # the provisioning webhook: it records every module command it is sent
+    r = api.post("/servers", {"name": "prop-webhook", "module": "webhook", "url": hook.url,
+                              "credentials": WEBHOOK_SECRET})
+    assert r.status_code == 201, r.data
+    server_id = r.data["id"]
 
     def event(what: str) -> None:
         seen[what] += 1
@@ -121,10 +162,11 @@ def test_any_sequence_of_actions_keeps_the_invariants(api, workflows, inline_que
 
         # -- rules ------------------------------------------------------------------------------
 
-        @rule(target=orders, lines=st.lists(amounts, min_size=1, max_size=4), discount=st.one_of(
-            st.none(), amounts), domain=st.booleans())
-        def add_order(self, lines: list[Decimal], discount: Decimal | None, domain: bool) -> Any:
-            items = [{"kind": "product", "description": f"Plan {n}", "amount": str(a)} for n, a in enumerate(lines)]
+        @rule(target=orders, lines=st.lists(st.tuples(amounts, st.booleans()), min_size=1, max_size=4),
+              discount=st.one_of(st.none(), amounts), domain=st.booleans())
+        def add_order(self, lines: list[tuple[Decimal, bool]], discount: Decimal | None, domain: bool) -> Any:
+            items = [{"kind": "product", "description": f"Plan {n}", "amount": str(a), "username": f"p{n}",
+                      **({"server_id": server_id} if on_server else {})} for n, (a, on_server) in enumerate(lines)]
             if domain:
                 items.append({"kind": "domain", "description": "Domain", "amount": "9.99", "domain": "prop.example",
                               "registrar": "none"})
@@ -138,7 +180,8 @@ def test_any_sequence_of_actions_keeps_the_invariants(api, workflows, inline_que
                 assert r.status_code == 400 and "discount" in r.data["error"]["fields"], r.data
                 return multiple()
             assert r.status_code == 201, r.data
-            world[r.data["id"]] = Model(id=r.data["id"], number=r.data["number"], client_id=self.client_id)
+            world[r.data["id"]] = Model(id=r.data["id"], number=r.data["number"], client_id=self.client_id, items={
+                i["id"]: ItemModel(kind=i["kind"], on_server=bool(i["server_id"])) for i in r.data["items"]})
             self.mine.append(world[r.data["id"]])
             return r.data["id"]
 
@@ -181,8 +224,13 @@ def test_any_sequence_of_actions_keeps_the_invariants(api, workflows, inline_que
                 done = wait_for_action(api, order_id, r.data["action"]["id"], timeout=60)
                 assert done["status"] == "SUCCEEDED", done
             m.status = TARGET_STATUS[action].value
-            if action is not ActionType.ACCEPT or m.items == "Pending":
-                m.items = ITEM_AFTER[action]  # accept provisions the items that wait (Pending), no others
+            if action is ActionType.ACCEPT:
+                m.accepted()
+            elif action is ActionType.PENDING:
+                for item in m.items.values():
+                    item.status = "Pending"  # no module command: a live account stays live
+            else:
+                m.ended(ITEM_AFTER[action])
             if action is ActionType.CANCEL_REFUND:
                 refunded = {t["refund_of"] for t in api.get(f"/invoices/{before['invoice_id']}").data["transactions"]
                             if t["type"] == "refund"}
@@ -250,6 +298,35 @@ def test_any_sequence_of_actions_keeps_the_invariants(api, workflows, inline_que
             assert job["succeeded"] == len(expected_ok) and job["failed"] == len(order_ids) - len(expected_ok), job
             assert failed == set(order_ids) - expected_ok, (job, expected_ok)
 
+        @rule(order_id=orders, command=st.sampled_from(["create", "suspend", "unsuspend", "terminate", "register"]),
+              pick=st.integers(min_value=0, max_value=7))
+        def item_command(self, order_id: str, command: str, pick: int) -> None:
+            m = world[order_id]
+            if m.deleted:
+                return
+            item_id = list(m.items)[pick % len(m.items)]
+            item = m.items[item_id]
+            allowed = command_allowed(item, command)
+            event(f"item {command} {'allowed' if allowed else 'refused'}")
+            r = api.post(f"/orders/{order_id}/item-commands", {"command": command, "item_ids": [item_id]},
+                         role="billing")
+            if not allowed:
+                assert r.status_code == 409 and r.data["error"]["code"] == "invalid_transition", (item, r.data)
+                return
+            assert r.status_code == 202, (item, r.data)
+            done = wait_for_action(api, order_id, r.data["action"]["id"], timeout=60)
+            assert done["status"] == "SUCCEEDED", done
+            if command == "create":
+                item.status, item.live = "Active", True
+            elif command == "register":
+                item.status = "Active"  # registrar none: registered by hand
+            elif command == "suspend":
+                item.status = "Suspended"
+            elif command == "unsuspend":
+                item.status = "Active"
+            else:
+                item.status, item.live = "Terminated", False
+
         @rule(order_id=orders, text=st.text(min_size=1, max_size=40).filter(lambda t: t.strip()))
         def note(self, order_id: str, text: str) -> None:
             r = api.post(f"/orders/{order_id}/notes", {"text": text}, role="support")
@@ -265,8 +342,8 @@ def test_any_sequence_of_actions_keeps_the_invariants(api, workflows, inline_que
                 got = read(m.id)
                 # only allowed transitions: the status the model predicts, items moved with it
                 assert got["status"] == m.status and got["pending_action"] is None, (m, got["status"])
-                if m.items is not None:
-                    assert {i["status"] for i in got["items"]} == {m.items}, (m, got["items"])
+                assert {i["id"]: (i["status"], i["account"]["exists"]) for i in got["items"]} == {
+                    i: (x.status, x.live) for i, x in m.items.items()}, (m, got["items"])
                 seen = [(h["from"], h["to"]) for h in got["history"]
                         if h["action"] in ("accept done", "cancel done", "cancel & refund done",
                                            "set as fraud done", "set back to pending", "bulk status change")]
@@ -288,6 +365,23 @@ def test_any_sequence_of_actions_keeps_the_invariants(api, workflows, inline_que
                     assert money(t["amount"]) == next(money(p["amount"]) for p in payments if p["id"] == t["refund_of"])
             balance = money(api.get(f"/clients/{self.client_id}").data["credit_balance"])
             assert balance == credit[self.client_id], (balance, credit)
+
+        @invariant()
+        def no_live_service_leaks(self) -> None:
+            # the server's own account of what exists: creates less terminates, per item
+            live_on_server: Counter[str] = Counter()
+            for command, item_id in hook.commands():
+                live_on_server[item_id] += {"create": 1, "terminate": -1}.get(command, 0)
+            for m in world.values():
+                for item_id, item in m.items.items():
+                    assert live_on_server[item_id] == int(item.live), (m.id, item_id, item, live_on_server[item_id])
+            for m in self.mine:
+                if m.deleted:
+                    continue
+                flagged = {a["item_id"] for a in read(m.id)["attention"] if a["code"] == "live_service"}
+                expected = {i for i, x in m.items.items() if x.live} if m.status in ("Cancelled", "Fraud",
+                                                                                      "Pending") else set()
+                assert flagged == expected, (m, flagged)
 
         @invariant()
         def deleted_orders_leave_nothing(self) -> None:
