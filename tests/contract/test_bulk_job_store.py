@@ -134,3 +134,21 @@ def test_an_outcome_of_an_unknown_job_is_not_counted(stores_impl: Stores) -> Non
     # WHEN an outcome is recorded for a job nobody created
     # THEN nothing is counted
     assert not stores_impl.bulk_jobs.record_outcome("no-such-job", "o1", True)
+
+
+def test_open_jobs_lists_the_jobs_not_done_with_their_orders_and_progress(stores_impl: Stores) -> None:
+    # GIVEN two jobs of two orders each (one message each), one of them finished
+    jobs = stores_impl.bulk_jobs
+    for job_id in ("job-a", "job-b"):
+        jobs.create_bulk_job(BulkJob(id=job_id, target="Cancelled", total=2, created_at=AT, actor="tester",
+                                     order_ids=["o1", "o2"], chunk_size=250))
+    jobs.count_chunk("job-b", 0, [moved("o1"), moved("o2")])
+    # WHEN the open jobs are listed
+    (open_job,) = jobs.open_jobs()
+    # THEN only the unfinished one, with its orders, message size, nothing counted, and when it moved
+    assert (open_job.id, open_job.order_ids, open_job.chunk_size, open_job.counted_chunks) == (
+        "job-a", ["o1", "o2"], 250, set())
+    assert open_job.updated_at == AT
+    # AND once it is finished, none
+    jobs.count_chunk("job-a", 0, [moved("o1"), refused("o2", "why")])
+    assert jobs.open_jobs() == []

@@ -22,7 +22,15 @@ class MemoryBulkJobs:
         with self.s.lock:
             if job.id in self.s.jobs:
                 raise ConcurrentUpdate(f"bulk job {job.id} exists")
-            self.s.jobs[job.id] = JobRecord(job=replace(job, succeeded=0, failed=0, failures=[]))
+            self.s.jobs[job.id] = JobRecord(job=replace(job, succeeded=0, failed=0, failures=[],
+                                                        updated_at=job.created_at))
+
+    def open_jobs(self) -> list[BulkJob]:
+        """The jobs not yet DONE, oldest first, with their orders and progress."""
+        with self.s.lock:
+            return [replace(r.job, counted_chunks=set(r.chunks), failures=[])
+                    for r in sorted(self.s.jobs.values(), key=lambda r: (r.job.created_at, r.job.id))
+                    if r.job.status != DONE]
 
     def get_bulk_job(self, job_id: str) -> BulkJob:
         with self.s.lock:
@@ -49,7 +57,7 @@ class MemoryBulkJobs:
                 self.finish_bulk_job(job_id)  # NotFound for an unknown job
                 return False
             record.chunks.add(chunk)
-            record.job.status = RUNNING
+            record.job.status, record.job.updated_at = RUNNING, iso(utcnow())
             record.job.succeeded += len(decisions) - len(refused)
             record.job.failed += len(refused)
             self._close(record)
@@ -86,7 +94,7 @@ class MemoryBulkJobs:
                 record.job.succeeded += 1
             else:
                 record.job.failed += 1
-            record.job.status = RUNNING
+            record.job.status, record.job.updated_at = RUNNING, iso(utcnow())
             return True
 
     def finish_bulk_job(self, job_id: str) -> bool:
