@@ -152,3 +152,12 @@ def test_open_jobs_lists_the_jobs_not_done_with_their_orders_and_progress(stores
     # AND once it is finished, none
     jobs.count_chunk("job-a", 0, [moved("o1"), refused("o2", "why")])
     assert jobs.open_jobs() == []
+
+
+def test_a_job_id_is_taken_once(stores_impl: Stores) -> None:
+    from orderdesk.domain.errors import ConcurrentUpdate
+
+    stores_impl.bulk_jobs.create_bulk_job(job(3))
+    with pytest.raises(ConcurrentUpdate):
+        stores_impl.bulk_jobs.create_bulk_job(job(5))
+    assert stores_impl.bulk_jobs.get_bulk_job("job-1").total == 3

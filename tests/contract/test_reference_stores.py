@@ -96,3 +96,18 @@ def test_servers_keep_their_credentials_apart(stores_impl: Stores) -> None:
         stores_impl.directory.get_server("no-such-server")
     with pytest.raises(NotFound):
         stores_impl.directory.server_credentials("no-such-server")
+
+
+def test_an_affiliate_or_server_id_is_taken_once(stores_impl: Stores) -> None:
+    # GIVEN an affiliate and a server
+    directory = stores_impl.directory
+    directory.put_affiliate(Affiliate(id="a1", name="Partner", email="p@example.com", created_at=AT))
+    directory.put_server(Server(id="s1", name="Box", module="none", created_at=AT), None)
+    # WHEN another of each is saved under the same id THEN a lost race (ids are drawn again), the
+    # first kept as it was
+    with pytest.raises(ConcurrentUpdate):
+        directory.put_affiliate(Affiliate(id="a1", name="Other", email="o@example.com", created_at=AT))
+    with pytest.raises(ConcurrentUpdate):
+        directory.put_server(Server(id="s1", name="Other", module="none", created_at=AT), "secret")
+    assert directory.get_affiliate("a1").name == "Partner"
+    assert (directory.get_server("s1").name, directory.server_credentials("s1")) == ("Box", None)

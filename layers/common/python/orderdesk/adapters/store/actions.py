@@ -67,8 +67,13 @@ class Actions:
             except UpdateError as exc:
                 if not condition_failed(exc):
                     raise
-        r.ActionRecord(pk=keys.order_pk(order_id), sk=keys.action_sk(action_id)).update(
-            actions=[r.ActionRecord.execution_arn.set(execution_arn)], condition=r.ActionRecord.pk.exists())
+        try:
+            r.ActionRecord(pk=keys.order_pk(order_id), sk=keys.action_sk(action_id)).update(
+                actions=[r.ActionRecord.execution_arn.set(execution_arn)], condition=r.ActionRecord.pk.exists())
+        except UpdateError as exc:
+            if condition_failed(exc):
+                raise NotFound(f"action {action_id} of order {order_id} not found") from exc
+            raise
 
     def get_action(self, order_id: str, action_id: str) -> Action:
         try:

@@ -27,12 +27,18 @@ class BulkJobs:
         return utcnow() + timedelta(days=self.ttl_days)
 
     def create_bulk_job(self, job: BulkJob) -> None:
-        r.BulkJobRecord(
+        rec = r.BulkJobRecord(
             pk=keys.bulk_job_pk(job.id), sk=keys.JOB_SK, id=job.id, status=job.status, target=job.target,
             total=job.total, succeeded=0, failed=0, created_at=job.created_at, actor=job.actor, ttl=self._ttl(),
             order_ids=job.order_ids, chunk_size=job.chunk_size, updated_at=job.created_at,
             gsi4pk=keys.OPEN_BULK_JOBS, gsi4sk=keys.lock_sort_key(job.created_at, job.id),
-        ).save(condition=r.BulkJobRecord.pk.does_not_exist())
+        )
+        try:
+            rec.save(condition=r.BulkJobRecord.pk.does_not_exist())
+        except PutError as exc:
+            if condition_failed(exc):
+                raise ConcurrentUpdate(f"bulk job {job.id} already exists") from exc
+            raise
 
     def open_jobs(self) -> list[BulkJob]:
         """The jobs not yet DONE (a sparse index entry each), with their orders and progress."""

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-from pynamodb.exceptions import DoesNotExist
+from pynamodb.exceptions import DoesNotExist, PutError
 
-from ...domain.errors import NotFound
+from ...domain.errors import ConcurrentUpdate, NotFound
 from ...domain.model import Affiliate, Server
 from . import keys, mappers
 from . import records as r
-from .table import translated
+from .table import condition_failed, translated
 
 
 @translated
 class Directory:
     def put_affiliate(self, affiliate: Affiliate) -> None:
-        r.AffiliateRecord(
+        _new(r.AffiliateRecord(
             pk=keys.affiliate_pk(affiliate.id), sk=keys.AFFILIATES, gsi4pk=keys.AFFILIATES,
             gsi4sk=keys.name_sort_key(affiliate.name, affiliate.id), id=affiliate.id, name=affiliate.name,
             email=affiliate.email, created_at=affiliate.created_at,
-        ).save(condition=r.AffiliateRecord.pk.does_not_exist())
+        ), f"affiliate {affiliate.id}")
 
     def get_affiliate(self, affiliate_id: str) -> Affiliate:
         try:
@@ -31,12 +31,12 @@ class Directory:
                                                                               index_name=keys.BY_TYPE)]
 
     def put_server(self, server: Server, credentials_enc: str | None) -> None:
-        r.ServerRecord(
+        _new(r.ServerRecord(
             pk=keys.server_pk(server.id), sk=keys.SERVERS, gsi4pk=keys.SERVERS,
             gsi4sk=keys.name_sort_key(server.name, server.id), id=server.id, name=server.name, module=server.module,
             hostname=server.hostname, url=server.url, username=server.username, credentials_enc=credentials_enc,
             created_at=server.created_at,
-        ).save(condition=r.ServerRecord.pk.does_not_exist())
+        ), f"server {server.id}")
 
     def get_server(self, server_id: str) -> Server:
         return mappers.server_from(self._server(server_id))
@@ -54,3 +54,13 @@ class Directory:
             return r.ServerRecord.get(keys.server_pk(server_id), keys.SERVERS)
         except DoesNotExist as exc:
             raise NotFound(f"server {server_id} not found") from exc
+
+
+def _new(rec: r.AffiliateRecord | r.ServerRecord, what: str) -> None:
+    """Save a new record; its id taken already is a lost race (ids are random: draw again)."""
+    try:
+        rec.save(condition=type(rec).pk.does_not_exist())
+    except PutError as exc:
+        if condition_failed(exc):
+            raise ConcurrentUpdate(f"{what} already exists") from exc
+        raise
