@@ -2,6 +2,7 @@
 // check results, notes, history, and the action buttons with live progress of the workflow.
 
 import { api, Once, session } from "./api.js";
+import { accountCell, attentionCard, commandButtons } from "./order-care.js";
 import {
   ACTION_LABELS, badge, busy, checkbox, clearErrors, confirmDialog, errorBox, field, h, humanize, money, replace, select,
   showErrors, sleep, toast, when,
@@ -64,6 +65,7 @@ class OrderPage {
       h("div", { class: "page-head" },
         h("h1", {}, `Order #${o.number}`), badge(o.status),
         o.flagged_for_review ? badge("review", "Flagged for review") : null),
+      attentionCard(this),
       h("div", { class: "detail" },
         h("div", {},
           this.referenceCard(),
@@ -165,9 +167,11 @@ class OrderPage {
             item.server_id ? `server ${this.serverName(item.server_id)}` : null,
             item.username ? `user ${item.username}` : null,
             item.registrar && item.registrar !== "none" ? `registrar ${item.registrar}` : null].filter(Boolean).join(" · ")),
-          item.last_error ? h("div", { class: "item-error", role: "note" }, `Last error: ${item.last_error}`) : null),
+          item.last_error ? h("div", { class: "item-error", role: "note" }, `Last error: ${item.last_error}`) : null,
+          commandButtons(this, item)),
         h("td", { class: "num" }, money(item.amount, o.currency)),
         h("td", {}, badge(item.status)),
+        h("td", {}, accountCell(item)),
         h("td", {}, badge(item.payment_status))));
       if (accepting && item.status === "Pending") rows.push(this.acceptRow(item));
     }
@@ -175,7 +179,8 @@ class OrderPage {
       h("caption", { class: "visually-hidden" }, "Order items"),
       h("thead", {}, h("tr", {},
         h("th", { scope: "col" }, "Item"), h("th", { scope: "col", class: "num" }, "Amount"),
-        h("th", { scope: "col" }, "Status"), h("th", { scope: "col" }, "Payment status"))),
+        h("th", { scope: "col" }, "Status"), h("th", { scope: "col" }, "Account"),
+        h("th", { scope: "col" }, "Payment status"))),
       h("tbody", {}, rows));
     const body = accepting ? this.acceptForm(table) : h("div", { class: "table-wrap" }, table);
     return h("section", { class: "card", "aria-labelledby": "items-title" },
@@ -209,7 +214,7 @@ class OrderPage {
       ];
     }
     return h("tr", { class: "accept-fields", dataset: { acceptFor: item.id } },
-      h("td", { colspan: "4" }, h("div", { class: "accept-grid", role: "group", "aria-label": `Accept settings for ${item.domain || item.description}` }, fields)));
+      h("td", { colspan: "5" }, h("div", { class: "accept-grid", role: "group", "aria-label": `Accept settings for ${item.domain || item.description}` }, fields)));
   }
 
   acceptForm(table) {

@@ -82,6 +82,7 @@ export const ACTION_LABELS = {
   fraud: "Set as Fraud",
   pending: "Set Back to Pending",
   delete: "Delete Order",
+  item_command: "Item command",
 };
 
 export function humanize(name) {
