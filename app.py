@@ -13,11 +13,12 @@ from chalice import AuthResponse, Chalice, Response
 from orderdesk.api import auth, portal
 from orderdesk.api.http import Api, Ctx, HttpError
 from orderdesk.domain.statuses import ActionType, Role
-from orderdesk.services import actions, bulk, directory, fraud, invoices, item_commands, orders
+from orderdesk.services import actions, activity, bulk, directory, fraud, invoices, item_commands, orders
 
 if TYPE_CHECKING:  # routes name their models; orderdesk.api.http resolves them on a route's first call
     from orderdesk.schemas import (
         AcceptIn,
+        ActivityQuery,
         AffiliateAssignIn,
         AffiliateIn,
         BulkIn,
@@ -260,3 +261,12 @@ def get_bulk_job(job_id: str):  # type: ignore[no-untyped-def]
            response="FraudCheckOut", errors=(409,), tags=("orders",))
 def fraud_check(order_id: str, ctx: Ctx):  # type: ignore[no-untyped-def]
     return fraud.recheck_order(order_id, ctx.actor)
+
+
+# -- the activity log (SPEC §7 "Audit") -------------------------------------------------------------
+
+
+@api.route("/activity", "GET", role=Role.VIEWER, summary="The activity log: every change and deletion, newest first",
+           query="ActivityQuery", response="ActivityListOut", tags=("activity",))
+def list_activity(query: ActivityQuery):  # type: ignore[no-untyped-def]
+    return activity.list_activity(query)

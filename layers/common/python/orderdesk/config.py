@@ -91,6 +91,8 @@ class Settings:
     bulk_stale_minutes: int = 15  # a bulk job with no progress this long is finished by the sweep
     idempotency_ttl_seconds: int = 86_400
     record_ttl_days: int = 30
+    # the activity log keeps an entry this long after its change (a deleted order's: after the delete)
+    audit_retention_days: int = 2555
     # email and local outbox
     email_from: str = "orders@orderdesk.local"
     email_outbox_dir: str | None = None
@@ -157,6 +159,7 @@ class Settings:
             bulk_stale_minutes=_int("BULK_STALE_MINUTES", cls.bulk_stale_minutes),
             idempotency_ttl_seconds=_int("IDEMPOTENCY_TTL_SECONDS", cls.idempotency_ttl_seconds),
             record_ttl_days=_int("RECORD_TTL_DAYS", cls.record_ttl_days),
+            audit_retention_days=_int("AUDIT_RETENTION_DAYS", cls.audit_retention_days),
             email_from=env.get("EMAIL_FROM", cls.email_from),
             email_outbox_dir=env.get("EMAIL_OUTBOX_DIR") or None,
             stripe_api_base=env.get("STRIPE_API_BASE") or None,

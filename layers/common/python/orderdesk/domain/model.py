@@ -241,6 +241,9 @@ class HistoryEntry:
     to: str | None
     detail: str | None = None
     execution: str | None = None
+    # the money the change moved (a payment, a refund), so the activity log shows it exactly
+    amount: Decimal | None = None
+    currency: str | None = None
 
 
 @dataclass

@@ -2,11 +2,12 @@
 source of the OpenAPI document, so the three never disagree.
 
 One module per area: `orders` (adding and listing orders), `order_detail` (one order in full),
-`directory`, `invoices`, `actions`, `fraud`, `bulk`; the shared field types and base classes in
-`common`. Importing this package imports neither pydantic nor any model: `from orderdesk.schemas
-import OrderOut` loads the module that defines it on first use (PEP 562). The route registry
-names a route's models and resolves them on its first call, so the API's cold start pays for no
-model, and a route's first call makes only the classes of its own area and the areas they nest."""
+`directory`, `invoices`, `actions`, `fraud`, `bulk`, `activity` (the activity log); the shared
+field types and base classes in `common`. Importing this package imports neither pydantic nor
+any model: `from orderdesk.schemas import OrderOut` loads the module that defines it on first
+use (PEP 562). The route registry names a route's models and resolves them on its first call,
+so the API's cold start pays for no model, and a route's first call makes only the classes of
+its own area and the areas they nest."""
 
 from __future__ import annotations
 
@@ -21,6 +22,10 @@ if TYPE_CHECKING:
     from .actions import ActionStepOut as ActionStepOut
     from .actions import CancelIn as CancelIn
     from .actions import ItemCommandIn as ItemCommandIn
+    from .activity import ActivityEntryOut as ActivityEntryOut
+    from .activity import ActivityListOut as ActivityListOut
+    from .activity import ActivityQuery as ActivityQuery
+    from .activity import DeletedOrderOut as DeletedOrderOut
     from .bulk import BulkFailureOut as BulkFailureOut
     from .bulk import BulkIn as BulkIn
     from .bulk import BulkJobEnvelope as BulkJobEnvelope
@@ -93,6 +98,7 @@ AREAS: dict[str, tuple[str, ...]] = {
     "invoices": ("PaymentIn", "TransactionOut", "InvoiceLineOut", "InvoiceOut", "InvoiceSummaryOut"),
     "fraud": ("FraudSignalOut", "FraudCheckOut"),
     "bulk": ("BulkIn", "BulkJobSummary", "BulkJobEnvelope", "BulkFailureOut", "BulkJobOut"),
+    "activity": ("ActivityQuery", "DeletedOrderOut", "ActivityEntryOut", "ActivityListOut"),
 }
 AREA_OF: dict[str, str] = {name: area for area, names in AREAS.items() for name in names}
 __all__ = sorted(AREA_OF)

@@ -35,7 +35,7 @@ from ..domain.statuses import ActionStatus, ActionType, InvoiceStatus, ItemKind,
 from ..domain.transitions import check_transition
 from ..observability import logger
 from ..retry import retry_on_conflict
-from . import item_commands
+from . import activity, item_commands
 from .ports import stores
 from .workflow_contract import (
     FINAL_STEP,
@@ -321,9 +321,10 @@ def delete_order(order_id: str, actor: str) -> None:
     """Remove the order, its items, invoice, notes, actions and history, irrevocably.
 
     That can exceed one transaction, so: lock the order with a `delete` pending action (from
-    Cancelled or Fraud, no other action running), delete its other records in batches, then the
-    order record and its number guard in one transaction. A delete that died half-way leaves the
-    lock; the next delete (or a retry) resumes it."""
+    Cancelled or Fraud, no other action running), keep what the activity log's entry of it will
+    say, delete its other records in batches, then the order record and its number guard in one
+    transaction with that entry. A delete that died half-way leaves the lock; the next delete (or
+    a retry) resumes it."""
     data = stores()
     order = data.orders.get_order_header(order_id)
     lock = order.pending_action
@@ -337,9 +338,11 @@ def delete_order(order_id: str, actor: str) -> None:
         history = HistoryEntry(at=now, actor=actor, action="delete started", from_=order.status.value, to=None)
         data.actions.start_action(order, action, frozenset({order.status}), history)
         order = data.orders.get_order_header(order_id)
+    # the activity log's entry of the delete, from the order whole before any record of it goes
+    kept = activity.keep_deletion(order.id, actor)
     deleted = data.orders.delete_order_children(order.id)
     try:
-        data.orders.delete_order_record(order)
+        data.orders.delete_order_record(order, activity.deletion_entry(kept))
     except ConcurrentUpdate:
         # a concurrent DELETE found this one's lock and went on with it (a lock of a delete is
         # resumed): if it removed the order first, this caller is told the order is gone (404),

@@ -8,6 +8,7 @@ version guard."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from ..adapters.aws import aws_errors_are_transient
@@ -126,9 +127,9 @@ def _refund_once(inp: StepInput, data: dict[str, Any]) -> dict[str, Any]:
                           amount=payment.amount, at=iso(utcnow()), refund_of=payment.id)
         current.transactions.append(txn)
         note = f"; {refund.note}" if refund.note else ""
-        history = inp.history("payment refunded", detail=(
+        history = replace(inp.history("payment refunded", detail=(
             f"{fmt(payment.amount)} {current.currency} of {payment.gateway} payment {payment.transaction_id}: "
-            f"refund {refund.transaction_id}{note}"))
+            f"refund {refund.transaction_id}{note}")), amount=payment.amount, currency=current.currency)
         credit = [CreditChange(client_id=refund.to_credit_of, amount=payment.amount, reason="refund",
                                ref=txn.id)] if refund.to_credit_of else []
         stores().writes.apply(order, OrderChange(invoice=current, credit=credit, history=[history]),

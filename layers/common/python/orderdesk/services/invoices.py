@@ -63,7 +63,8 @@ def record_payment(invoice_id: str, cmd: PaymentIn, actor: str) -> Invoice:
             invoice.date_paid = now
         history = HistoryEntry(at=now, actor=actor, action="payment recorded", from_=before.value,
                                to=invoice.status.value,
-                               detail=f"{cmd.amount} {invoice.currency} via {cmd.gateway} ({cmd.transaction_id})")
+                               detail=f"{cmd.amount} {invoice.currency} via {cmd.gateway} ({cmd.transaction_id})",
+                               amount=cmd.amount, currency=invoice.currency)
         data.writes.apply(order, OrderChange(invoice=invoice, history=[history]))
         return invoice
 

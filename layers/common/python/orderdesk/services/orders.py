@@ -145,7 +145,7 @@ def _line_text(item: OrderItem) -> str:
     return f"{item.description} ({item.billing_cycle})"
 
 
-def _bound(value: str | None, *, upper: bool, field: str) -> str | None:
+def time_bound(value: str | None, *, upper: bool, field: str) -> str | None:
     """A filter date or timestamp as the `placed_at` string it compares with (UTC, Z)."""
     if value is None:
         return None
@@ -173,8 +173,8 @@ def list_orders(query: OrderQuery) -> OrderList:
         status=query.status,
         client_id=query.client_id,
         payment_status=query.payment_status,
-        placed_from=_bound(query.placed_from, upper=False, field="placed_from"),
-        placed_to=_bound(query.placed_to, upper=True, field="placed_to"),
+        placed_from=time_bound(query.placed_from, upper=False, field="placed_from"),
+        placed_to=time_bound(query.placed_to, upper=True, field="placed_to"),
         promo_code=query.promo_code.upper() if query.promo_code else None,
         payment_method=query.payment_method,
         ip_address=query.ip_address,

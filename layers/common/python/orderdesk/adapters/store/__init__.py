@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 def dynamodb_stores(settings: Settings) -> Stores:
     from ...services.ports import Stores
     from .actions import Actions
+    from .activity import Activity
     from .bulk_jobs import BulkJobs
     from .clients import Clients
     from .counters import Counters
@@ -31,4 +32,5 @@ def dynamodb_stores(settings: Settings) -> Stores:
                   actions=Actions(shards, settings.domain_wait_hours),
                   invoices=Invoices(), clients=Clients(), directory=Directory(),
                   bulk_jobs=BulkJobs(settings.record_ttl_days), counters=Counters(shards),
-                  images=StreamImages(), published_events=PublishedEvents(settings.record_ttl_days))
+                  images=StreamImages(), published_events=PublishedEvents(settings.record_ttl_days),
+                  activity=Activity(shards))

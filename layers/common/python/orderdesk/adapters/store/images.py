@@ -7,9 +7,11 @@ attributes, Decimals kept exactly inside them) from one place and never from a c
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
-from ...domain.model import FraudCheck, Invoice, Order, OrderItem
+from ...domain.activity import CreditMove, Source
+from ...domain.model import FraudCheck, HistoryEntry, Invoice, Order, OrderItem
 from ...domain.statuses import PaymentStatus
 from . import keys, mappers
 from . import records as r
@@ -57,3 +59,30 @@ class StreamImages:
         if not isinstance(rec, r.FraudCheckRecord) or not rec.check:
             return None
         return mappers.fraud_from(rec.check)
+
+    def history(self, record_keys: dict[str, Any], image: Image) -> tuple[str, HistoryEntry, Source] | None:
+        """A history record of an order: the order, the entry, and the record it is (its key)."""
+        rec = record_of(image)
+        order_id = self.order_id(record_keys)
+        if not isinstance(rec, r.HistoryRecord) or order_id is None:
+            return None
+        return order_id, mappers.history_from(rec), Source(f"{order_id}#{rec.sk}", keys.written_ns_of(rec.sk))
+
+    def credit_move(self, record_keys: dict[str, Any], image: Image) -> tuple[CreditMove, Source] | None:
+        """An entry of a client's credit ledger (`CLIENT#<id>` / `CREDIT#<at>#<write time>...`).
+
+        HOOK (credit ledger): read from the image's plain values, in the format of the ledger's
+        entry records being added beside the client (kind `credit_entry`: client_id, at, amount,
+        reason, ref, actor). When that record model is on main, read it through `record_of` and
+        its mapper like the others."""
+        if not image or image.get("kind") != "credit_entry":
+            return None
+        sk = str(record_keys.get("sk") or image.get("sk") or "")
+        client_id = str(image.get("client_id") or "")
+        at, amount = image.get("at"), image.get("amount")
+        if not (client_id and sk and at and amount is not None):
+            return None
+        move = CreditMove(client_id=client_id, at=str(at), amount=Decimal(str(amount)),
+                          reason=str(image.get("reason") or ""), ref=image.get("ref") or None,
+                          actor=image.get("actor") or None)
+        return move, Source(f"{client_id}#{sk}", keys.written_ns_of(sk))

@@ -20,6 +20,8 @@ One table, `pk`/`sk`:
 | server            | SERVER#<id>         | SERVER                   | by_type |
 | bulk job          | BULKJOB#<id>        | JOB                      | |
 | bulk outcome      | BULKJOB#<id>        | OUTCOME#<order id>       | |
+| activity entry    | ACTIVITY#<shard>    | <at>#<write time>#<source> | by_type (an order's: ACTIVITYNO#<number>); TTL |
+| deleted order     | DELETEDORDER#<id>   | DELETION                 | (what its delete keeps of it until it is gone; TTL) |
 
 An order's whole detail is one Query on `ORDER#<id>` (the fraud check sorts right after the
 order record, so the header and its check are one Query too). GSIs, all projecting ALL so a list
@@ -31,6 +33,8 @@ page needs no second read:
 * `by_client`: CLIENT#<client id> / <placed_at>#<id> — one client's orders.
 * `by_type`: CLIENT|AFFILIATE|SERVER / <lower name>#<id> — the small lists; and, sparse,
   LOCKED#<shard> / <started_at>#<order id> on an order only while it carries a pending action.
+* `by_type` also holds, sparse, ACTIVITYNO#<order number> / <at>#<write time>#<source>: the
+  activity entries of one order, by its number (the order may be gone).
 * `by_attention` (sparse): ATTENTION#<shard> / <placed_at>#<id> on an order only while its
   attention list is not empty.
 """
@@ -52,6 +56,7 @@ INVOICE_SK = "INVOICE"
 ORDER_NUMBER_SK = "ORDERNO"
 STATS_SK = "ORDER_STATUS"
 COUNTED_SK = "COUNTED"
+DELETION_SK = "DELETION"
 PUBLISHED_EVENT_SK = "EVENT"
 JOB_SK = "JOB"
 MAX_SK = "~"  # sorts after every character of our sort keys
@@ -83,6 +88,14 @@ def history_sk(at: str, written_ns: int, suffix: str = "") -> str:
     """At (seconds) then the write time, so entries of one second keep their order; `suffix`
     tells apart entries of one write."""
     return f"HIST#{at}#{written_ns:020d}{suffix}"
+
+
+def written_ns_of(sk: str) -> int:
+    """The write time in a history entry's key (`history_sk`) or any key of that shape
+    (`<PREFIX>#<at>#<20-digit write time><suffix>`)."""
+    tail = sk.split("#", 2)[-1]
+    digits = tail[:20]
+    return int(digits) if digits.isdigit() else 0
 
 
 def action_sk(action_id: str) -> str:
@@ -157,3 +170,22 @@ def bulk_job_pk(job_id: str) -> str:
 
 def outcome_sk(order_id: str) -> str:
     return f"OUTCOME#{order_id}"
+
+
+def activity_pk(shard: int) -> str:
+    """A write shard of the activity log: every shard is written at once, so none is hot."""
+    return f"ACTIVITY#{shard}"
+
+
+def activity_sk(at: str, written_ns: int, source: str) -> str:
+    """Time first (newest first when read backwards), then the write time, then what the entry was
+    derived from (unique: the same source is the same key, so an entry is written once)."""
+    return f"{at}#{written_ns:020d}#{source}"
+
+
+def activity_order_partition(number: str) -> str:
+    return f"ACTIVITYNO#{number}"
+
+
+def deleted_order_pk(order_id: str) -> str:
+    return f"DELETEDORDER#{order_id}"

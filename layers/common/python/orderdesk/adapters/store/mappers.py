@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Any
 
+from ...domain.activity import ActivityEntry, ActivityType, DeletedOrder
 from ...domain.model import (
     Action,
     ActionStep,
@@ -141,7 +143,7 @@ def txn_dict(t: Transaction) -> dict[str, Any]:
 
 def history_from(rec: r.HistoryRecord) -> HistoryEntry:
     return HistoryEntry(at=rec.at, actor=rec.actor, action=rec.action, from_=rec.from_status, to=rec.to_status,
-                        detail=rec.detail, execution=rec.execution)
+                        detail=rec.detail, execution=rec.execution, amount=rec.amount, currency=rec.currency)
 
 
 def history_record(order_id: str, entry: HistoryEntry, seq: int = 0, *, written_ns: int | None = None) -> r.HistoryRecord:
@@ -153,7 +155,7 @@ def history_record(order_id: str, entry: HistoryEntry, seq: int = 0, *, written_
         sk = keys.history_sk(entry.at, written_ns, "bulk")
     return r.HistoryRecord(pk=keys.order_pk(order_id), sk=sk, at=entry.at, actor=entry.actor, action=entry.action,
                            from_status=entry.from_, to_status=entry.to, detail=entry.detail,
-                           execution=entry.execution)
+                           execution=entry.execution, amount=entry.amount, currency=entry.currency)
 
 
 def note_from(rec: r.NoteRecord) -> Note:
@@ -219,3 +221,42 @@ def affiliate_from(rec: r.AffiliateRecord) -> Affiliate:
 def server_from(rec: r.ServerRecord) -> Server:
     return Server(id=rec.id, name=rec.name, module=rec.module, hostname=rec.hostname, url=rec.url,
                   username=rec.username, has_credentials=rec.credentials_enc is not None, created_at=rec.created_at)
+
+
+def activity_record(entry: ActivityEntry, pk: str, sk: str, *, indexed: bool) -> r.ActivityRecord:
+    """An activity entry's record; `indexed`: also under its order's number in `by_type`."""
+    by_number = indexed and entry.order_number is not None
+    return r.ActivityRecord(
+        pk=pk, sk=sk, ttl=entry.keep_until,
+        gsi4pk=keys.activity_order_partition(entry.order_number or "") if by_number else None,
+        gsi4sk=sk if by_number else None,
+        at=entry.at, actor=entry.actor, entry_type=entry.type.value, action=entry.action, source=entry.source,
+        written_ns=entry.written_ns, order_id=entry.order_id, order_number=entry.order_number,
+        client_id=entry.client_id, detail=entry.detail, from_status=entry.from_, to_status=entry.to,
+        amount=entry.amount, currency=entry.currency,
+        deleted_order=deleted_order_dict(entry.deleted_order) if entry.deleted_order else None)
+
+
+def activity_from(rec: r.ActivityRecord) -> ActivityEntry:
+    return ActivityEntry(
+        at=rec.at, actor=rec.actor, type=ActivityType(rec.entry_type), action=rec.action, source=rec.source,
+        written_ns=int(rec.written_ns), keep_until=rec.ttl or datetime.now(UTC), order_id=rec.order_id,
+        order_number=rec.order_number, client_id=rec.client_id, detail=rec.detail, from_=rec.from_status,
+        to=rec.to_status, amount=rec.amount, currency=rec.currency,
+        deleted_order=deleted_order_from(rec.deleted_order) if rec.deleted_order else None)
+
+
+def deleted_order_dict(gone: DeletedOrder) -> dict[str, Any]:
+    client = gone.client
+    return {"number": gone.number, "status": gone.status, "placed_at": gone.placed_at,
+            "client": {"id": client.id, "name": client.name, "email": client.email, "company": client.company,
+                       "country": client.country},
+            "total": gone.total, "currency": gone.currency, "invoice_id": gone.invoice_id,
+            "payments": [txn_dict(t) for t in gone.payments], "refunds": [txn_dict(t) for t in gone.refunds]}
+
+
+def deleted_order_from(d: dict[str, Any]) -> DeletedOrder:
+    return DeletedOrder(number=d["number"], status=d["status"], placed_at=d["placed_at"], client=ClientRef(**d["client"]),
+                        total=d["total"], currency=d["currency"], invoice_id=d.get("invoice_id"),
+                        payments=[Transaction(**t) for t in d.get("payments", [])],
+                        refunds=[Transaction(**t) for t in d.get("refunds", [])])

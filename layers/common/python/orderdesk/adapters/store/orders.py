@@ -22,12 +22,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.expressions.condition import Condition
 
+from ...domain.activity import ActivityEntry
 from ...domain.errors import ConcurrentUpdate, OrderNotFound
 from ...domain.model import HistoryEntry, Invoice, Note, Order, OrderItem
 from ...domain.queries import OrderFilter, OrderPage
 from ...domain.statuses import OrderStatus
 from . import keys, mappers
 from . import records as r
+from .activity import entry_op
 from .table import condition_failed, transaction, translated
 
 _pool: ThreadPoolExecutor | None = None
@@ -90,14 +92,16 @@ class Orders:
                     deleted += 1
         return deleted
 
-    def delete_order_record(self, order: Order) -> None:
+    def delete_order_record(self, order: Order, deletion: ActivityEntry | None = None) -> None:
         """The last step of Delete: the order record and its number guard, at once, from the
-        status it was read in."""
+        status it was read in, with the activity log's entry of the delete (`deletion`)."""
         try:
             with transaction() as tx:
                 tx.delete(r.OrderRecord(pk=keys.order_pk(order.id), sk=keys.ORDER_SK),
                           condition=r.OrderRecord.status == order.status.value, add_version_condition=False)
                 tx.delete(r.OrderNumberRecord(pk=keys.order_number_pk(order.number), sk=keys.ORDER_NUMBER_SK))
+                if deletion is not None:
+                    entry_op(deletion, self.shards)(tx)
         except TransactWriteError as exc:
             if condition_failed(exc):
                 raise ConcurrentUpdate(f"order {order.id} changed meanwhile") from exc

@@ -260,6 +260,8 @@ class HistoryRecord(Record, discriminator="history"):
     to_status = UnicodeAttribute(null=True)
     detail = UnicodeAttribute(null=True)
     execution = UnicodeAttribute(null=True)
+    amount = DecimalAttribute(null=True)  # the money a payment or refund moved
+    currency = UnicodeAttribute(null=True)
 
 
 class ActionRecord(Record, discriminator="action"):
@@ -375,6 +377,33 @@ class PublishedEventRecord(Record, discriminator="published_event"):
 
     detail_type = UnicodeAttribute()
     published_at = UnicodeAttribute()
+
+
+class ActivityRecord(Record, discriminator="activity"):
+    """An entry of the activity log (`activity`): in a write shard of the log, newest last, and,
+    when it is of an order, in `by_type` under the order's number. Also, under the deleted order's
+    own key, what its delete keeps of it until the order is gone (`deleted_order_pk`). Expires
+    by the table's TTL."""
+
+    gsi4pk = UnicodeAttribute(null=True)
+    gsi4sk = UnicodeAttribute(null=True)
+    by_type = _type_index()
+
+    at = UnicodeAttribute()
+    actor = UnicodeAttribute()
+    entry_type = UnicodeAttribute()
+    action = UnicodeAttribute()
+    source = UnicodeAttribute()
+    written_ns = NumberAttribute()
+    order_id = UnicodeAttribute(null=True)
+    order_number = UnicodeAttribute(null=True)
+    client_id = UnicodeAttribute(null=True)
+    detail = UnicodeAttribute(null=True)
+    from_status = UnicodeAttribute(null=True)
+    to_status = UnicodeAttribute(null=True)
+    amount = DecimalAttribute(null=True)
+    currency = UnicodeAttribute(null=True)
+    deleted_order = JsonAttribute(null=True)
 
 
 class BulkOutcomeRecord(Record, discriminator="bulk_outcome"):

@@ -1,7 +1,7 @@
 """Views kept up to date by the table's stream rather than by the write paths.
 
 `functions/order_stream` hands every stream record of an order's partition (the order, its items,
-invoice, history, actions, notes) to `apply`, which gives it to each projection of `PROJECTIONS`
+invoice, history, actions, notes), and every entry of a client's credit ledger, to `apply`, which gives it to each projection of `PROJECTIONS`
 in turn. A projection is a module with `handle(change)`; it reads what it needs from the change's
 images and must be idempotent on its own: a failed record is retried from the stream with every
 projection run again, and a record may be delivered twice. What they keep trails the writes by
@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import counts, events
+from . import activity, counts, events
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class StreamChange:
         return str(image.get("kind")) if image and image.get("kind") is not None else None
 
 
-PROJECTIONS: list[Callable[[StreamChange], Any]] = [counts.handle, events.handle]
+PROJECTIONS: list[Callable[[StreamChange], Any]] = [counts.handle, events.handle, activity.handle]
 
 
 def apply(change: StreamChange) -> None:
