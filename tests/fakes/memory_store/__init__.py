@@ -19,6 +19,7 @@ from orderdesk.adapters.store.images import StreamImages
 from orderdesk.services.ports import Stores
 
 from .actions import MemoryActions
+from .activity import MemoryActivity
 from .bulk_jobs import MemoryBulkJobs
 from .counters import MemoryCounters
 from .invoices import MemoryInvoices
@@ -36,7 +37,7 @@ def memory_stores(domain_wait_hours: int = 24) -> Stores:
     return Stores(orders=MemoryOrders(state), writes=MemoryOrderWrites(state), actions=MemoryActions(state),
                   invoices=MemoryInvoices(state), clients=MemoryClients(state), directory=MemoryDirectory(state),
                   bulk_jobs=MemoryBulkJobs(state), counters=MemoryCounters(state), images=StreamImages(),
-                  published_events=MemoryPublishedEvents(state))
+                  published_events=MemoryPublishedEvents(state), activity=MemoryActivity(state))
 
 
 __all__ = ["MemoryState", "memory_stores"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from orderdesk.domain.activity import ActivityEntry
 from orderdesk.domain.errors import ConcurrentUpdate, OrderNotFound
 from orderdesk.domain.model import DomainRegistration, HistoryEntry, Invoice, Note, Order, OrderItem, ServiceAccount
 from orderdesk.domain.queries import OrderFilter, OrderPage
@@ -83,10 +84,13 @@ class MemoryOrders:
             self.s.drop_if_empty(order_id)
             return deleted
 
-    def delete_order_record(self, order: Order) -> None:
+    def delete_order_record(self, order: Order, deletion: ActivityEntry | None = None) -> None:
         with self.s.lock:
             current = self.s.header(order.id)
             if current is None or current.status is not order.status:
+                raise ConcurrentUpdate(f"order {order.id} changed meanwhile")
+            # the activity log's entry of the delete, with it (put only where none is)
+            if deletion is not None and not self.s.add_activity(deletion):
                 raise ConcurrentUpdate(f"order {order.id} changed meanwhile")
             self.s.partitions[order.id].header = None
             self.s.numbers.pop(order.number, None)

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import NoReturn, TypeVar
 
+from orderdesk.domain.activity import ActivityEntry
 from orderdesk.domain.errors import ActionInProgress, ConcurrentUpdate, OrderNotFound
 from orderdesk.domain.model import (
     Action,
@@ -118,6 +119,8 @@ class MemoryState:
         self.counted: dict[str, tuple[Counted, int]] = {}  # order id -> what is counted of it, at which version
         self.counts: dict[str, int] = dict.fromkeys([*(s.value for s in OrderStatus), ATTENTION], 0)
         self.published: dict[str, str] = {}  # order event id -> its detail-type, once the bus took it
+        self.activity: dict[str, ActivityEntry] = {}  # the activity log, by position (`activity.position_of`)
+        self.kept_deletions: dict[str, ActivityEntry] = {}  # order id -> what its delete keeps
         self._last_write = 0
 
     # -- partitions --------------------------------------------------------------------------------
@@ -153,6 +156,18 @@ class MemoryState:
     def add_history(self, order_id: str, entry: HistoryEntry, seq: int = 0) -> None:
         key = (entry.at, self.write_time(), f"{seq:03d}")
         self.partition_for_write(order_id).history[key] = clone(entry)
+
+    # -- the activity log ---------------------------------------------------------------------------
+
+    def add_activity(self, entry: ActivityEntry) -> bool:
+        """Put an entry unless one is at its key (the first writing stays)."""
+        from .activity import position_of
+
+        position = position_of(entry)
+        if position in self.activity:
+            return False
+        self.activity[position] = clone(entry)
+        return True
 
     # -- refusals ----------------------------------------------------------------------------------
 
