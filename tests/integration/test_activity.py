@@ -25,6 +25,9 @@ from tests.integration.test_workflows import new_order, new_server, order_of, pa
 
 pytestmark = pytest.mark.timeout(180)
 
+# the client credit ledger (SPEC §7 "Money"), being added: its entries are entries of the log too
+LEDGER = importlib.util.find_spec("orderdesk.services.credit") is not None
+
 
 def entries(api: Any, role: str = "viewer", **params: str) -> list[dict[str, Any]]:
     """Every entry the filters match, page after page (the cursor followed to its end)."""
@@ -66,6 +69,10 @@ def test_every_change_of_an_order_is_one_entry_once_newest_first_and_its_deletio
                             {"kind": "product", "description": "Backup", "amount": "5.00"}])
     oid, number, product = order["id"], order["number"], order["items"][0]["id"]
     assert api.post(f"/orders/{oid}/notes", {"text": "called the client"}, role="support").status_code == 201
+    if LEDGER:  # a credit payment takes what the client's credit holds
+        r = api.post(f"/clients/{order['client']['id']}/credit", {"amount": "5.00", "reason": "goodwill"},
+                     role="billing")
+        assert r.status_code == 201, r.data
     pay(api, order, "10.00", "manual", "BANK-1")
     pay(api, order, "5.00", "credit", "CR-1")
     order_stream.settle()  # (these entries read the order's number from the order itself)
@@ -84,8 +91,12 @@ def test_every_change_of_an_order_is_one_entry_once_newest_first_and_its_deletio
     activity_view.forget_orders()
     order_stream.settle()
     order_stream.settle()  # read again: nothing new
-    got = entries(api, order_number=number)
-    assert [e for e in entries(api) if e["order_id"] == oid] == got
+    listed = entries(api, order_number=number)
+    assert [e for e in entries(api) if e["order_id"] == oid] == listed
+    # (with the ledger, the credit the payment took and the refund gave back are entries of the order)
+    credit = sorted(e["amount"] for e in listed if e["type"] == "credit")
+    assert credit == (["-5.00", "5.00"] if LEDGER else [])
+    got = [e for e in listed if e["type"] != "credit"]
 
     # THEN every history entry of the order is one entry, once, with the order's number, plus the
     # delete's start and the deletion itself
@@ -130,7 +141,7 @@ def test_every_change_of_an_order_is_one_entry_once_newest_first_and_its_deletio
     # WHEN a fresh reader reads the whole stream again from its start
     assert OrderStream(table).settle() > 0
     # THEN nothing is added or changed
-    assert entries(api, order_number=number) == got
+    assert entries(api, order_number=number) == listed
 
 
 # -- the deletion entry -------------------------------------------------------------------------
@@ -305,8 +316,6 @@ def test_entries_carry_the_retention_and_one_past_it_is_no_longer_listed(api, ta
 
 
 # -- the credit ledger (being added by the money work) ------------------------------------------
-
-LEDGER = importlib.util.find_spec("orderdesk.services.credit") is not None
 
 
 @pytest.mark.skipif(not LEDGER, reason="the credit ledger is not on this branch yet")
