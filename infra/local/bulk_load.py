@@ -31,6 +31,9 @@ def put_orders(rows: Iterable[Row]) -> int:
                                            order_id=order.id))
             for position, item in enumerate(items):
                 batch.save(mappers.item_record(order.id, position, item, None))
+                lookup = mappers.domain_lookup_record(order.id, item)
+                if lookup is not None:
+                    batch.save(lookup)
             invoice_record = mappers.invoice_record(invoice)
             invoice_record.version = 1
             batch.save(invoice_record)

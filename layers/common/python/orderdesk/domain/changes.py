@@ -9,7 +9,17 @@ import copy
 from dataclasses import dataclass, field
 from enum import Enum
 
-from .model import AffiliateRef, BulkDecision, CreditChange, FraudCheck, HistoryEntry, Invoice, Order, PendingAction
+from .model import (
+    AffiliateRef,
+    BulkDecision,
+    CreditChange,
+    DomainRegistration,
+    FraudCheck,
+    HistoryEntry,
+    Invoice,
+    Order,
+    PendingAction,
+)
 from .statuses import InvoiceStatus, ItemStatus, OrderStatus, payment_status_of
 
 
@@ -20,11 +30,21 @@ class _Unchanged(Enum):
 UNCHANGED = _Unchanged.UNCHANGED
 
 
+@dataclass(frozen=True)
+class ItemFields:
+    """What a change sets on one item besides its status (what the attention list reads of it):
+    a domain's state at its registrar, the item's last error (None clears it). Unset: unchanged."""
+
+    registration: DomainRegistration | None = None
+    last_error: str | None | _Unchanged = UNCHANGED
+
+
 @dataclass
 class OrderChange:
     to_status: OrderStatus | None = None
     item_status: ItemStatus | None = None  # every item of the order moves to this
     item_statuses: dict[str, ItemStatus] = field(default_factory=dict)  # these items to these
+    item_fields: dict[str, ItemFields] = field(default_factory=dict)  # these items' other fields
     invoice_status: InvoiceStatus | None = None
     # the invoice as it is to be (status, balance, transactions, date paid), written only if it is
     # still at the version it was read at (`Invoice.version`)
@@ -37,12 +57,15 @@ class OrderChange:
     fraud_check: FraudCheck | None = None  # a new screening result
     flagged_for_review: bool | None = None
     bulk: BulkMark | None = None  # a bulk job's decision, recorded with the move (first one stands)
+    # time alone changed what the attention list says (a domain waiting too long): no write
+    # carries that, so a schedule recomputes it (`services.domain_sync`)
+    refresh_attention: bool = False
 
     @property
     def touches_what_attention_reads(self) -> bool:
-        """Status, items, invoice, or the end of an action: the attention list is recomputed."""
-        return bool(self.to_status or self.item_status or self.item_statuses or self.invoice_status
-                    or self.invoice or self.clear_lock)
+        """Status, items, invoice, the end of an action, or time: the attention list is recomputed."""
+        return bool(self.to_status or self.item_status or self.item_statuses or self.item_fields
+                    or self.invoice_status or self.invoice or self.clear_lock or self.refresh_attention)
 
     def item_target(self, item_id: str) -> ItemStatus | None:
         return self.item_statuses.get(item_id, self.item_status)
@@ -56,6 +79,12 @@ class OrderChange:
             target = self.item_target(item.id)
             if target is not None:
                 item.status = target
+            fields = self.item_fields.get(item.id)
+            if fields is not None:
+                if fields.registration is not None:
+                    item.registration = copy.deepcopy(fields.registration)
+                if fields.last_error is not UNCHANGED:
+                    item.last_error = fields.last_error
         if self.invoice is not None:
             out.invoice = copy.deepcopy(self.invoice)
         elif self.invoice_status is not None and out.invoice is not None:

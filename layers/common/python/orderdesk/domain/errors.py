@@ -88,6 +88,12 @@ class DuplicateTransaction(Conflict):
     code = "duplicate_transaction"
 
 
+class DuplicateEvent(Conflict):
+    """An event (by its id) was received before: it is not acted on a second time."""
+
+    code = "duplicate_event"
+
+
 class LockLost(PermanentError):
     """The order no longer holds this action's lock (the action was ended elsewhere)."""
 

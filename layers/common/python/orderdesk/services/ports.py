@@ -138,6 +138,17 @@ class ActivityStore(Protocol):
     def list_entries(self, f: ActivityFilter, limit: int, after: str | None) -> ActivityPage: ...
 
 
+class DomainStore(Protocol):
+    """Domain items found by their name, the domains waiting at their registrar, and the events
+    registrars sent (each recorded with the changes it makes, in one transaction)."""
+
+    def items_of(self, domain: str) -> list[tuple[str, str]]: ...
+    def waiting(self) -> Iterator[tuple[str, str]]: ...
+    def event_seen(self, event_id: str) -> bool: ...
+    def record_event(self, event_id: str, domain: str, status: str,
+                     changes: Sequence[tuple[Order, OrderChange]]) -> bool: ...
+
+
 @dataclass(frozen=True)
 class Stores:
     orders: OrderStore
@@ -151,6 +162,7 @@ class Stores:
     images: StreamImageReader
     published_events: PublishedEventStore
     activity: ActivityStore
+    domains: DomainStore
 
 
 _lock = threading.Lock()

@@ -19,6 +19,7 @@ def dynamodb_stores(settings: Settings) -> Stores:
     from .clients import Clients
     from .counters import Counters
     from .directory import Directory
+    from .domains import Domains
     from .images import StreamImages
     from .invoices import Invoices
     from .order_writes import OrderWrites
@@ -28,9 +29,10 @@ def dynamodb_stores(settings: Settings) -> Stores:
 
     bind_models()  # the records point at the configured table from here on
     shards = settings.status_shards
-    return Stores(orders=Orders(shards), writes=OrderWrites(shards, settings.domain_wait_hours),
+    writes = OrderWrites(shards, settings.domain_wait_hours)
+    return Stores(orders=Orders(shards), writes=writes,
                   actions=Actions(shards, settings.domain_wait_hours),
                   invoices=Invoices(), clients=Clients(), directory=Directory(),
                   bulk_jobs=BulkJobs(settings.record_ttl_days), counters=Counters(shards),
                   images=StreamImages(), published_events=PublishedEvents(settings.record_ttl_days),
-                  activity=Activity(shards))
+                  activity=Activity(shards), domains=Domains(writes, settings.record_ttl_days))

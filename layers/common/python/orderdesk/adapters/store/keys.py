@@ -6,7 +6,7 @@ One table, `pk`/`sk`:
 |-------------------|---------------------|--------------------------|---------|
 | order             | ORDER#<id>          | ORDER                    | by_status, by_all, by_client, (by_type while locked) |
 | fraud check       | ORDER#<id>          | ORDER#FRAUD              | |
-| order item        | ORDER#<id>          | ITEM#<item id>           | |
+| order item        | ORDER#<id>          | ITEM#<item id>           | (by_type while a domain waits at its registrar) |
 | invoice           | ORDER#<id>          | INVOICE                  | |
 | note              | ORDER#<id>          | NOTE#<at>#<id>           | |
 | history entry     | ORDER#<id>          | HIST#<at>#<write time>   | |
@@ -15,6 +15,8 @@ One table, `pk`/`sk`:
 | status counters   | STATS#<shard>       | ORDER_STATUS             | |
 | counted status    | COUNTED#<order id>  | COUNTED                  | (what the counters hold of one order) |
 | published event   | EVENT#<event id>    | EVENT                    | (an order event EventBridge took; TTL) |
+| domain lookup     | DOMAIN#<domain>     | ITEM#<order id>#<item id>| (which items carry a domain name)      |
+| registrar event   | REGEVENT#<event id> | REGEVENT                 | (an event a registrar sent; TTL)       |
 | client            | CLIENT#<id>         | CLIENT                   | by_type |
 | affiliate         | AFFILIATE#<id>      | AFFILIATE                | by_type |
 | server            | SERVER#<id>         | SERVER                   | by_type |
@@ -32,7 +34,9 @@ page needs no second read:
 * `by_all`: ORDERS#<shard> / <placed_at>#<id> — every order, newest first.
 * `by_client`: CLIENT#<client id> / <placed_at>#<id> — one client's orders.
 * `by_type`: CLIENT|AFFILIATE|SERVER / <lower name>#<id> — the small lists; and, sparse,
-  LOCKED#<shard> / <started_at>#<order id> on an order only while it carries a pending action.
+  LOCKED#<shard> / <started_at>#<order id> on an order only while it carries a pending action,
+  and DOMAINWAIT / <since>#<order id>#<item id> on a domain item only while its registration is
+  pending at the registrar (one partition: a registration changes state a few times in its life).
 * `by_type` also holds, sparse, ACTIVITYNO#<order number> / <at>#<write time>#<source>: the
   activity entries of one order, by its number (the order may be gone).
 * `by_attention` (sparse): ATTENTION#<shard> / <placed_at>#<id> on an order only while its
@@ -58,6 +62,8 @@ STATS_SK = "ORDER_STATUS"
 COUNTED_SK = "COUNTED"
 DELETION_SK = "DELETION"
 PUBLISHED_EVENT_SK = "EVENT"
+REGISTRAR_EVENT_SK = "REGEVENT"
+DOMAINS_WAITING = "DOMAINWAIT"
 JOB_SK = "JOB"
 MAX_SK = "~"  # sorts after every character of our sort keys
 
@@ -189,3 +195,22 @@ def activity_order_partition(number: str) -> str:
 
 def deleted_order_pk(order_id: str) -> str:
     return f"DELETEDORDER#{order_id}"
+
+
+def domain_pk(domain: str) -> str:
+    """Domain names are stored lower case (the API lower-cases them); so are their lookups."""
+    return f"DOMAIN#{domain.strip().rstrip('.').lower()}"
+
+
+def domain_item_sk(order_id: str, item_id: str) -> str:
+    return f"ITEM#{order_id}#{item_id}"
+
+
+def waiting_sort_key(since: str, order_id: str, item_id: str) -> str:
+    """Oldest registration first."""
+    return f"{since}#{order_id}#{item_id}"
+
+
+def registrar_event_pk(event_id: str) -> str:
+    """Outside every ORDER# partition (the order stream never sees it)."""
+    return f"REGEVENT#{event_id}"

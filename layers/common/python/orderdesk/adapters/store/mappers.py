@@ -25,6 +25,7 @@ from ...domain.model import (
     Order,
     OrderItem,
     PendingAction,
+    RegistrationState,
     Server,
     ServiceAccount,
     Transaction,
@@ -100,6 +101,23 @@ def item_from(rec: r.ItemRecord, payment_status: PaymentStatus) -> OrderItem:
 
 def registration_dict(reg: DomainRegistration) -> dict[str, Any]:
     return {"state": reg.state, "reference": reg.reference, "since": reg.since, "detail": reg.detail}
+
+
+def registration_fields(order_id: str, item_id: str, reg: DomainRegistration) -> dict[str, Any]:
+    """An item's registration with its sparse `DOMAINWAIT` entry of `by_type`, together: the entry
+    is there exactly while the registration is pending (None removes it)."""
+    waiting = reg.state == RegistrationState.PENDING
+    return {"registration": registration_dict(reg),
+            "gsi4pk": keys.DOMAINS_WAITING if waiting else None,
+            "gsi4sk": keys.waiting_sort_key(reg.since or "", order_id, item_id) if waiting else None}
+
+
+def domain_lookup_record(order_id: str, item: OrderItem) -> r.DomainItemRecord | None:
+    """The record that finds a domain item by its domain name (None for other items)."""
+    if not item.domain:
+        return None
+    return r.DomainItemRecord(pk=keys.domain_pk(item.domain), sk=keys.domain_item_sk(order_id, item.id),
+                              order_id=order_id, item_id=item.id)
 
 
 def item_record(order_id: str, position: int, item: OrderItem, password_enc: str | None) -> r.ItemRecord:

@@ -29,7 +29,7 @@ from pynamodb.expressions.operand import Path, Value
 from pynamodb.transactions import TransactWrite
 
 from ...domain.attention import attention_of
-from ...domain.changes import UNCHANGED, OrderChange
+from ...domain.changes import UNCHANGED, ItemFields, OrderChange
 from ...domain.errors import ActionInProgress, ConcurrentUpdate
 from ...domain.model import (
     BulkDecision,
@@ -171,10 +171,12 @@ class OrderWrites:
                                    condition=condition & (r.OrderRecord.version == order.version))
             for item in order.items:
                 target = change.item_target(item.id)
+                item_actions = _item_actions(order.id, item.id, _fields_of(change.item_fields.get(item.id)))
                 if target is not None and target is not item.status:
+                    item_actions.append(r.ItemRecord.status.set(target.value))
+                if item_actions:
                     tx.update(r.ItemRecord(pk=keys.order_pk(order.id), sk=keys.item_sk(item.id)),
-                              actions=[r.ItemRecord.status.set(target.value)],
-                              condition=r.ItemRecord.status == item.status.value)
+                              actions=item_actions, condition=r.ItemRecord.status == item.status.value)
             if change.invoice is not None:
                 invoice = change.invoice
                 tx.update(r.InvoiceRecord(pk=keys.order_pk(order.id), sk=keys.INVOICE_SK, version=invoice.version),
@@ -208,7 +210,7 @@ class OrderWrites:
         """Change one item and record why, at once: only from `expect_status` and, for a workflow
         step (`action_id`), only while the order holds that action's lock. `fields` are item
         fields (None removes one)."""
-        actions = _item_actions(fields)
+        actions = _item_actions(order_id, item_id, fields)
         try:
             with transaction() as tx:
                 tx.update(r.ItemRecord(pk=keys.order_pk(order_id), sk=keys.item_sk(item_id)), actions=actions,
@@ -232,7 +234,7 @@ class OrderWrites:
             condition &= r.ItemRecord.status == expect_status.value
         try:
             r.ItemRecord(pk=keys.order_pk(order_id), sk=keys.item_sk(item_id)).update(
-                actions=_item_actions(fields), condition=condition)
+                actions=_item_actions(order_id, item_id, fields), condition=condition)
         except UpdateError as exc:
             if condition_failed(exc):
                 raise ConcurrentUpdate(f"item {item_id} changed meanwhile") from exc
@@ -289,10 +291,29 @@ class OrderWrites:
                 batch.save(mappers.history_record(order_id, entry, written_ns=d.written_ns))
 
 
-def _item_actions(fields: dict[str, Any]) -> list[Any]:
-    """Item fields (None removes one); a domain's registration given as the domain object."""
-    return [getattr(r.ItemRecord, k).remove() if v is None else getattr(r.ItemRecord, k).set(
-        mappers.registration_dict(v) if isinstance(v, DomainRegistration) else v) for k, v in fields.items()]
+def _item_actions(order_id: str, item_id: str, fields: dict[str, Any]) -> list[Any]:
+    """Item fields (None removes one); a domain's registration given as the domain object, written
+    with its entry in the list of domains waiting at their registrar."""
+    expanded: dict[str, Any] = {}
+    for k, v in fields.items():
+        if isinstance(v, DomainRegistration):
+            expanded.update(mappers.registration_fields(order_id, item_id, v))
+        else:
+            expanded[k] = v
+    return [getattr(r.ItemRecord, k).remove() if v is None else getattr(r.ItemRecord, k).set(v)
+            for k, v in expanded.items()]
+
+
+def _fields_of(fields: ItemFields | None) -> dict[str, Any]:
+    """An OrderChange's other fields of one item, as `_item_actions` takes them."""
+    if fields is None:
+        return {}
+    out: dict[str, Any] = {}
+    if fields.registration is not None:
+        out["registration"] = fields.registration
+    if fields.last_error is not UNCHANGED:
+        out["last_error"] = fields.last_error
+    return out
 
 
 def _order_key(order_id: str) -> dict[str, Any]:

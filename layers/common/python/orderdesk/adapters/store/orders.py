@@ -54,7 +54,15 @@ class Orders:
 
     def create_order(self, order: Order, items: list[OrderItem], invoice: Invoice, item_passwords: dict[str, str],
                      history: HistoryEntry, search: str) -> None:
-        """Order, items, invoice, number guard and history in one transaction."""
+        """Order, items, invoice, number guard and history in one transaction. Each domain's
+        lookup record is written just before it (50 domain items and their lookups would not fit
+        one transaction): one left by a create that then failed leads to no order, and is passed
+        over by whoever reads it."""
+        lookups = [rec for item in items if (rec := mappers.domain_lookup_record(order.id, item)) is not None]
+        if lookups:
+            with r.DomainItemRecord.batch_write() as batch:
+                for rec in lookups:
+                    batch.save(rec)
         try:
             with transaction() as tx:
                 tx.save(mappers.order_record(order, search, self.shards), condition=r.OrderRecord.pk.does_not_exist())
@@ -83,11 +91,15 @@ class Orders:
             raise
 
     def delete_order_children(self, order_id: str) -> int:
-        """Delete every record of the order's partition but the order itself (batched)."""
+        """Delete every record of the order's partition but the order itself (batched), and the
+        lookup record of each of its domains (before the item, so none outlives it)."""
         deleted = 0
         with r.Record.batch_write() as batch:
             for rec in r.Record.query(keys.order_pk(order_id), consistent_read=True):
                 if rec.sk != keys.ORDER_SK:
+                    if isinstance(rec, r.ItemRecord) and rec.domain:
+                        batch.delete(r.DomainItemRecord(pk=keys.domain_pk(rec.domain),
+                                                        sk=keys.domain_item_sk(order_id, rec.id)))
                     batch.delete(rec)
                     deleted += 1
         return deleted

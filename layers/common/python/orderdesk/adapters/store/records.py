@@ -196,6 +196,12 @@ class OrderRecord(Record, discriminator="order"):
 
 
 class ItemRecord(Record, discriminator="item"):
+    # sparse: set only while the domain's registration is pending (DOMAINWAIT), so the registrar
+    # sync reads the few waiting domains instead of every item
+    gsi4pk = UnicodeAttribute(null=True)
+    gsi4sk = UnicodeAttribute(null=True)
+    by_type = _type_index()
+
     id = UnicodeAttribute()
     order_id = UnicodeAttribute()
     position = NumberAttribute(default=0)
@@ -404,6 +410,23 @@ class ActivityRecord(Record, discriminator="activity"):
     amount = DecimalAttribute(null=True)
     currency = UnicodeAttribute(null=True)
     deleted_order = JsonAttribute(null=True)
+
+
+class DomainItemRecord(Record, discriminator="domain_item"):
+    """One domain item, under its domain name: how a registrar's event (which names only the
+    domain) finds its items, written before the order and deleted with it."""
+
+    order_id = UnicodeAttribute()
+    item_id = UnicodeAttribute()
+
+
+class RegistrarEventRecord(Record, discriminator="registrar_event"):
+    """An event a registrar sent (`POST /registrar/events`), by its id, written in the transaction
+    that applies it: an id seen before is not acted on again. Expires by the table's TTL."""
+
+    domain = UnicodeAttribute()
+    status = UnicodeAttribute()
+    received_at = UnicodeAttribute()
 
 
 class BulkOutcomeRecord(Record, discriminator="bulk_outcome"):
