@@ -88,7 +88,7 @@ clean-local:
 	  echo "A local stack is running from .local/: stop it (Ctrl-C) first."; exit 1; fi
 	rm -rf .local
 
-# Run the scheduled cleanups once on the running `make run` stack (RULE=cancel_unpaid|release_locks|purge_old).
+# Run the scheduled cleanups once on the running `make run` stack (RULE=cancel_unpaid|release_locks|purge_old|sync_domains).
 cleanup: setup
 	$(PY) -m infra.local.cleanup_once $(if $(RULE),--rule $(RULE),)
 

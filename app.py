@@ -13,7 +13,17 @@ from chalice import AuthResponse, Chalice, Response
 from orderdesk.api import auth, portal
 from orderdesk.api.http import Api, Ctx, HttpError
 from orderdesk.domain.statuses import ActionType, Role
-from orderdesk.services import actions, activity, bulk, directory, fraud, invoices, item_commands, orders
+from orderdesk.services import (
+    actions,
+    activity,
+    bulk,
+    directory,
+    fraud,
+    invoices,
+    item_commands,
+    orders,
+    registrar_events,
+)
 
 if TYPE_CHECKING:  # routes name their models; orderdesk.api.http resolves them on a route's first call
     from orderdesk.schemas import (
@@ -30,6 +40,7 @@ if TYPE_CHECKING:  # routes name their models; orderdesk.api.http resolves them 
         NoteIn,
         OrderQuery,
         PaymentIn,
+        RegistrarEventIn,
         ServerIn,
     )
 
@@ -270,3 +281,13 @@ def fraud_check(order_id: str, ctx: Ctx):  # type: ignore[no-untyped-def]
            query="ActivityQuery", response="ActivityListOut", tags=("activity",))
 def list_activity(query: ActivityQuery):  # type: ignore[no-untyped-def]
     return activity.list_activity(query)
+
+
+# -- registrars: no token; the request is signed with the registrar webhook secret instead ----------
+
+
+@api.route("/registrar/events", "POST", role=None, signature=registrar_events.signature_refusal,
+           summary="A registrar's event: a domain is active or failed (signed, no token)", body="RegistrarEventIn",
+           status=204, errors=(404, 409), tags=("registrar",))
+def registrar_event(body: RegistrarEventIn):  # type: ignore[no-untyped-def]
+    registrar_events.receive_event(body.event_id, body.domain, body.status, body.detail)

@@ -5,7 +5,7 @@ machines, endpoints) is: this asks the stack's Lambda Invoke route (moto's port,
 ``.local/stack.json``) to invoke the template's CleanupFunction, as EventBridge Scheduler would,
 with ``{"rules": [...]}`` (every rule when none is named).
 
-    python -m infra.local.cleanup_once [--rule cancel_unpaid|release_locks|purge_old]... [--data-dir .local]
+    python -m infra.local.cleanup_once [--rule cancel_unpaid|release_locks|purge_old|finish_stale_jobs|sync_domains]... [--data-dir .local]
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 from infra.local.files import LocalFiles
 
 FUNCTION = "CleanupFunction"  # its logical id in template.yaml: the local Invoke route's name for it
-RULES = ("cancel_unpaid", "release_locks", "purge_old")
+RULES = ("cancel_unpaid", "release_locks", "purge_old", "finish_stale_jobs", "sync_domains")  # services.cleanup.RULES
 
 
 def invoke(moto_endpoint: str, rules: list[str]) -> tuple[bool, Any]:

@@ -72,6 +72,8 @@ def base_environment(files: LocalFiles) -> dict[str, str | None]:
         "COGNITO_CLIENT_ID": None,
         "SECRETS_KEY": files.secrets_key.read_text().strip(),
         "CURSOR_SECRET": files.cursor_secret.read_text().strip(),
+        # sign registrar events to POST /registrar/events with it (README: For registrars)
+        "REGISTRAR_WEBHOOK_SECRET": files.registrar_secret.read_text().strip(),
         "EMAIL_OUTBOX_DIR": str(files.outbox),
         # webhooks and stand-ins on this machine (the demo server's http://127.0.0.1 URL); off in AWS
         "ALLOW_LOOPBACK_OUTBOUND": "true",

@@ -37,6 +37,11 @@ class LocalFiles:
         return self.root / "cursor.secret"
 
     @property
+    def registrar_secret(self) -> Path:
+        """What a registrar signs its events to POST /registrar/events with (REGISTRAR_WEBHOOK_SECRET)."""
+        return self.root / "registrar.secret"
+
+    @property
     def admin_token(self) -> Path:
         return self.root / "admin.token"
 
@@ -83,6 +88,9 @@ class LocalFiles:
         if not self.cursor_secret.exists():
             write_private(self.cursor_secret, secrets.token_urlsafe(32).encode())
             created.append("cursor secret")
+        if not self.registrar_secret.exists():
+            write_private(self.registrar_secret, secrets.token_urlsafe(32).encode())
+            created.append("registrar webhook secret")
         return created
 
     def running_stack(self) -> dict[str, Any] | None:

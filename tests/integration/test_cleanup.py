@@ -179,7 +179,8 @@ def test_handler_runs_the_scheduled_rule_or_every_rule(table, monkeypatch):  # n
     # THEN that rule, or all of them, ran
     assert [r["rule"] for r in one["results"]] == ["release_locks"]
     assert [(r["rule"], r["enabled"]) for r in every["results"]] == [
-        ("cancel_unpaid", False), ("release_locks", True), ("purge_old", False), ("finish_stale_jobs", True)]
+        ("cancel_unpaid", False), ("release_locks", True), ("purge_old", False), ("finish_stale_jobs", True),
+        ("sync_domains", True)]
     with pytest.raises(ValidationFailed):
         cleanup_app.handler({"rule": "everything"}, _ctx())
 

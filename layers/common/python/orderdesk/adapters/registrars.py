@@ -2,7 +2,9 @@
 registration or transfer as signed JSON, see `remote`, to `REGISTRAR_WEBHOOK_URL`).
 
 A registrar answers whether the domain is already `active` or `pending` (the registry has yet to
-confirm: the item stays `Pending Registration` / `Pending Transfer` until it does)."""
+confirm: the item stays `Pending Registration` / `Pending Transfer` until it does). Later it tells
+OrderDesk how a pending domain ended, by a signed event (`POST /registrar/events`), and it is
+asked about the domains still waiting (`status`, by the `sync_domains` schedule)."""
 
 from __future__ import annotations
 
@@ -12,8 +14,9 @@ from typing import Protocol
 from ..config import get_settings
 from ..domain.errors import PermanentError
 from ..domain.outbound import url_refusal
-from .remote import post_signed
+from .remote import RemoteRejected, post_signed
 from .secret_store import secret
+from .signing import new_nonce
 
 
 @dataclass(frozen=True)
@@ -34,10 +37,33 @@ class RegistrarResult:
     reference: str | None = None
 
 
+@dataclass(frozen=True)
+class StatusQuery:
+    """A domain sent to the registrar earlier: how is it now?"""
+
+    order_id: str
+    item_id: str
+    domain: str
+    registration_type: str  # register | transfer
+    reference: str | None  # the registrar's, from its answer to the submit
+
+
+STATES = ("active", "pending", "failed")
+
+
+@dataclass(frozen=True)
+class RegistrarStatus:
+    state: str  # active | pending | failed
+    detail: str | None = None
+    reference: str | None = None
+
+
 class Registrar(Protocol):
     name: str
 
     def submit(self, request: DomainRequest) -> RegistrarResult: ...
+
+    def status(self, query: StatusQuery) -> RegistrarStatus: ...
 
 
 class NoneRegistrar:
@@ -47,6 +73,9 @@ class NoneRegistrar:
 
     def submit(self, request: DomainRequest) -> RegistrarResult:
         return RegistrarResult(active=True)
+
+    def status(self, query: StatusQuery) -> RegistrarStatus:
+        return RegistrarStatus(state="active")
 
 
 class WebhookRegistrar:
@@ -73,6 +102,25 @@ class WebhookRegistrar:
         reference = answer.get("reference")
         return RegistrarResult(active=answer.get("status") == "active",
                                reference=str(reference) if reference is not None else None)
+
+    def status(self, query: StatusQuery) -> RegistrarStatus:
+        """`{"command": "status", ...}`, signed as a submit is. A question, not a command: its
+        Idempotency-Key is new for each time it is asked (a receiver that replays the answer to a
+        key it has seen would otherwise answer today with yesterday's state)."""
+        answer = post_signed(
+            self.url,
+            {"command": "status", "domain": query.domain, "registration_type": query.registration_type,
+             "reference": query.reference, "order_id": query.order_id, "item_id": query.item_id},
+            self.secret,
+            idempotency_key=f"orderdesk:{query.order_id}:{query.item_id}:status:{new_nonce()}",
+        )
+        state = answer.get("status")
+        if state not in STATES:
+            raise RemoteRejected(f"the registrar answered a status query with status {str(state)[:40]!r} "
+                                 f"(expected one of {', '.join(STATES)})")
+        detail, reference = answer.get("detail"), answer.get("reference")
+        return RegistrarStatus(state=str(state), detail=str(detail)[:500] if detail is not None else None,
+                               reference=str(reference) if reference is not None else query.reference)
 
 
 REGISTRARS = ("none", "webhook")

@@ -1,4 +1,5 @@
-"""How OrderDesk signs the webhooks it sends, and how a receiver checks one.
+"""How OrderDesk signs the webhooks it sends, how a receiver checks one, and how OrderDesk checks
+the events a registrar sends it (`event_refusal`, at the end).
 
 Every webhook request (a provisioning command, a domain for the registrar) carries
 
@@ -128,3 +129,47 @@ def verify_request(secret: str, headers: Mapping[str, str], body: bytes, *, seen
     return verify_signature(secret, timestamp=get(TIMESTAMP_HEADER), nonce=get(NONCE_HEADER),
                             idempotency_key=get(IDEMPOTENCY_HEADER), body=body, header=get(SIGNATURE_HEADER),
                             seen=seen, tolerance_seconds=tolerance_seconds, now=now)
+
+
+# -- events sent to OrderDesk (a registrar's news of a domain: POST /registrar/events) -------------
+#
+# A simpler scheme than the webhooks above, the one the registrar side signs with:
+#
+#     X-OrderDesk-Timestamp:  Unix seconds when the event was signed
+#     X-OrderDesk-Signature:  sha256=<hex HMAC-SHA256, keyed with the shared secret, of "<timestamp>.<body>">
+#
+# The dot cannot be part of the timestamp (digits only), so the body cannot be re-cut. A
+# timestamp more than 5 minutes from OrderDesk's clock is refused (so an old capture fails); a
+# capture replayed within those minutes fails on its `event_id`, which OrderDesk acts on once.
+
+
+def event_signature(secret: str, *, timestamp: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def event_headers(secret: str, body: bytes, *, now: float | None = None) -> dict[str, str]:
+    """The two headers a sender puts on one event (what a registrar does; tests do it too)."""
+    timestamp = str(int(now if now is not None else time.time()))
+    return {TIMESTAMP_HEADER: timestamp, SIGNATURE_HEADER: event_signature(secret, timestamp=timestamp, body=body)}
+
+
+def event_refusal(secret: str | None, headers: Mapping[str, str], body: bytes, *,
+                  tolerance_seconds: int = TOLERANCE_SECONDS, now: float | None = None) -> str | None:
+    """Why an event received with `headers` and the raw `body` is not to be trusted, or None when
+    it is signed with `secret` and fresh. The reasons name headers and rules, never a value."""
+    if not secret:
+        return "events are not accepted: no signing secret is configured"
+    lower = {k.lower(): v for k, v in headers.items()}
+    timestamp = lower.get(TIMESTAMP_HEADER.lower(), "")
+    given = lower.get(SIGNATURE_HEADER.lower(), "")
+    if not given:
+        return f"the {SIGNATURE_HEADER} header is missing"
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+        return f"the {TIMESTAMP_HEADER} header must be Unix seconds"
+    now = now if now is not None else time.time()
+    if abs(now - int(timestamp)) > tolerance_seconds:
+        return f"the {TIMESTAMP_HEADER} is more than {tolerance_seconds // 60} minutes from OrderDesk's clock"
+    wanted = event_signature(secret, timestamp=timestamp, body=body)
+    if not hmac.compare_digest(wanted.encode(), given.encode("utf-8", "replace")):
+        return f"the {SIGNATURE_HEADER} does not match the timestamp and body"
+    return None

@@ -61,6 +61,9 @@ def model_named(name: str) -> type[BaseModel]:
     return found
 
 
+SignatureCheck = Callable[[dict[str, str], bytes], "str | None"]
+
+
 class RouteModels(NamedTuple):
     body: type[BaseModel] | None
     query: type[BaseModel] | None
@@ -82,6 +85,9 @@ class RouteSpec:
     idempotent: bool = False
     errors: tuple[int, ...] = ()
     tags: tuple[str, ...] = ()
+    # a route another system calls with a signed request instead of a token: why the request's
+    # headers and raw body are not to be trusted (401), or None; checked before anything is parsed
+    signature: SignatureCheck | None = None
     _models: RouteModels | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -201,11 +207,17 @@ class Api:
         status: int = 200,
         errors: tuple[int, ...] = (),
         tags: tuple[str, ...] = (),
+        signature: SignatureCheck | None = None,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        if signature is not None and role is not None:
+            raise ValueError(f"route {method} {path}: a signed route takes no token (role=None)")
+
         def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+            # a signed route's sender has its own ids for what it sends (a registrar's event_id)
             spec = RouteSpec(path=path, method=method, name=fn.__name__, summary=summary, role=role, body=body,
                              query=query, response=response, status=status, response_is_list=response_is_list,
-                             idempotent=method == "POST", errors=errors, tags=tags)
+                             idempotent=method == "POST" and signature is None, errors=errors, tags=tags,
+                             signature=signature)
             self.specs.append(spec)
             wanted = set(inspect.signature(fn).parameters)
 
@@ -249,6 +261,10 @@ class Api:
             raw = request.raw_body or b""
             if len(raw) > get_settings().max_body_bytes:
                 raise HttpError(413, "payload_too_large", f"the body exceeds {get_settings().max_body_bytes} bytes")
+            if spec.signature is not None:
+                refusal = spec.signature(dict(request.headers or {}), raw)
+                if refusal is not None:
+                    raise HttpError(401, "unauthorized", refusal)
             bad = {k: "must be 1-64 letters, digits, '_' or '-'" for k, v in path_params.items()
                    if not PATH_PARAM.fullmatch(v)}
             if bad:

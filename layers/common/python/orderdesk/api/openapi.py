@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any, Literal
 
+from ..adapters.signing import SIGNATURE_HEADER
 from .http import IDEMPOTENCY_KEY, JSON, PATH_PARAM_SCHEMA, RouteSpec, model_named
 
 if TYPE_CHECKING:
@@ -39,7 +40,12 @@ def openapi_document(specs: list[RouteSpec], title: str, version: str) -> dict[s
         "paths": paths,
         "components": {
             "schemas": components,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                # the signed routes' header (with X-OrderDesk-Timestamp: see the README's registrar events)
+                "signature": {"type": "apiKey", "in": "header", "name": SIGNATURE_HEADER,
+                              "description": "sha256=<hex HMAC-SHA256 of '<X-OrderDesk-Timestamp>.<raw body>'>"},
+            },
         },
     }
 
@@ -86,6 +92,8 @@ def _operation(spec: RouteSpec, specs: list[RouteSpec], mapping: dict[Any, dict[
     if spec.role is not None:
         # every protected route reads or writes the table (or a queue, a workflow): a throttle is a 503
         codes |= {401, 403, 503}
+    if spec.signature is not None:
+        codes |= {401, 503}
     if spec.idempotent:
         codes |= {400, 409}
     if "{" in spec.path:
@@ -101,11 +109,14 @@ def _operation(spec: RouteSpec, specs: list[RouteSpec], mapping: dict[Any, dict[
     if spec.role is not None:
         op["security"] = [{"bearer": []}]
         op["x-required-role"] = spec.role.value
+    elif spec.signature is not None:
+        op["security"] = [{"signature": []}]
     return op
 
 
-_REASONS = {400: "bad input; every bad field is named", 401: "no or bad token", 403: "role too low",
-            404: "not found", 409: "conflict (invalid_transition, action_in_progress, idempotency_conflict)",
+_REASONS = {400: "bad input; every bad field is named", 401: "no or bad token (or signature)", 403: "role too low",
+            404: "not found",
+            409: "conflict (invalid_transition, action_in_progress, idempotency_conflict, duplicate_event)",
             413: "body too large", 502: "a remote system failed",
             503: "busy or briefly unreachable (unavailable); retry after Retry-After seconds"}
 

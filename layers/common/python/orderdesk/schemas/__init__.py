@@ -2,10 +2,10 @@
 source of the OpenAPI document, so the three never disagree.
 
 One module per area: `orders` (adding and listing orders), `order_detail` (one order in full),
-`directory`, `invoices`, `actions`, `fraud`, `bulk`, `activity` (the activity log); the shared
-field types and base classes in `common`. Importing this package imports neither pydantic nor
-any model: `from orderdesk.schemas import OrderOut` loads the module that defines it on first
-use (PEP 562). The route registry names a route's models and resolves them on its first call,
+`directory`, `invoices`, `actions`, `fraud`, `bulk`, `activity` (the activity log), `registrar`
+(a registrar's events); the shared field types and base classes in `common`. Importing this
+package imports neither pydantic nor any model: `from orderdesk.schemas import OrderOut` loads
+the module that defines it on first use (PEP 562). The route registry names a route's models and resolves them on its first call,
 so the API's cold start pays for no model, and a route's first call makes only the classes of
 its own area and the areas they nest."""
 
@@ -83,6 +83,7 @@ if TYPE_CHECKING:
     from .orders import OrderSummaryOut as OrderSummaryOut
     from .orders import PendingActionOut as PendingActionOut
     from .orders import StatusCountOut as StatusCountOut
+    from .registrar import RegistrarEventIn as RegistrarEventIn
 
 # which module defines each name (kept in step with the modules by tests/unit/test_schemas.py)
 AREAS: dict[str, tuple[str, ...]] = {
@@ -99,6 +100,7 @@ AREAS: dict[str, tuple[str, ...]] = {
     "fraud": ("FraudSignalOut", "FraudCheckOut"),
     "bulk": ("BulkIn", "BulkJobSummary", "BulkJobEnvelope", "BulkFailureOut", "BulkJobOut"),
     "activity": ("ActivityQuery", "DeletedOrderOut", "ActivityEntryOut", "ActivityListOut"),
+    "registrar": ("RegistrarEventIn",),
 }
 AREA_OF: dict[str, str] = {name: area for area, names in AREAS.items() for name in names}
 __all__ = sorted(AREA_OF)

@@ -10,6 +10,9 @@
   DELETE /orders/{id} does. 0 = off (the default).
 * `finish_stale_jobs`: a bulk job with no progress for `BULK_STALE_MINUTES` (15) is finished: its
   orders not yet counted are counted with their decision, or failed with the reason.
+* `sync_domains`: the registrar is asked about every domain still waiting at it, and the
+  attention list of orders whose domains waited past `DOMAIN_WAIT_HOURS` is recomputed
+  (`domain_sync`).
 
 Idempotency, job and action records expire by the table's TTL; no rule is needed for them.
 An order a rule cannot handle now (a workflow took it meanwhile) is skipped; any other error is
@@ -42,7 +45,7 @@ from . import actions, bulk
 from .ports import stores
 
 ACTOR = "cleanup"
-RULES = ("cancel_unpaid", "release_locks", "purge_old", "finish_stale_jobs")
+RULES = ("cancel_unpaid", "release_locks", "purge_old", "finish_stale_jobs", "sync_domains")
 _SKIP = (ActionInProgress, TransitionNotAllowed, ConcurrentUpdate, NotFound)
 
 
@@ -85,8 +88,13 @@ def run_rules(rules: Iterable[str]) -> list[dict[str, Any]]:
 
 
 def run(rule: str) -> RuleReport:
-    report = {"cancel_unpaid": cancel_unpaid, "release_locks": release_locks, "purge_old": purge_old,
-              "finish_stale_jobs": finish_stale_jobs}[rule]()
+    if rule == "sync_domains":
+        from .domain_sync import sync_domains  # the registrar's client: loaded by the rule that asks it
+
+        report = sync_domains()
+    else:
+        report = {"cancel_unpaid": cancel_unpaid, "release_locks": release_locks, "purge_old": purge_old,
+                  "finish_stale_jobs": finish_stale_jobs}[rule]()
     logger.info("cleanup rule ran", extra={k: v if not isinstance(v, list) else len(v)
                                            for k, v in report.as_dict().items()})
     return report
