@@ -22,6 +22,7 @@ from .actions import MemoryActions
 from .activity import MemoryActivity
 from .bulk_jobs import MemoryBulkJobs
 from .counters import MemoryCounters
+from .domains import MemoryDomains
 from .invoices import MemoryInvoices
 from .order_writes import MemoryOrderWrites
 from .orders import MemoryOrders
@@ -37,7 +38,8 @@ def memory_stores(domain_wait_hours: int = 24) -> Stores:
     return Stores(orders=MemoryOrders(state), writes=MemoryOrderWrites(state), actions=MemoryActions(state),
                   invoices=MemoryInvoices(state), clients=MemoryClients(state), directory=MemoryDirectory(state),
                   bulk_jobs=MemoryBulkJobs(state), counters=MemoryCounters(state), images=StreamImages(),
-                  published_events=MemoryPublishedEvents(state), activity=MemoryActivity(state))
+                  published_events=MemoryPublishedEvents(state), activity=MemoryActivity(state),
+                  domains=MemoryDomains(state))
 
 
 __all__ = ["MemoryState", "memory_stores"]

@@ -3,7 +3,8 @@
 and, unless the change belongs to the action holding it, no lock), each item moves from the
 status it was read in, the invoice from the version (or, for a status alone, the status) it was
 read at, credit only to a client that exists; a change of the status, items or invoice, or the
-end of an action, recomputes the order's attention list from the order as the change leaves it;
+end of an action (or time alone: `refresh_attention`), recomputes the order's attention list from
+the order as the change leaves it; an item's other fields (`item_fields`) move from its status as read;
 the order record's version is bumped whenever the record is written. `attention_after`,
 `change_holds` and `write_change` are the one write path here too: `actions` ends an action
 through them."""
@@ -55,7 +56,7 @@ def change_holds(s: MemoryState, p: Partition | None, order: Order, change: Orde
         return False
     for item in order.items:
         target = change.item_target(item.id)
-        if target is not None and target is not item.status:
+        if (target is not None and target is not item.status) or item.id in change.item_fields:
             stored = p.items.get(item.id)
             if stored is None or stored.status is not item.status:
                 return False
@@ -101,6 +102,12 @@ def write_change(s: MemoryState, p: Partition, order: Order, change: OrderChange
         target = change.item_target(item.id)
         if target is not None and target is not item.status:
             p.items[item.id].status = target
+        fields = change.item_fields.get(item.id)
+        if fields is not None:
+            if fields.registration is not None:
+                p.items[item.id].registration = clone(fields.registration)
+            if fields.last_error is not UNCHANGED:
+                p.items[item.id].last_error = fields.last_error
     if change.invoice is not None and p.invoice is not None:
         stored, wanted = p.invoice, change.invoice  # only what a change of an invoice writes
         stored.status, stored.balance = wanted.status, wanted.balance

@@ -121,6 +121,7 @@ class MemoryState:
         self.published: dict[str, str] = {}  # order event id -> its detail-type, once the bus took it
         self.activity: dict[str, ActivityEntry] = {}  # the activity log, by position (`activity.position_of`)
         self.kept_deletions: dict[str, ActivityEntry] = {}  # order id -> what its delete keeps
+        self.registrar_events: dict[str, str] = {}  # registrar event id -> its domain, once applied
         self._last_write = 0
 
     # -- partitions --------------------------------------------------------------------------------
