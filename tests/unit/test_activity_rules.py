@@ -47,6 +47,8 @@ EXPECTED: dict[str, ActivityType] = {
     "invoice cancelled": T.INVOICE, "invoice refunded": T.INVOICE, "invoice re-opened": T.INVOICE,
     "items updated": T.ITEM, "items set back to pending": T.ITEM, "item provisioned": T.ITEM,
     "item terminated": T.ITEM, "domain activated": T.ITEM, "domain sent to registrar": T.ITEM,
+    "domain registration done": T.ITEM, "domain registration failed": T.ITEM, "domain transfer done": T.ITEM,
+    "domain transfer failed": T.ITEM, "domain waiting too long": T.ITEM,  # a registrar's answer, the sync
     "credit added": T.CREDIT, "credit used": T.CREDIT,
     **{f"item {command}": T.ITEM for command in COMMANDS},
     # an action's start, end and failure: of the order, but a per-item command's, of its items

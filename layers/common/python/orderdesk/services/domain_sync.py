@@ -26,6 +26,7 @@ from .ports import stores
 from .registrar_events import ACTOR, Answer, change_for
 
 RULE = "sync_domains"
+WAITING_ACTION = "domain waiting too long"  # history: the wait noticed (an item's entry in the activity log)
 
 
 def sync_domains() -> RuleReport:
@@ -78,7 +79,7 @@ def _sync_order(order_id: str, item_ids: set[str], report: RuleReport) -> bool:
             return False  # nothing new, not even the time
         change.refresh_attention = True
         for new in (a for a in became if a.code == DOMAIN_WAITING and a not in was):
-            change.history.append(HistoryEntry(at=iso(now), actor=ACTOR, action="domain waiting too long",
+            change.history.append(HistoryEntry(at=iso(now), actor=ACTOR, action=WAITING_ACTION,
                                                from_=None, to=None, detail=f"{new.message} ({RULE})"))
         data.writes.apply(current, change)
         return True

@@ -33,6 +33,11 @@ from ..retry import retry_on_conflict
 from .ports import stores
 
 ACTOR = "registrar"
+# the history actions of an answer applied (the activity log types them by their first word: item)
+REGISTRATION_DONE_ACTION = "domain registration done"
+REGISTRATION_FAILED_ACTION = "domain registration failed"
+TRANSFER_DONE_ACTION = "domain transfer done"
+TRANSFER_FAILED_ACTION = "domain transfer failed"
 WAITING = frozenset({ItemStatus.PENDING_REGISTRATION, ItemStatus.PENDING_TRANSFER})
 _UNCONFIRMED = (RegistrationState.PENDING, RegistrationState.FAILED)
 
@@ -130,9 +135,11 @@ def change_for(order: Order, answers: Mapping[str, Answer], now: str, source: st
         to = item.status
         if registered and waiting:
             to = statuses[item.id] = ItemStatus.ACTIVE
-        kind = "transfer" if item.registration_type == "transfer" else "registration"
-        history.append(HistoryEntry(at=now, actor=ACTOR, action=f"domain {kind} {'done' if registered else 'failed'}",
-                                    from_=item.status.value, to=to.value,
+        if item.registration_type == "transfer":
+            action = TRANSFER_DONE_ACTION if registered else TRANSFER_FAILED_ACTION
+        else:
+            action = REGISTRATION_DONE_ACTION if registered else REGISTRATION_FAILED_ACTION
+        history.append(HistoryEntry(at=now, actor=ACTOR, action=action, from_=item.status.value, to=to.value,
                                     detail=f"{item.domain} ({item.id}): {detail} ({source})"))
     if not fields:
         return None
