@@ -23,6 +23,7 @@ from orderdesk.services import (
     item_commands,
     orders,
     registrar_events,
+    stripe_events,
 )
 
 if TYPE_CHECKING:  # routes name their models; orderdesk.api.http resolves them on a route's first call
@@ -42,6 +43,7 @@ if TYPE_CHECKING:  # routes name their models; orderdesk.api.http resolves them 
         PaymentIn,
         RegistrarEventIn,
         ServerIn,
+        UnmatchedQuery,
     )
 
 app = Chalice(app_name="orderdesk")
@@ -251,6 +253,25 @@ def get_invoice(invoice_id: str):  # type: ignore[no-untyped-def]
            body="PaymentIn", response="InvoiceOut", status=201, errors=(409,), tags=("invoices",))
 def record_payment(invoice_id: str, body: PaymentIn, ctx: Ctx):  # type: ignore[no-untyped-def]
     return invoices.record_payment(invoice_id, body, ctx.actor)
+
+
+# -- payment gateways: Stripe's webhook (no JWT: Stripe signs each event) and what it could not match --
+
+
+@api.route("/gateways/stripe/webhook", "POST", role=None,
+           summary="Stripe's webhook: payment_intent.succeeded records the payment, charge.refunded a refund made "
+                   "in Stripe, once each; verified by the Stripe-Signature header", response="StripeWebhookOut",
+           errors=(400, 409, 503), tags=("gateways",))
+def stripe_webhook(ctx: Ctx):  # type: ignore[no-untyped-def]
+    return stripe_events.receive(ctx.raw_body, ctx.header("stripe-signature"))
+
+
+@api.route("/gateways/stripe/unmatched", "GET", role=Role.BILLING,
+           summary="Stripe events OrderDesk could not put on an invoice, newest first", query="UnmatchedQuery",
+           response="UnmatchedListOut", tags=("gateways",))
+def stripe_unmatched(query: UnmatchedQuery):  # type: ignore[no-untyped-def]
+    found, next_cursor = stripe_events.list_unmatched(query.limit, query.cursor)
+    return {"events": found, "next_cursor": next_cursor}
 
 
 # -- bulk status changes, fraud screening ----------------------------------------------------------

@@ -74,6 +74,7 @@ def base_environment(files: LocalFiles) -> dict[str, str | None]:
         "CURSOR_SECRET": files.cursor_secret.read_text().strip(),
         # sign registrar events to POST /registrar/events with it (README: For registrars)
         "REGISTRAR_WEBHOOK_SECRET": files.registrar_secret.read_text().strip(),
+        "STRIPE_WEBHOOK_SECRET": files.stripe_webhook_secret.read_text().strip(),
         "EMAIL_OUTBOX_DIR": str(files.outbox),
         # webhooks and stand-ins on this machine (the demo server's http://127.0.0.1 URL); off in AWS
         "ALLOW_LOOPBACK_OUTBOUND": "true",
@@ -98,3 +99,13 @@ def reset_cached_clients() -> None:
 
     reset_settings()
     aws.reset_clients()
+
+
+# A key in Stripe's test form that only the local stand-in takes (infra.local.fake_stripe): Cancel &
+# Refund of a Stripe payment works with no Stripe account. Never used outside the local stack.
+LOCAL_STRIPE_API_KEY = "sk_test_orderdesk_local"
+
+
+def stripe_environment(api_base: str) -> dict[str, str | None]:
+    """Stripe's API answered by the local stand-in (its refunds), with the local dummy key."""
+    return {"STRIPE_API_BASE": api_base, "STRIPE_API_KEY": LOCAL_STRIPE_API_KEY, "STRIPE_API_KEY_ARN": None}

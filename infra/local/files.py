@@ -42,6 +42,11 @@ class LocalFiles:
         return self.root / "registrar.secret"
 
     @property
+    def stripe_webhook_secret(self) -> Path:
+        """The signing secret of the local Stripe webhook (`make stripe-event` signs with it)."""
+        return self.root / "stripe-webhook.secret"
+
+    @property
     def admin_token(self) -> Path:
         return self.root / "admin.token"
 
@@ -91,6 +96,10 @@ class LocalFiles:
         if not self.registrar_secret.exists():
             write_private(self.registrar_secret, secrets.token_urlsafe(32).encode())
             created.append("registrar webhook secret")
+        if not self.stripe_webhook_secret.exists():
+            # Stripe's form (whsec_ and base64): what a real endpoint's secret looks like
+            write_private(self.stripe_webhook_secret, f"whsec_{secrets.token_urlsafe(24)}".encode())
+            created.append("Stripe webhook secret")
         return created
 
     def running_stack(self) -> dict[str, Any] | None:

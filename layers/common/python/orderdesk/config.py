@@ -29,6 +29,17 @@ def _list(name: str) -> tuple[str, ...]:
     return tuple(x.strip().lower() for x in raw.split(",") if x.strip())
 
 
+AUTO_ACCEPT_CHOICES = ("never", "paid")
+
+
+def _choice(name: str, choices: tuple[str, ...], default: str) -> str:
+    """One of `choices` (any case); another value fails loudly rather than meaning the default."""
+    raw = (os.environ.get(name) or default).strip().lower()
+    if raw not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, not {raw!r}")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     table_name: str = "orderdesk"
@@ -99,6 +110,12 @@ class Settings:
     stripe_api_base: str | None = None
     stripe_api_key: str | None = None
     stripe_api_key_arn: str | None = None
+    # Stripe's signing secret of the webhook endpoint (whsec_...): POST /gateways/stripe/webhook
+    stripe_webhook_secret: str | None = None
+    stripe_webhook_secret_arn: str | None = None
+    # never (default): a person accepts every order; paid: an order is accepted (actor
+    # `automation`) the moment its invoice is Paid, if its fraud check passed or was skipped
+    auto_accept: str = "never"
     # provisioning modules and registrars (the `webhook` registrar signs with its secret)
     remote_timeout_seconds: float = 15.0
     # plain http and loopback addresses for outbound calls: the local stack and the tests only
@@ -165,6 +182,9 @@ class Settings:
             stripe_api_base=env.get("STRIPE_API_BASE") or None,
             stripe_api_key=env.get("STRIPE_API_KEY") or None,
             stripe_api_key_arn=env.get("STRIPE_API_KEY_ARN") or None,
+            stripe_webhook_secret=env.get("STRIPE_WEBHOOK_SECRET") or None,
+            stripe_webhook_secret_arn=env.get("STRIPE_WEBHOOK_SECRET_ARN") or None,
+            auto_accept=_choice("AUTO_ACCEPT", AUTO_ACCEPT_CHOICES, cls.auto_accept),
             remote_timeout_seconds=float(env.get("REMOTE_TIMEOUT_SECONDS") or cls.remote_timeout_seconds),
             allow_loopback_outbound=env.get("ALLOW_LOOPBACK_OUTBOUND", "").lower() in ("1", "true", "yes"),
             registrar_webhook_url=env.get("REGISTRAR_WEBHOOK_URL") or None,

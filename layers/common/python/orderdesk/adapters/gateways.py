@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from ..config import get_settings
+from ..domain import currencies
 from ..domain.errors import GatewayError, TransientError
 from ..domain.model import Transaction
 from ..domain.outbound import scrub_urls, url_refusal
@@ -68,15 +69,43 @@ class CreditGateway:
                       note=f"credited to client {self.client_id}", to_credit_of=self.client_id)
 
 
-# currencies Stripe counts in whole units (no cents)
-_ZERO_DECIMAL = frozenset({"BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND",
-                           "VUV", "XAF", "XOF", "XPF"})
+# Stripe's minor units: ISO 4217's exponent, but for the currencies Stripe counts otherwise. Its
+# zero-decimal list (MGA and UGX among them), its three-decimal list (amounts ending in 0: KWD
+# 12.50 is 12500), and ISK, zero-decimal in ISO but two-decimal in Stripe's API (in whole krónur:
+# an amount divisible by 100).
+STRIPE_ZERO_DECIMAL = frozenset({"BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND",
+                                 "VUV", "XAF", "XOF", "XPF"})
+STRIPE_THREE_DECIMAL = frozenset({"BHD", "JOD", "KWD", "OMR", "TND"})
+_STRIPE_TWO_DECIMAL_IN_API = frozenset({"ISK"})
+
+
+def stripe_exponent(currency: str) -> int:
+    code = currency.upper()
+    if code in STRIPE_ZERO_DECIMAL:
+        return 0
+    if code in STRIPE_THREE_DECIMAL:
+        return 3
+    if code in _STRIPE_TWO_DECIMAL_IN_API:
+        return 2
+    return currencies.exponent(code) if currencies.is_currency(code) else 2
 
 
 def minor_units(amount: Decimal, currency: str) -> int:
-    if currency.upper() in _ZERO_DECIMAL:
-        return int(amount)
-    return int((amount * 100).to_integral_value())
+    """`amount` in Stripe's smallest unit of `currency` (USD 12.50 → 1250, JPY 1500 → 1500, KWD
+    12.50 → 12500). An amount the currency cannot carry (JPY 1500.50) is refused, never rounded:
+    a refund of the wrong amount is worse than none."""
+    code = currency.upper()
+    if currencies.is_currency(code) and not currencies.fits(amount, code):
+        raise GatewayError(f"{amount} {code} has more decimal places than {code} has")
+    units = amount.scaleb(stripe_exponent(code))
+    if units != units.to_integral_value():
+        raise GatewayError(f"{amount} {code} is not a whole number of Stripe's {code} units")
+    return int(units)
+
+
+def from_minor_units(units: int, currency: str) -> Decimal:
+    """Stripe's amount in `currency`'s smallest unit, as a Decimal of the currency (exact)."""
+    return Decimal(units).scaleb(-stripe_exponent(currency))
 
 
 class StripeGateway:

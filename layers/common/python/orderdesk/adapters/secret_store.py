@@ -23,8 +23,8 @@ from ..domain.errors import PermanentError
 from . import aws
 
 # The names `secret()` knows; each has a plain setting `<name>` and an ARN setting `<name>_arn`.
-NAMES = frozenset({"secrets_key", "cursor_secret", "stripe_api_key", "registrar_webhook_secret",
-                   "maxmind_license_key"})
+NAMES = frozenset({"secrets_key", "cursor_secret", "stripe_api_key", "stripe_webhook_secret",
+                   "registrar_webhook_secret", "maxmind_license_key"})
 
 # A replaced value (a Stripe key put in after the first deploy, a rotated signing key) reaches
 # every warm container within this time; a cold start pays one GetSecretValue per secret it uses.

@@ -110,10 +110,15 @@ class Ctx:
 
     principal: Principal | None
     headers: dict[str, str] = field(default_factory=dict)
+    raw_body: bytes = b""  # the body as sent (a webhook's signature covers these bytes)
 
     @property
     def actor(self) -> str:
         return self.principal.actor if self.principal else "anonymous"
+
+    def header(self, name: str) -> str | None:
+        wanted = name.lower()
+        return next((v for k, v in self.headers.items() if k.lower() == wanted), None)
 
 
 class HttpError(Exception):
@@ -276,7 +281,7 @@ class Api:
             if models.query is not None:
                 kwargs["query"] = self._query(models.query)
             if "ctx" in wanted:
-                kwargs["ctx"] = Ctx(principal=principal, headers=dict(request.headers or {}))
+                kwargs["ctx"] = Ctx(principal=principal, headers=dict(request.headers or {}), raw_body=raw)
 
             def call() -> dict[str, Any]:
                 return self._shape(spec, fn(**kwargs))

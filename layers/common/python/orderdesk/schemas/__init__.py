@@ -60,6 +60,10 @@ if TYPE_CHECKING:
     from .directory import ServerOut as ServerOut
     from .fraud import FraudCheckOut as FraudCheckOut
     from .fraud import FraudSignalOut as FraudSignalOut
+    from .gateways import GatewayEventOut as GatewayEventOut
+    from .gateways import StripeWebhookOut as StripeWebhookOut
+    from .gateways import UnmatchedListOut as UnmatchedListOut
+    from .gateways import UnmatchedQuery as UnmatchedQuery
     from .invoices import InvoiceLineOut as InvoiceLineOut
     from .invoices import InvoiceOut as InvoiceOut
     from .invoices import InvoiceSummaryOut as InvoiceSummaryOut
@@ -98,6 +102,7 @@ AREAS: dict[str, tuple[str, ...]] = {
     "actions": ("AcceptItemIn", "AcceptIn", "CancelIn", "ItemCommandIn", "ActionStepOut", "ActionOut", "ActionEnvelope"),
     "invoices": ("PaymentIn", "TransactionOut", "InvoiceLineOut", "InvoiceOut", "InvoiceSummaryOut"),
     "fraud": ("FraudSignalOut", "FraudCheckOut"),
+    "gateways": ("StripeWebhookOut", "UnmatchedQuery", "GatewayEventOut", "UnmatchedListOut"),
     "bulk": ("BulkIn", "BulkJobSummary", "BulkJobEnvelope", "BulkFailureOut", "BulkJobOut"),
     "activity": ("ActivityQuery", "DeletedOrderOut", "ActivityEntryOut", "ActivityListOut"),
     "registrar": ("RegistrarEventIn",),

@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from ..domain.countries import COUNTRY_CODES
+from ..domain.currencies import CURRENCY_CODES
 from ..domain.money import InvalidMoney, fmt, parse_money
 
 MONEY_PATTERN = r"^\d{1,12}(\.\d{1,2})?$"
@@ -75,7 +76,14 @@ DomainName = Annotated[str, Field(max_length=253), AfterValidator(_domain)]
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 Code = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_.-]+$")]
-Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+def _currency(value: str) -> str:
+    if value not in CURRENCY_CODES:
+        raise ValueError("must be an ISO 4217 currency code in capitals, such as \"USD\"")
+    return value
+
+
+Currency = Annotated[str, AfterValidator(_currency), WithJsonSchema({"type": "string", "pattern": "^[A-Z]{3}$",
+                                                                     "example": "USD"})]
 BillingCycle = Literal[
     "one-time", "monthly", "quarterly", "semi-annually", "annually", "biennially", "triennially"
 ]

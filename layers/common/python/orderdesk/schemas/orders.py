@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
+from ..domain.currencies import CURRENCY_CODES, exponent, fits
 from ..domain.statuses import ItemKind, OrderStatus, PaymentStatus
 from .common import (
     MONEY_PATTERN,
@@ -65,6 +66,21 @@ class CreateOrderIn(Strict):
     notes: Annotated[str, Field(max_length=5000)] | None = None
     currency: Currency = "USD"
     skip_fraud_check: bool = False
+
+    @model_validator(mode="after")
+    def _amounts_fit_the_currency(self) -> CreateOrderIn:
+        """No amount finer than the currency's minor unit: an invoice of ¥1500.50 could be neither
+        paid nor refunded through a gateway (there is no half yen)."""
+        if self.currency not in CURRENCY_CODES:
+            return self  # refused by the field itself
+        unit = f"whole units of {self.currency}" if exponent(self.currency) == 0 else \
+            f"at most {exponent(self.currency)} decimal places in {self.currency}"
+        for i, item in enumerate(self.items):
+            if not fits(item.amount, self.currency):
+                raise ValueError(f"items.{i}.amount: must be {unit}")
+        if self.discount is not None and not fits(self.discount, self.currency):
+            raise ValueError(f"discount: must be {unit}")
+        return self
 
 
 class OrderQuery(Strict):

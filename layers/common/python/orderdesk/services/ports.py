@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from ..config import Settings, get_settings
 from ..domain.activity import ActivityEntry, ActivityFilter, ActivityPage, CreditMove, OrderRef, Source
 from ..domain.changes import OrderChange
+from ..domain.gateway_events import GatewayEvent, GatewayEventPage
 from ..domain.model import (
     Action,
     ActionStep,
@@ -149,6 +150,14 @@ class DomainStore(Protocol):
                      changes: Sequence[tuple[Order, OrderChange]]) -> bool: ...
 
 
+class GatewayEventStore(Protocol):
+    def get_event(self, gateway: str, event_id: str) -> GatewayEvent | None: ...
+    def put_event(self, event: GatewayEvent) -> bool: ...
+    def list_unmatched(self, gateway: str, limit: int, after_key: str | None) -> GatewayEventPage: ...
+    def note_payment(self, gateway: str, transaction_id: str, invoice_id: str) -> None: ...
+    def invoice_of_payment(self, gateway: str, transaction_ids: list[str]) -> str | None: ...
+
+
 @dataclass(frozen=True)
 class Stores:
     orders: OrderStore
@@ -163,6 +172,7 @@ class Stores:
     published_events: PublishedEventStore
     activity: ActivityStore
     domains: DomainStore
+    gateway_events: GatewayEventStore
 
 
 _lock = threading.Lock()

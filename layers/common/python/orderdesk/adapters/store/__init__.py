@@ -20,6 +20,7 @@ def dynamodb_stores(settings: Settings) -> Stores:
     from .counters import Counters
     from .directory import Directory
     from .domains import Domains
+    from .gateway_events import GatewayEvents
     from .images import StreamImages
     from .invoices import Invoices
     from .order_writes import OrderWrites
@@ -35,4 +36,5 @@ def dynamodb_stores(settings: Settings) -> Stores:
                   invoices=Invoices(), clients=Clients(), directory=Directory(),
                   bulk_jobs=BulkJobs(settings.record_ttl_days), counters=Counters(shards),
                   images=StreamImages(), published_events=PublishedEvents(settings.record_ttl_days),
-                  activity=Activity(shards), domains=Domains(writes, settings.record_ttl_days))
+                  activity=Activity(shards), domains=Domains(writes, settings.record_ttl_days),
+                  gateway_events=GatewayEvents(settings.record_ttl_days))

@@ -24,6 +24,8 @@ One table, `pk`/`sk`:
 | bulk outcome      | BULKJOB#<id>        | OUTCOME#<order id>       | |
 | activity entry    | ACTIVITY#<shard>    | <at>#<write time>#<source> | by_type (an order's: ACTIVITYNO#<number>); TTL |
 | deleted order     | DELETEDORDER#<id>   | DELETION                 | (what its delete keeps of it until it is gone; TTL) |
+| gateway event     | GATEWAY#<gateway>#<event id> | EVENT           | (by_type while unmatched) |
+| gateway payment   | GATEWAY#<gateway>#<transaction id> | PAYMENT   | (the invoice a webhook recorded it on) |
 
 An order's whole detail is one Query on `ORDER#<id>` (the fraud check sorts right after the
 order record, so the header and its check are one Query too). GSIs, all projecting ALL so a list
@@ -36,7 +38,8 @@ page needs no second read:
 * `by_type`: CLIENT|AFFILIATE|SERVER / <lower name>#<id> — the small lists; and, sparse,
   LOCKED#<shard> / <started_at>#<order id> on an order only while it carries a pending action,
   and DOMAINWAIT / <since>#<order id>#<item id> on a domain item only while its registration is
-  pending at the registrar (one partition: a registration changes state a few times in its life).
+  pending at the registrar (one partition: a registration changes state a few times in its life),
+  and UNMATCHED#<gateway> / <received_at>#<write time>#<event id> on a gateway event OrderDesk could not match.
 * `by_type` also holds, sparse, ACTIVITYNO#<order number> / <at>#<write time>#<source>: the
   activity entries of one order, by its number (the order may be gone).
 * `by_attention` (sparse): ATTENTION#<shard> / <placed_at>#<id> on an order only while its
@@ -65,6 +68,8 @@ PUBLISHED_EVENT_SK = "EVENT"
 REGISTRAR_EVENT_SK = "REGEVENT"
 DOMAINS_WAITING = "DOMAINWAIT"
 JOB_SK = "JOB"
+GATEWAY_EVENT_SK = "EVENT"
+GATEWAY_PAYMENT_SK = "PAYMENT"
 MAX_SK = "~"  # sorts after every character of our sort keys
 
 CLIENTS = "CLIENT"
@@ -214,3 +219,15 @@ def waiting_sort_key(since: str, order_id: str, item_id: str) -> str:
 def registrar_event_pk(event_id: str) -> str:
     """Outside every ORDER# partition (the order stream never sees it)."""
     return f"REGEVENT#{event_id}"
+def gateway_event_pk(gateway: str, event_id: str) -> str:
+    """Outside every ORDER# partition: the order stream's filter never hands these to it."""
+    return f"GATEWAY#{gateway}#{event_id}"
+
+
+def unmatched_partition(gateway: str) -> str:
+    return f"UNMATCHED#{gateway}"
+
+
+def unmatched_sort_key(received_at: str, written_ns: int, event_id: str) -> str:
+    """Received (seconds) then the write time, so events of one second keep their order."""
+    return f"{received_at}#{written_ns:020d}#{event_id}"

@@ -441,6 +441,32 @@ class BulkOutcomeRecord(Record, discriminator="bulk_outcome"):
     deleting = BooleanAttribute(null=True)
 
 
+class GatewayEventRecord(Record, discriminator="gateway_event"):
+    """An event a payment gateway sent and what became of it (`gateway_events`); in the sparse
+    UNMATCHED#<gateway> partition of by_type while it is unmatched. Expires by TTL once matched."""
+
+    gsi4pk = UnicodeAttribute(null=True)
+    gsi4sk = UnicodeAttribute(null=True)
+    by_type = _type_index()
+
+    gateway = UnicodeAttribute()
+    event_id = UnicodeAttribute()
+    event_type = UnicodeAttribute()
+    received_at = UnicodeAttribute()
+    outcome = UnicodeAttribute()
+    reason = UnicodeAttribute(null=True)
+    invoice_id = UnicodeAttribute(null=True)
+    object_id = UnicodeAttribute(null=True)
+    amount = UnicodeAttribute(null=True)
+    currency = UnicodeAttribute(null=True)
+
+
+class GatewayPaymentRecord(Record, discriminator="gateway_payment"):
+    """The invoice a gateway's payment (a Stripe payment intent) was recorded on by its webhook."""
+
+    invoice_id = UnicodeAttribute()
+
+
 _bound_table: tuple[str, str, str | None] | None = None
 
 
