@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import activity, counts, events
+from . import activity, auto_accept, counts, events
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,9 @@ class StreamChange:
         return str(image.get("kind")) if image and image.get("kind") is not None else None
 
 
-PROJECTIONS: list[Callable[[StreamChange], Any]] = [counts.handle, events.handle, activity.handle]
+# auto_accept last: the views of the change are kept before a workflow starts from it
+PROJECTIONS: list[Callable[[StreamChange], Any]] = [counts.handle, events.handle, activity.handle,
+                                                    auto_accept.handle]
 
 
 def apply(change: StreamChange) -> None:
