@@ -3,8 +3,10 @@ construct_event`) of the `Stripe-Signature` header against the endpoint's signin
 (`STRIPE_WEBHOOK_SECRET`, or its Secrets Manager ARN), with Stripe's 5-minute tolerance.
 
 A forged, stale, unsigned or unparsable delivery is a ValidationFailed naming the header (or the
-body): a 400 before anything is read or stored. No secret configured is a `WebhookNotConfigured`
-(503): Stripe retries for three days, so events sent before the secret is put in are not lost."""
+body): a 400 before anything is read or stored. No secret configured is a TransientError (503 with
+Retry-After): Stripe retries for three days, so events sent before the secret is put in are not
+lost. (The class itself, not a subclass: the workflows retry every subclass by name, and no
+workflow calls this.)"""
 
 from __future__ import annotations
 
@@ -18,15 +20,11 @@ SIGNATURE_HEADER = "Stripe-Signature"
 TOLERANCE_SECONDS = 300  # Stripe's default: a signature older than this is refused (replays)
 
 
-class WebhookNotConfigured(TransientError):
-    """The endpoint's signing secret is not set: Stripe is asked to retry later."""
-
-
 def verified_event(payload: bytes, signature: str | None) -> dict[str, Any]:
     """The event Stripe signed, as plain JSON values; ValidationFailed when it is not Stripe's."""
     signing_secret = secret("stripe_webhook_secret")
     if not signing_secret:
-        raise WebhookNotConfigured("the Stripe webhook is not configured (STRIPE_WEBHOOK_SECRET)")
+        raise TransientError("the Stripe webhook is not configured (STRIPE_WEBHOOK_SECRET)")
     import stripe  # the library only with a webhook call: nothing of it in the API's cold start
 
     try:
