@@ -12,7 +12,7 @@ TOOLS_STAMP := tools/node_modules/.installed
 # apt-get needs root: through sudo when this is not root
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: setup run test test-fast test-slow lint token bench clean-local package cleanup chromium
+.PHONY: setup run test test-fast test-slow lint token bench clean-local package cleanup stripe-event chromium
 
 setup: $(STAMP) $(TOOLS_STAMP) java chromium
 
@@ -91,6 +91,11 @@ clean-local:
 # Run the scheduled cleanups once on the running `make run` stack (RULE=cancel_unpaid|release_locks|purge_old|sync_domains).
 cleanup: setup
 	$(PY) -m infra.local.cleanup_once $(if $(RULE),--rule $(RULE),)
+
+# A Stripe webhook event, signed with the stack's .local/stripe-webhook.secret, sent to the running
+# `make run` stack: TYPE=payment_intent.succeeded|charge.refunded INVOICE=<id> [AMOUNT=12.50]
+stripe-event: $(STAMP)
+	@$(PY) -m infra.local.stripe_event --type '$(TYPE)' --invoice '$(INVOICE)' $(if $(AMOUNT),--amount '$(AMOUNT)',)
 
 # `sam build` of template.yaml, no container (README, "Deploy"). aws-sam-cli pins boto3, click and
 # pydantic apart from the app's pins, so it lives in its own venv. The layer's wheels are fetched

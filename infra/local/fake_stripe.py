@@ -32,6 +32,7 @@ class Received:
     headers: dict[str, str]
     body: bytes
     verified: bool | None = None  # the signature checked out (None: the stand-in checks none)
+    method: str = "POST"
 
     @property
     def json(self) -> Any:
@@ -39,7 +40,10 @@ class Received:
 
 
 class LoopbackServer:
-    """A threaded HTTP server on 127.0.0.1 answering POSTs through `answer(request)`."""
+    """A threaded HTTP server on 127.0.0.1 answering requests through `answer(request)` (POSTs;
+    GETs too when `answers_get`)."""
+
+    answers_get = False
 
     def __init__(self, port: int | None = None) -> None:
         self.port = port or free_port()
@@ -64,7 +68,17 @@ class LoopbackServer:
                                    body=self.rfile.read(length))
                 with outer._lock:
                     outer.received.append(request)
-                status, body, headers = outer.answer(request)
+                self.reply(*outer.answer(request))
+
+            def do_GET(self) -> None:  # noqa: N802
+                if not outer.answers_get:
+                    self.reply(405, None, {})
+                    return
+                request = Received(path=self.path, headers={k.lower(): v for k, v in self.headers.items()}, body=b"",
+                                   method="GET")
+                self.reply(*outer.answer(request))
+
+            def reply(self, status: int, body: Any, headers: dict[str, str]) -> None:
                 data = json.dumps(body).encode() if body is not None else b""
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -90,7 +104,11 @@ class LoopbackServer:
 
 
 class FakeStripe(LoopbackServer):
-    """Stripe's POST /v1/refunds, honouring `Idempotency-Key` as Stripe does."""
+    """Stripe's POST /v1/refunds, honouring `Idempotency-Key` as Stripe does, and GET /v1/refunds
+    (the refunds made, newest first, as Stripe lists them): what was refunded, for whoever asks
+    the running stack. GETs are not kept in `received` (only what the code under test sent)."""
+
+    answers_get = True
 
     def __init__(self, port: int | None = None) -> None:
         super().__init__(port)
@@ -101,12 +119,16 @@ class FakeStripe(LoopbackServer):
         self.answer: Callable[[Received], tuple[int, Any, dict[str, str]]] = self.refund  # type: ignore[method-assign]
 
     def refund(self, request: Received) -> tuple[int, Any, dict[str, str]]:
-        if self.hold is not None:
-            self.hold.wait(10)
         if not request.path.startswith("/v1/refunds"):
             return 404, {"error": {"type": "invalid_request_error", "message": "no such route"}}, {}
         if not request.headers.get("authorization", "").startswith("Bearer sk_test_"):
             return 401, {"error": {"type": "invalid_request_error", "message": "bad key"}}, {}
+        if request.method == "GET":
+            with self._lock:
+                listed = list(reversed(self.refunds.values()))
+            return 200, {"object": "list", "url": "/v1/refunds", "has_more": False, "data": listed}, {}
+        if self.hold is not None:
+            self.hold.wait(10)
         with self._lock:
             if self.fail_next > 0:
                 self.fail_next -= 1

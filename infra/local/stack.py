@@ -18,9 +18,12 @@
 5. The event sources of template.yaml: the SQS queue and the table's stream polled and fed to
    their functions with Lambda's event shapes (``infra.local.event_sources``), and a timer
    firing the scheduled functions (``infra.local.schedules``).
-6. The Chalice app (API and admin portal) on one port, threaded, behind chalice's local API
+6. Stripe's refund API answered by a loopback stand-in (``infra.local.fake_stripe``, with a dummy
+   key): Cancel & Refund of a Stripe payment works with no Stripe account; the webhook's signing
+   secret is ``.local/stripe-webhook.secret`` (``make stripe-event`` signs with it).
+7. The Chalice app (API and admin portal) on one port, threaded, behind chalice's local API
    Gateway with ``infra.local.gateway`` (401s shaped as in AWS).
-7. A fresh admin token in ``.local/admin.token``; ``.local/stack.json`` says where it runs.
+8. A fresh admin token in ``.local/admin.token``; ``.local/stack.json`` says where it runs.
 
 Ctrl-C (SIGINT, SIGTERM, SIGHUP) stops everything in reverse order, DynamoDB Local's JVM
 included. The JVM runs in its own session, so a Ctrl-C in the terminal reaches only this process,
@@ -63,6 +66,7 @@ from infra.local.env import (
     dynamodb_environment,
     moto_environment,
     reset_cached_clients,
+    stripe_environment,
 )
 from infra.local.errors import StackError
 from infra.local.files import DEFAULT_DATA_DIR, LocalFiles, write_private
@@ -134,6 +138,7 @@ class LocalStack:
         self.schedules: ScheduleRunner | None = None
         self.dynamodb: DetachedDynamoDBLocal | None = None
         self.moto: Any = None
+        self.stripe: Any = None  # the loopback stand-in answering Stripe's refund API
         self._ports: dict[str, int] = {}
         self._env = EnvPatch()
         self._lock_file: IO[str] | None = None
@@ -193,6 +198,7 @@ class LocalStack:
             ("event sources", self._stop_pollers),
             ("queued messages", self._save_queued_messages),
             ("moto", self._stop_moto),
+            ("Stripe stand-in", self._stop_stripe),
             ("DynamoDB Local", self._stop_dynamodb),
         ]
         took = []
@@ -257,6 +263,7 @@ class LocalStack:
             self._start_dynamodb()
         with self._timed("table"):
             table_created = resources.create_table(self.template_path, resolver)
+        self._start_stripe()
         with self._timed("moto"):
             prewarm.join()
             self._start_moto()
@@ -286,6 +293,7 @@ class LocalStack:
             "dynamodb": self.dynamodb.endpoint if self.dynamodb else None,
             "dynamodb_pids": dynamodb_pids(self.files.dynamodb),
             "moto": self.moto.endpoint if self.moto else None,
+            "stripe": self.stripe.url if self.stripe else None,
             **self.capabilities(), "problems": self.problems, "timings": self.timings,
         }, indent=2) + "\n")
 
@@ -352,6 +360,16 @@ class LocalStack:
         self._env.apply(moto_environment(self.moto.endpoint))
         reset_cached_clients()
 
+    def _start_stripe(self) -> None:
+        """Stripe's refund API on a loopback port, with a dummy key: Cancel & Refund of a Stripe
+        payment works with no Stripe account (its refunds live as long as the stack)."""
+        from infra.local.fake_stripe import FakeStripe
+
+        self.stripe = FakeStripe(port=self._ports.get("stripe")).start()
+        self._ports["stripe"] = self.stripe.port
+        self._env.apply(stripe_environment(self.stripe.url))
+        reset_cached_clients()
+
     def _seed_on_first_start(self, table_created: bool) -> None:
         self.seeded_now = False
         if not self.seed or self.files.seeded.exists():
@@ -398,6 +416,11 @@ class LocalStack:
             with contextlib.suppress(Exception):
                 server.reset()  # free what this start created: moto's memory outlives the server
         server.stop()
+
+    def _stop_stripe(self) -> None:
+        server, self.stripe = self.stripe, None
+        if server is not None:
+            server.stop()
 
     def _stop_dynamodb(self) -> None:
         database, self.dynamodb = self.dynamodb, None

@@ -78,8 +78,9 @@ def stack_environment() -> dict[str, str]:
 
 
 def start_stack_process(data_dir: Path, *, port: int = 0, seed_orders: int = 20, seed_clients: int = 8,
-                        timeout: float = 120.0) -> RunningStack:
-    """`python -m infra.local.stack` on ``data_dir``; returns once it has written stack.json."""
+                        timeout: float = 120.0, env: dict[str, str] | None = None) -> RunningStack:
+    """`python -m infra.local.stack` on ``data_dir``; returns once it has written stack.json.
+    ``env``: settings the user would give `make run` (``AUTO_ACCEPT=paid make run``)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     state_file = data_dir / "stack.json"
     state_file.unlink(missing_ok=True)
@@ -88,7 +89,7 @@ def start_stack_process(data_dir: Path, *, port: int = 0, seed_orders: int = 20,
         process = subprocess.Popen(
             [sys.executable, "-m", "infra.local.stack", "--port", str(port), "--data-dir", str(data_dir),
              "--seed-orders", str(seed_orders), "--seed-clients", str(seed_clients), "--quiet", "--exit-with-parent"],
-            cwd=REPO_ROOT, env=stack_environment(), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+            cwd=REPO_ROOT, env={**stack_environment(), **(env or {})}, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -118,11 +119,11 @@ def stop_stack_process(process: subprocess.Popen[bytes], timeout: float = 30.0) 
 
 
 @contextmanager
-def running_stack(data_dir: Path) -> Iterator[RunningStack]:
+def running_stack(data_dir: Path, env: dict[str, str] | None = None) -> Iterator[RunningStack]:
     """The local stack as `make run` starts it (20 demo orders) on `data_dir`, stopped after."""
     from infra.local.stack import dynamodb_pids
 
-    stack = start_stack_process(data_dir)
+    stack = start_stack_process(data_dir, env=env)
     try:
         yield stack
     finally:

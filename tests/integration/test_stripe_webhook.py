@@ -357,3 +357,22 @@ def test_a_refund_of_a_payment_orderdesk_does_not_have_is_unmatched(api, webhook
     # THEN it is kept unmatched
     assert answer.data["outcome"] == "unmatched" and "pi_nowhere" in answer.data["reason"]
     assert [e["type"] for e in unmatched(api)] == ["charge.refunded"]
+
+
+@pytest.mark.parametrize(("currency", "items", "field"), [
+    ("XYZ", ["10.00"], "currency"), ("usd", ["10.00"], "currency"),
+    ("JPY", ["1500.50"], "items.0.amount"), ("JPY", ["1500.00", "0.01"], "items.1.amount"),
+])
+def test_an_order_in_a_currency_that_is_not_iso_4217_or_finer_than_it_is_a_400(api, currency, items, field):  # type: ignore[no-untyped-def]
+    # GIVEN a client
+    client = api.post("/clients", {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com",
+                                   "country": "GB"}, role="support").data
+
+    # WHEN an order is placed in a made-up currency, or for a fraction of a yen
+    r = api.post("/orders", {"client_id": client["id"], "payment_method": "stripe", "currency": currency,
+                             "items": [{"kind": "product", "description": "Plan", "amount": a} for a in items]},
+                 role="support")
+
+    # THEN it is a 400 naming the field, and no order exists
+    assert r.status_code == 400 and field in r.data["error"]["fields"], r.data
+    assert api.get("/orders").data["orders"] == []
