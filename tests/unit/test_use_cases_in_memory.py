@@ -203,3 +203,29 @@ def test_of_two_racing_back_to_pending_one_wins_and_the_other_is_refused(memory:
     assert sorted(outcomes) == ["moved", "refused"]
     history = memory.orders.get_order(order.id).history
     assert [h.action for h in history].count("set back to pending") == 1
+
+
+def test_stripes_events_record_a_payment_and_a_dashboard_refund_once_in_memory(  # type: ignore[no-untyped-def]
+        memory, monkeypatch):
+    # GIVEN an order of 35.00, and Stripe's events of its payment and of a refund made in the dashboard
+    from infra.local.stripe_event import charge_refunded, payment_intent_succeeded, signature
+    from orderdesk.config import reset_settings
+    from orderdesk.services import stripe_events
+
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", "whsec_in_memory")
+    reset_settings()
+    order = place_order()
+    paid = json.dumps(payment_intent_succeeded(order.invoice_id, 3500, "usd", intent_id="pi_mem", charge_id="ch_mem"))
+    refunded = json.dumps(charge_refunded("pi_mem", "ch_mem", 3500, [("re_mem", 1000)], "usd"))
+
+    # WHEN each is delivered twice
+    outcomes = [stripe_events.receive(body.encode(), signature(body, "whsec_in_memory")).outcome
+                for body in (paid, paid, refunded, refunded)]
+
+    # THEN one payment and one refund are on the invoice, and the invoice is Paid (part refunded)
+    reset_settings()
+    assert outcomes == ["recorded"] * 4
+    invoice = invoices.get_invoice(order.invoice_id)
+    assert [(t.type, t.transaction_id, t.amount) for t in invoice.transactions] == [
+        ("payment", "pi_mem", Decimal("35.00")), ("refund", "re_mem", Decimal("10.00"))]
+    assert invoice.status is InvoiceStatus.PAID

@@ -23,6 +23,7 @@ from .activity import MemoryActivity
 from .bulk_jobs import MemoryBulkJobs
 from .counters import MemoryCounters
 from .domains import MemoryDomains
+from .gateway_events import MemoryGatewayEvents
 from .invoices import MemoryInvoices
 from .order_writes import MemoryOrderWrites
 from .orders import MemoryOrders
@@ -39,7 +40,7 @@ def memory_stores(domain_wait_hours: int = 24) -> Stores:
                   invoices=MemoryInvoices(state), clients=MemoryClients(state), directory=MemoryDirectory(state),
                   bulk_jobs=MemoryBulkJobs(state), counters=MemoryCounters(state), images=StreamImages(),
                   published_events=MemoryPublishedEvents(state), activity=MemoryActivity(state),
-                  domains=MemoryDomains(state))
+                  domains=MemoryDomains(state), gateway_events=MemoryGatewayEvents(state))
 
 
 __all__ = ["MemoryState", "memory_stores"]

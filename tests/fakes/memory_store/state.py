@@ -19,6 +19,7 @@ from typing import NoReturn, TypeVar
 
 from orderdesk.domain.activity import ActivityEntry
 from orderdesk.domain.errors import ActionInProgress, ConcurrentUpdate, OrderNotFound
+from orderdesk.domain.gateway_events import GatewayEvent
 from orderdesk.domain.model import (
     Action,
     Affiliate,
@@ -122,6 +123,9 @@ class MemoryState:
         self.activity: dict[str, ActivityEntry] = {}  # the activity log, by position (`activity.position_of`)
         self.kept_deletions: dict[str, ActivityEntry] = {}  # order id -> what its delete keeps
         self.registrar_events: dict[str, str] = {}  # registrar event id -> its domain, once applied
+        # (gateway, event id) -> the event kept and its place in the unmatched list's order
+        self.gateway_events: dict[tuple[str, str], tuple[GatewayEvent, str]] = {}
+        self.gateway_payments: dict[tuple[str, str], str] = {}  # (gateway, transaction id) -> invoice id
         self._last_write = 0
 
     # -- partitions --------------------------------------------------------------------------------
