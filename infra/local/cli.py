@@ -18,6 +18,7 @@ from infra.local import stack as stack_module
 from infra.local.event_bus import EVENTS_FILE
 from infra.local.files import DEFAULT_DATA_DIR
 from infra.local.stack import LocalStack, StackError
+from orderdesk.config import get_settings
 
 LOG = logging.getLogger("infra.local.stack")
 
@@ -34,6 +35,8 @@ def banner(stack: LocalStack, data_dir_shown: str) -> str:
         f"{stack.url}/orders?limit=5",
         "  a token for a role    make token ROLE=viewer   (viewer, support, billing, admin)",
         f"  order events          tail -f {data_dir_shown}/{EVENTS_FILE}",
+        "  a Stripe payment      make stripe-event TYPE=payment_intent.succeeded INVOICE=<invoice id>",
+        f"  auto-accept           {get_settings().auto_accept}   (AUTO_ACCEPT=paid make run: paid orders accepted)",
         f"  data                  {data_dir_shown}/ is kept across restarts; make clean-local forgets it",
     ]
     lines += [f"  warning               {p}" for p in stack.problems]

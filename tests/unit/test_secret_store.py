@@ -24,7 +24,7 @@ from orderdesk.config import reset_settings
 from orderdesk.domain.errors import PermanentError
 from tests.template.support import REPO_ROOT
 
-PLAIN = ("SECRETS_KEY", "CURSOR_SECRET", "STRIPE_API_KEY", "REGISTRAR_WEBHOOK_SECRET", "MAXMIND_LICENSE_KEY")
+PLAIN = tuple(sorted(name.upper() for name in secret_store.NAMES))  # every secret's plain setting
 
 
 class SecretsManager:

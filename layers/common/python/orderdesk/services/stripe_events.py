@@ -157,6 +157,7 @@ def _payment(base: GatewayEvent, intent: dict[str, Any]) -> GatewayEvent:
         return _unmatched(event, f"no invoice {invoice_id}")
     refs = {intent_id, charge_id} - {""}
     if any(t.type == "payment" and t.gateway == GATEWAY and t.transaction_id in refs for t in invoice.transactions):
+        _note(refs, invoice_id)  # again: a delivery that died after recording it may not have
         return replace(event, outcome=ALREADY_RECORDED)  # another event of this payment, or typed in
     holder = stores().gateway_events.invoice_of_payment(GATEWAY, [charge_id, intent_id])
     if holder == invoice_id:
@@ -194,10 +195,14 @@ def _payment(base: GatewayEvent, intent: dict[str, Any]) -> GatewayEvent:
         current = stores().invoices.get_invoice(invoice_id)
         return _unmatched(event, f"{event.amount} {event.currency} is more than invoice {invoice_id}'s balance "
                                  f"due ({fmt(current.balance)})")
-    stores().gateway_events.note_payment(GATEWAY, intent_id, invoice_id)
-    if charge_id:
-        stores().gateway_events.note_payment(GATEWAY, charge_id, invoice_id)
+    _note(refs, invoice_id)
     return replace(event, outcome=RECORDED)
+
+
+def _note(refs: set[str], invoice_id: str) -> None:
+    """Where the payment is, by the payment intent and by its charge (a refund names the charge)."""
+    for ref in sorted(refs):
+        stores().gateway_events.note_payment(GATEWAY, ref, invoice_id)
 
 
 # -- charge.refunded ---------------------------------------------------------------------------
