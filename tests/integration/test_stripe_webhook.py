@@ -314,7 +314,7 @@ def test_a_refund_made_in_stripes_dashboard_is_recorded_once_without_calling_str
     # and once everything paid is refunded, the invoice is Refunded, said in history
     assert invoice["status"] == "Refunded"
     history = api.get(f"/orders/{order['id']}").data["history"]
-    assert [h["actor"] for h in history if h["action"] == "payment refunded in Stripe"] == ["stripe", "stripe"]
+    assert [h["actor"] for h in history if h["action"] == "refund made in Stripe"] == ["stripe", "stripe"]
     assert stripe_api.received == []
 
 

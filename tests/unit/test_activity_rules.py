@@ -42,7 +42,7 @@ EXPECTED: dict[str, ActivityType] = {
     "set back to pending": T.ORDER, "stale lock released": T.ORDER, "bulk status change": T.ORDER,
     "welcome email sent": T.ORDER, "delete started": T.ORDER,
     "note added": T.NOTE, "fraud check": T.FRAUD,
-    "payment recorded": T.PAYMENT, "payment refunded": T.REFUND,
+    "payment recorded": T.PAYMENT, "payment refunded": T.REFUND, "refund made in Stripe": T.REFUND,
     "refund owed": T.REFUND, "refund confirmed": T.REFUND,  # (the refunds owed, being added)
     "invoice cancelled": T.INVOICE, "invoice refunded": T.INVOICE, "invoice re-opened": T.INVOICE,
     "items updated": T.ITEM, "items set back to pending": T.ITEM, "item provisioned": T.ITEM,

@@ -44,6 +44,7 @@ ACTOR = "stripe"  # who history says recorded what Stripe's events say
 PAYMENT_SUCCEEDED = "payment_intent.succeeded"
 CHARGE_REFUNDED = "charge.refunded"
 IGNORED = "ignored"
+REFUND_ACTION = "refund made in Stripe"  # history's word for a refund made outside OrderDesk
 
 
 @dataclass(frozen=True)
@@ -259,9 +260,10 @@ def _refund(base: GatewayEvent, charge: dict[str, Any]) -> GatewayEvent:
         if invoice.refunded_amount() >= invoice.paid_amount() and before is not InvoiceStatus.REFUNDED:
             invoice.status = InvoiceStatus.REFUNDED
         history = HistoryEntry(
-            at=now, actor=ACTOR, action="payment refunded in Stripe", from_=before.value, to=invoice.status.value,
+            at=now, actor=ACTOR, action=REFUND_ACTION, from_=before.value, to=invoice.status.value,
             detail=f"{', '.join(f'{fmt(n.amount)} {invoice.currency} ({n.id})' for n in new)} of payment "
-                   f"{payment.transaction_id}, refunded outside OrderDesk")
+                   f"{payment.transaction_id}, refunded outside OrderDesk",
+            amount=money_sum(n.amount for n in new), currency=invoice.currency)
         stores().writes.apply(order, OrderChange(invoice=invoice, history=[history]))
         return replace(event, outcome=RECORDED)
 
