@@ -2,8 +2,8 @@
 source of the OpenAPI document, so the three never disagree.
 
 One module per area: `orders` (adding and listing orders), `order_detail` (one order in full),
-`directory`, `invoices`, `actions`, `fraud`, `bulk`, `activity` (the activity log), `registrar`
-(a registrar's events); the shared field types and base classes in `common`. Importing this
+`directory`, `invoices`, `actions`, `fraud`, `gateways` (Stripe's webhook and its unmatched events),
+`bulk`, `activity` (the activity log), `registrar` (a registrar's events); the shared field types and base classes in `common`. Importing this
 package imports neither pydantic nor any model: `from orderdesk.schemas import OrderOut` loads
 the module that defines it on first use (PEP 562). The route registry names a route's models and resolves them on its first call,
 so the API's cold start pays for no model, and a route's first call makes only the classes of
