@@ -46,10 +46,19 @@ class LoopbackServer:
     answers_get = False
 
     def __init__(self, port: int | None = None) -> None:
-        self.port = port or free_port()
+        self._port = port or None
         self.received: list[Received] = []
         self._httpd: ThreadingHTTPServer | None = None
         self._lock = threading.Lock()
+
+    @property
+    def port(self) -> int:
+        """The port given, or the one the server was bound to. Read before start (a URL for a
+        server that is not up yet), a free port is picked then; otherwise start binds port 0,
+        so two test workers never pick the same port between a lookup and the bind."""
+        if self._port is None:
+            self._port = free_port()
+        return self._port
 
     @property
     def url(self) -> str:
@@ -91,7 +100,8 @@ class LoopbackServer:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", self._port or 0), Handler)
+        self._port = int(self._httpd.server_address[1])
         self._httpd.daemon_threads = True
         threading.Thread(target=self._httpd.serve_forever, name=f"loopback-{self.port}", daemon=True).start()
         return self
