@@ -218,10 +218,11 @@ class Api:
             raise ValueError(f"route {method} {path}: a signed route takes no token (role=None)")
 
         def register(fn: Callable[..., Any]) -> Callable[..., Any]:
-            # a signed route's sender has its own ids for what it sends (a registrar's event_id)
+            # a route without a token (signed by its sender: a registrar, Stripe) is made once by the
+            # sender's own ids (event_id, Stripe's event id), not by an Idempotency-Key anyone may send
             spec = RouteSpec(path=path, method=method, name=fn.__name__, summary=summary, role=role, body=body,
                              query=query, response=response, status=status, response_is_list=response_is_list,
-                             idempotent=method == "POST" and signature is None, errors=errors, tags=tags,
+                             idempotent=method == "POST" and role is not None, errors=errors, tags=tags,
                              signature=signature)
             self.specs.append(spec)
             wanted = set(inspect.signature(fn).parameters)
