@@ -9,11 +9,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from ..config import Settings, get_settings
 from ..domain.activity import ActivityEntry, ActivityFilter, ActivityPage, CreditMove, OrderRef, Source
 from ..domain.changes import OrderChange
+from ..domain.exports import Export
 from ..domain.gateway_events import GatewayEvent, GatewayEventPage
 from ..domain.model import (
     Action,
@@ -32,6 +34,7 @@ from ..domain.model import (
     Server,
 )
 from ..domain.queries import Counted, OrderFilter, OrderPage
+from ..domain.stats import DailyEvent, DayCounts
 from ..domain.statuses import ItemStatus, OrderStatus
 
 
@@ -83,6 +86,7 @@ class ClientStore(Protocol):
     def put_client(self, client: Client) -> None: ...
     def get_client(self, client_id: str) -> Client: ...
     def list_clients(self, q: str | None = None, limit: int = 100) -> list[Client]: ...
+    def update_client(self, before: Client, after: Client) -> Client: ...
 
 
 class DirectoryStore(Protocol):
@@ -93,6 +97,7 @@ class DirectoryStore(Protocol):
     def get_server(self, server_id: str) -> Server: ...
     def server_credentials(self, server_id: str) -> str | None: ...
     def list_servers(self) -> list[Server]: ...
+    def update_server(self, before: Server, after: Server, credentials_enc: str | None) -> Server: ...
 
 
 class BulkJobStore(Protocol):
@@ -124,6 +129,7 @@ class StreamImageReader(Protocol):
     def fraud_check(self, image: dict[str, Any] | None) -> FraudCheck | None: ...
     def history(self, record_keys: dict[str, Any], image: dict[str, Any] | None) -> tuple[str, HistoryEntry, Source] | None: ...
     def credit_move(self, record_keys: dict[str, Any], image: dict[str, Any] | None) -> tuple[CreditMove, Source] | None: ...
+    def action(self, image: dict[str, Any] | None) -> Action | None: ...
 
 
 class PublishedEventStore(Protocol):
@@ -158,6 +164,20 @@ class GatewayEventStore(Protocol):
     def invoice_of_payment(self, gateway: str, transaction_ids: list[str]) -> str | None: ...
 
 
+class ExportStore(Protocol):
+    def create(self, export: Export, expires: datetime) -> None: ...
+    def get(self, export_id: str) -> Export: ...
+    def claim(self, export_id: str, run: str, now: str) -> Export | None: ...
+    def progress(self, export_id: str, run: str, rows: int, now: str) -> bool: ...
+    def finish(self, export_id: str, run: str, rows: int, key: str, now: str) -> bool: ...
+    def fail(self, export_id: str, run: str | None, error: str, now: str) -> bool: ...
+
+
+class DailyStatsStore(Protocol):
+    def count(self, event: DailyEvent) -> bool: ...
+    def days(self, first: str, last: str) -> list[DayCounts]: ...
+
+
 @dataclass(frozen=True)
 class Stores:
     orders: OrderStore
@@ -173,6 +193,8 @@ class Stores:
     activity: ActivityStore
     domains: DomainStore
     gateway_events: GatewayEventStore
+    exports: ExportStore
+    daily_stats: DailyStatsStore
 
 
 _lock = threading.Lock()

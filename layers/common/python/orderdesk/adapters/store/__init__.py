@@ -18,8 +18,10 @@ def dynamodb_stores(settings: Settings) -> Stores:
     from .bulk_jobs import BulkJobs
     from .clients import Clients
     from .counters import Counters
+    from .daily_stats import DailyStats
     from .directory import Directory
     from .domains import Domains
+    from .exports import Exports
     from .gateway_events import GatewayEvents
     from .images import StreamImages
     from .invoices import Invoices
@@ -37,4 +39,5 @@ def dynamodb_stores(settings: Settings) -> Stores:
                   bulk_jobs=BulkJobs(settings.record_ttl_days), counters=Counters(shards),
                   images=StreamImages(), published_events=PublishedEvents(settings.record_ttl_days),
                   activity=Activity(shards), domains=Domains(writes, settings.record_ttl_days),
-                  gateway_events=GatewayEvents(settings.record_ttl_days))
+                  gateway_events=GatewayEvents(settings.record_ttl_days),
+                  exports=Exports(), daily_stats=DailyStats(settings.record_ttl_days))

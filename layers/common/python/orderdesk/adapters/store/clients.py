@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from pynamodb.exceptions import DoesNotExist, PutError
+from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from ...domain.errors import ConcurrentUpdate, NotFound
@@ -39,6 +40,33 @@ class Clients:
                     | r.ClientRecord.last_name.contains(q))
         return [mappers.client_from(rec) for rec in r.ClientRecord.query(
             keys.CLIENTS, filter_condition=filt, index_name=keys.BY_TYPE, limit=limit)]
+
+
+    def update_client(self, before: Client, after: Client) -> Client:
+        """Write the editable fields of `after` (names, email, company, country, address, phone, and
+        what is derived from them: the name's sort key, the search text) if the client still has
+        those of `before`; ConcurrentUpdate when it changed meanwhile (re-read and merge again),
+        NotFound when it is gone. The credit balance is never written here: it moves only with
+        what causes it."""
+        new = mappers.client_record(after)
+        actions: list[Action] = [r.ClientRecord.gsi4sk.set(new.gsi4sk), r.ClientRecord.search.set(new.search)]
+        condition = r.ClientRecord.pk.exists()
+        for name in _EDITABLE:
+            attr, old, value = getattr(r.ClientRecord, name), getattr(before, name), getattr(after, name)
+            condition &= attr == old if old is not None else attr.does_not_exist()
+            actions.append(attr.set(value) if value is not None else attr.remove())
+        rec = r.ClientRecord(pk=keys.client_pk(before.id), sk=keys.CLIENTS)
+        try:
+            rec.update(actions=actions, condition=condition)
+        except UpdateError as exc:
+            if condition_failed(exc):
+                self.get_client(before.id)  # NotFound when it is gone
+                raise ConcurrentUpdate(f"client {before.id} changed meanwhile") from exc
+            raise
+        return mappers.client_from(rec)
+
+
+_EDITABLE = ("first_name", "last_name", "email", "company", "country", "address", "phone")
 
 
 def credit_op(change: CreditChange) -> TxOp:

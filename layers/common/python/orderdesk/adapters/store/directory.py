@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from pynamodb.exceptions import DoesNotExist, PutError
+from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+from pynamodb.expressions.update import Action
 
 from ...domain.errors import ConcurrentUpdate, NotFound
 from ...domain.model import Affiliate, Server
@@ -37,6 +38,28 @@ class Directory:
             hostname=server.hostname, url=server.url, username=server.username, credentials_enc=credentials_enc,
             created_at=server.created_at,
         ), f"server {server.id}")
+
+    def update_server(self, before: Server, after: Server, credentials_enc: str | None) -> Server:
+        """Write `after`'s fields (and its name's sort key) if the server still has `before`'s;
+        `credentials_enc` replaces its credentials when given, else they stay as they are.
+        ConcurrentUpdate when it changed meanwhile, NotFound when it is gone."""
+        actions: list[Action] = [r.ServerRecord.gsi4sk.set(keys.name_sort_key(after.name, after.id))]
+        condition = r.ServerRecord.pk.exists()
+        for name in ("name", "module", "hostname", "url", "username"):
+            attr, old, value = getattr(r.ServerRecord, name), getattr(before, name), getattr(after, name)
+            condition &= attr == old if old is not None else attr.does_not_exist()
+            actions.append(attr.set(value) if value is not None else attr.remove())
+        if credentials_enc is not None:
+            actions.append(r.ServerRecord.credentials_enc.set(credentials_enc))
+        rec = r.ServerRecord(pk=keys.server_pk(before.id), sk=keys.SERVERS)
+        try:
+            rec.update(actions=actions, condition=condition)
+        except UpdateError as exc:
+            if condition_failed(exc):
+                self._server(before.id)  # NotFound when it is gone
+                raise ConcurrentUpdate(f"server {before.id} changed meanwhile") from exc
+            raise
+        return mappers.server_from(rec)
 
     def get_server(self, server_id: str) -> Server:
         return mappers.server_from(self._server(server_id))

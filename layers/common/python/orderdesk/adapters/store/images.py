@@ -1,6 +1,6 @@
 """Stream images read as domain objects: what DynamoDB Streams shows of a record before or after
 a change (plain Python values, as Powertools deserializes them) becomes the Order, OrderItem,
-Invoice or FraudCheck the data modules would have read, through the same records and mappers.
+Invoice, Action or FraudCheck the data modules would have read, through the same records and mappers.
 
 So the views kept from the stream (`services.projections`) read the table's formats (JSON
 attributes, Decimals kept exactly inside them) from one place and never from a copy of them."""
@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from ...domain.activity import CreditMove, Source
-from ...domain.model import FraudCheck, HistoryEntry, Invoice, Order, OrderItem
+from ...domain.model import Action, FraudCheck, HistoryEntry, Invoice, Order, OrderItem
 from ...domain.statuses import PaymentStatus
 from . import keys, mappers
 from . import records as r
@@ -53,6 +53,10 @@ class StreamImages:
     def invoice(self, image: Image) -> Invoice | None:
         rec = record_of(image)
         return mappers.invoice_from(rec) if isinstance(rec, r.InvoiceRecord) else None
+
+    def action(self, image: Image) -> Action | None:
+        rec = record_of(image)
+        return mappers.action_from(rec) if isinstance(rec, r.ActionRecord) else None
 
     def fraud_check(self, image: Image) -> FraudCheck | None:
         rec = record_of(image)

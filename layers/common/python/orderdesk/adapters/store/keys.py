@@ -26,6 +26,9 @@ One table, `pk`/`sk`:
 | deleted order     | DELETEDORDER#<id>   | DELETION                 | (what its delete keeps of it until it is gone; TTL) |
 | gateway event     | GATEWAY#<gateway>#<event id> | EVENT           | (by_type while unmatched) |
 | gateway payment   | GATEWAY#<gateway>#<transaction id> | PAYMENT   | (the invoice a webhook recorded it on) |
+| export            | EXPORT#<id>         | EXPORT                   | (an export of the orders list; TTL) |
+| day's statistics  | DAILY               | <YYYY-MM-DD>             | (one item per day: a range is one Query) |
+| counted happening | DAILYCOUNTED#<id>   | COUNTED                  | (a happening the days counted; TTL) |
 
 An order's whole detail is one Query on `ORDER#<id>` (the fraud check sorts right after the
 order record, so the header and its check are one Query too). GSIs, all projecting ALL so a list
@@ -70,6 +73,9 @@ DOMAINS_WAITING = "DOMAINWAIT"
 JOB_SK = "JOB"
 GATEWAY_EVENT_SK = "EVENT"
 GATEWAY_PAYMENT_SK = "PAYMENT"
+EXPORT_SK = "EXPORT"
+DAILY_PK = "DAILY"
+DAILY_COUNTED_SK = "COUNTED"
 MAX_SK = "~"  # sorts after every character of our sort keys
 
 CLIENTS = "CLIENT"
@@ -219,6 +225,8 @@ def waiting_sort_key(since: str, order_id: str, item_id: str) -> str:
 def registrar_event_pk(event_id: str) -> str:
     """Outside every ORDER# partition (the order stream never sees it)."""
     return f"REGEVENT#{event_id}"
+
+
 def gateway_event_pk(gateway: str, event_id: str) -> str:
     """Outside every ORDER# partition: the order stream's filter never hands these to it."""
     return f"GATEWAY#{gateway}#{event_id}"
@@ -231,3 +239,12 @@ def unmatched_partition(gateway: str) -> str:
 def unmatched_sort_key(received_at: str, written_ns: int, event_id: str) -> str:
     """Received (seconds) then the write time, so events of one second keep their order."""
     return f"{received_at}#{written_ns:020d}#{event_id}"
+
+
+def export_pk(export_id: str) -> str:
+    return f"EXPORT#{export_id}"
+
+
+def daily_counted_pk(event_id: str) -> str:
+    """Outside every ORDER# partition: the order stream's filter never hands these back to it."""
+    return f"DAILYCOUNTED#{event_id}"

@@ -429,6 +429,45 @@ class RegistrarEventRecord(Record, discriminator="registrar_event"):
     received_at = UnicodeAttribute()
 
 
+class ExportRecord(Record, discriminator="export"):
+    """An export of the orders list (`stores().exports`): its filters, how far its run got, and
+    the file's key once done. Expires with the file (the bucket's lifecycle)."""
+
+    id = UnicodeAttribute()
+    status = UnicodeAttribute()
+    filters = JsonAttribute()
+    rows = NumberAttribute(default=0)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+    actor = UnicodeAttribute()
+    finished_at = UnicodeAttribute(null=True)
+    error = UnicodeAttribute(null=True)
+    object_key = UnicodeAttribute(null=True)
+    run = UnicodeAttribute(null=True)  # the delivery writing it: only it may move it on
+
+
+class DailyStatsRecord(Record, discriminator="daily_stats"):
+    """One day's counts (`stores().daily_stats`). Money sums are attributes named per currency
+    (`paid_USD`, `refunded_EUR`) and screening results per decision (`checks_review`), added to
+    with ADD, so DynamoDB's exact decimal arithmetic keeps them; read raw (`daily_stats`)."""
+
+    placed = NumberAttribute(null=True)
+    accepted = NumberAttribute(null=True)
+    cancelled = NumberAttribute(null=True)
+    fraud = NumberAttribute(null=True)
+    payments = NumberAttribute(null=True)
+    refunds = NumberAttribute(null=True)
+    failed_actions = NumberAttribute(null=True)
+
+
+class DailyCountedRecord(Record, discriminator="daily_counted"):
+    """A happening the daily statistics counted, written in the transaction that counts it: a
+    stream record delivered again finds it and counts nothing. Expires by the table's TTL, long
+    after the stream's 24 hours of redeliveries."""
+
+    counted_at = UnicodeAttribute()
+
+
 class BulkOutcomeRecord(Record, discriminator="bulk_outcome"):
     """An order a bulk job refused (with why), and the claim and outcome of each order of a bulk
     delete; listed by the job's Query."""
