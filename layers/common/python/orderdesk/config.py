@@ -123,8 +123,14 @@ class Settings:
     registrar_webhook_url: str | None = None
     registrar_webhook_secret: str | None = None
     registrar_webhook_secret_arn: str | None = None
+    # exports of the orders list: the bucket of their files, the function that writes them (the
+    # API starts it), the size of each part of a file's multipart upload (S3's minimum is 5 MiB)
+    export_bucket: str | None = None
+    export_function_name: str | None = None
+    export_part_bytes: int = 5 * 1024 * 1024
     # observability (Powertools reads its other POWERTOOLS_* variables itself)
     service_name: str = "orderdesk"
+    metrics_namespace: str = "OrderDesk"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -190,7 +196,11 @@ class Settings:
             registrar_webhook_url=env.get("REGISTRAR_WEBHOOK_URL") or None,
             registrar_webhook_secret=env.get("REGISTRAR_WEBHOOK_SECRET") or None,
             registrar_webhook_secret_arn=env.get("REGISTRAR_WEBHOOK_SECRET_ARN") or None,
+            export_bucket=env.get("EXPORT_BUCKET") or None,
+            export_function_name=env.get("EXPORT_FUNCTION_NAME") or None,
+            export_part_bytes=max(_int("EXPORT_PART_BYTES", cls.export_part_bytes), 5 * 1024 * 1024),
             service_name=env.get("POWERTOOLS_SERVICE_NAME", cls.service_name),
+            metrics_namespace=env.get("POWERTOOLS_METRICS_NAMESPACE") or cls.metrics_namespace,
         )
 
     def public_key_pem(self) -> str | None:

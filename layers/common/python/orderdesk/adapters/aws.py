@@ -47,6 +47,10 @@ _TRANSIENT_CODES = frozenset({
 # a transaction's cancellation reasons that mean "not now" rather than "not so"
 _TRANSIENT_REASONS = frozenset({"ThrottlingError", "ProvisionedThroughputExceeded"})
 
+# S3 presigns with SigV4 (botocore's default for S3 may still be SigV2, which AWS has retired and
+# whose URLs carry no X-Amz-Expires)
+_CLIENT_CONFIG: dict[str, dict[str, Any]] = {"s3": {"signature_version": "s3v4"}}
+
 _lock = threading.Lock()
 _session: Any = None
 _clients: dict[str, tuple[tuple[Any, ...], Any]] = {}
@@ -66,7 +70,12 @@ def client(service: str) -> Any:
                 # a session of our own: boto3's default one is not safe to build clients from
                 # in several threads at once, and reset_clients() drops its cached credentials too
                 _session = boto3.session.Session()
-            found = (wanted, _session.client(service, region_name=settings.region))
+            options: dict[str, Any] = {}
+            if service in _CLIENT_CONFIG:
+                from botocore.config import Config
+
+                options["config"] = Config(**_CLIENT_CONFIG[service])
+            found = (wanted, _session.client(service, region_name=settings.region, **options))
             _clients[service] = found
         return found[1]
 
