@@ -10,6 +10,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from orderdesk import metrics
 from orderdesk.observability import logger
 from orderdesk.services import bulk
 
@@ -21,6 +22,7 @@ def record_handler(record: SQSRecord) -> None:
     bulk.process_message(json.loads(record.body), receive_count=receive_count)
 
 
+@metrics.flushed  # the orders each counted message moved (orderdesk.metrics)
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return process_partial_response(event=event, record_handler=record_handler, processor=processor,

@@ -4,11 +4,14 @@ record that failed is retried from the stream, and what a projection did already
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
+from orderdesk import metrics
+from orderdesk.domain.model import iso
 from orderdesk.observability import logger
 from orderdesk.services import projections
 
@@ -19,11 +22,14 @@ def record_handler(record: DynamoDBRecord) -> None:
     stream = record.dynamodb
     if stream is None or record.event_name is None:
         return
+    written = stream.approximate_creation_date_time
     projections.apply(projections.StreamChange(
         event=record.event_name.name, keys=dict(stream.keys or {}), old=stream.old_image or None,
-        new=stream.new_image or None, sequence=stream.sequence_number or ""))
+        new=stream.new_image or None, sequence=stream.sequence_number or "",
+        at=iso(datetime.fromtimestamp(written, UTC)) if written is not None else ""))
 
 
+@metrics.flushed  # the business metrics the views added (orderdesk.metrics)
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return process_partial_response(event=event, record_handler=record_handler, processor=processor,

@@ -18,6 +18,7 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from .. import metrics
 from ..adapters import queue
 from ..config import get_settings
 from ..domain.changes import BulkMark, OrderChange
@@ -114,7 +115,9 @@ def change_status(job_id: str, to: OrderStatus, actor: str, chunk: int, order_id
             error = error or exc
     # found again by a redelivery (the decision on the order keeps its write time): written again
     data.writes.bulk_history((job_id, order_id, d) for order_id, d in decisions if d.moved and d.to)
-    data.bulk_jobs.count_chunk(job_id, chunk, decisions)  # one UpdateItem of the job: nothing to retry on
+    if data.bulk_jobs.count_chunk(job_id, chunk, decisions):  # one UpdateItem of the job: nothing to retry on
+        # counted now, and only now: a redelivered message adds no second metric
+        metrics.add(metrics.BULK_ORDERS_MOVED, sum(1 for _, d in decisions if d.moved))
     if error is not None:
         raise error  # counted; the message still goes on to the dead-letter queue, for a look
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import activity, auto_accept, counts, events
+from . import activity, auto_accept, counts, daily, events
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class StreamChange:
     old: dict[str, Any] | None
     new: dict[str, Any] | None
     sequence: str = ""
+    at: str = ""  # when the change was written (the stream record's time, UTC, ISO 8601); "" unknown
 
     @property
     def kind(self) -> str | None:
@@ -33,7 +34,7 @@ class StreamChange:
 
 
 # auto_accept last: the views of the change are kept before a workflow starts from it
-PROJECTIONS: list[Callable[[StreamChange], Any]] = [counts.handle, events.handle, activity.handle,
+PROJECTIONS: list[Callable[[StreamChange], Any]] = [counts.handle, daily.handle, events.handle, activity.handle,
                                                     auto_accept.handle]
 
 
