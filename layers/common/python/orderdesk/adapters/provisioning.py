@@ -1,11 +1,15 @@
-"""Provisioning modules: one interface (create, suspend, unsuspend, terminate) over the systems
-that hold clients' accounts.
+"""Provisioning modules: one interface (create, suspend, unsuspend, terminate, and `check`, a
+connection test) over the systems that hold clients' accounts.
 
 * `none`: manual provisioning; the command is only recorded.
 * `webhook`: the command as signed JSON (see `remote` and `signing`) to the server's URL; a
-  server without a signing secret sends nothing.
+  server without a signing secret sends nothing. Its check is a signed `{"command": "ping"}`.
 * `cpanel`: WHM API 1 (`createacct`, `suspendacct`, `unsuspendacct`, `removeacct`) with an API
-  token, `Authorization: whm <user>:<token>`.
+  token, `Authorization: whm <user>:<token>`. Its check is WHM's `version`.
+
+A check answers whether the module reached its system with the server's credentials, and what
+it said; it never raises for a failed test, and its detail never quotes a credential (the
+remote layer cuts them out of what it quotes).
 
 Every command is safe to repeat: a webhook receiver gets the same `Idempotency-Key` for every
 retry of one command, and WHM's "already exists" (create) / "does not exist" (remove) answers
@@ -14,13 +18,25 @@ the moment of use and live only in memory here."""
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from ..domain.errors import PermanentError
+from ..domain.errors import OrderDeskError, PermanentError
 from ..domain.model import Server
+from ..domain.outbound import url_for_messages
 from .remote import RemoteRejected, post_signed, redact, request_json
+
+# a connection test waits this long for an answer (commands wait REMOTE_TIMEOUT_SECONDS): it runs
+# inside an API request, which must answer within API Gateway's 29 seconds
+CHECK_TIMEOUT_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    ok: bool
+    detail: str
 
 
 @dataclass(frozen=True)
@@ -56,6 +72,8 @@ class ProvisioningModule(Protocol):
 
     def terminate(self, account: Account) -> None: ...
 
+    def check(self) -> CheckResult: ...
+
 
 class NoneModule:
     """Manual provisioning: nothing to call; the workflow records what was done."""
@@ -73,6 +91,9 @@ class NoneModule:
 
     def terminate(self, account: Account) -> None:
         return None
+
+    def check(self) -> CheckResult:
+        return CheckResult(ok=True, detail="manual provisioning: there is nothing to connect to")
 
 
 class WebhookModule:
@@ -123,6 +144,18 @@ class WebhookModule:
 
     def terminate(self, account: Account) -> None:
         self._send("terminate", account)
+
+    def check(self) -> CheckResult:
+        """A signed `{"command": "ping"}`: a 2xx says the URL is right and the receiver took the
+        signature (a receiver refuses a bad one: 401)."""
+        where = url_for_messages(self.server.url or "")
+        try:
+            post_signed(self.server.url or "", {"command": "ping", "server_id": self.server.id}, self.secret,
+                        idempotency_key=f"orderdesk:ping:{self.server.id}:{secrets.token_hex(8)}",
+                        read_timeout=CHECK_TIMEOUT_SECONDS)
+        except OrderDeskError as exc:
+            return CheckResult(ok=False, detail=exc.message)
+        return CheckResult(ok=True, detail=f"{where} answered the signed ping")
 
 
 class CpanelModule:
@@ -178,6 +211,21 @@ class CpanelModule:
 
     def terminate(self, account: Account) -> None:
         self._call("removeacct", {"user": _need_user(account)}, done_if="does not exist")
+
+    def check(self) -> CheckResult:
+        """WHM's `version` with the server's token: it answers only a token it accepts."""
+        try:
+            data = request_json("POST", f"{self.base}/json-api/version?api.version=1", form={},
+                                headers={"Authorization": f"whm {self.user}:{self.token}"},
+                                redact_secrets=(self.token,), read_timeout=CHECK_TIMEOUT_SECONDS)
+        except OrderDeskError as exc:
+            return CheckResult(ok=False, detail=exc.message)
+        meta = data.get("metadata") or {}
+        if int(meta.get("result", 0)) != 1:
+            reason = redact(str(meta.get("reason") or "no reason given"), (self.token,))
+            return CheckResult(ok=False, detail=f"WHM refused: {reason[:200]}")
+        version = (data.get("data") or {}).get("version") or "(version not given)"
+        return CheckResult(ok=True, detail=f"WHM {str(version)[:40]} at {url_for_messages(self.base)}")
 
 
 def _need_user(account: Account) -> str:

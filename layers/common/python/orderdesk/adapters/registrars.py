@@ -126,6 +126,23 @@ class WebhookRegistrar:
 REGISTRARS = ("none", "webhook")
 
 
+@dataclass(frozen=True)
+class RegistrarChoice:
+    name: str  # what an order item's `registrar` takes
+    label: str
+    description: str
+
+
+def configured() -> list[RegistrarChoice]:
+    """The registrars a domain item may name here: `none` always, `webhook` when its URL is set
+    (REGISTRAR_WEBHOOK_URL; its signing secret is checked when it is used)."""
+    out = [RegistrarChoice("none", "None (manual)", "Register or transfer the domain yourself; it is taken as done.")]
+    if get_settings().registrar_webhook_url:
+        out.append(RegistrarChoice("webhook", "Registrar webhook",
+                                   "The registration or transfer is sent, signed, to the configured registrar."))
+    return out
+
+
 def registrar_for(name: str | None) -> Registrar:
     if not name or name == "none":
         return NoneRegistrar()

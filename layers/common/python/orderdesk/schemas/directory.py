@@ -8,10 +8,9 @@ from pydantic import AfterValidator, ConfigDict, EmailStr, Field, model_validato
 
 from ..config import get_settings
 from ..domain.outbound import host_refusal, url_for_viewers, url_refusal
+from ..domain.servers import MIN_SIGNING_SECRET as MIN_SIGNING_SECRET
+from ..domain.servers import server_problems
 from .common import Country, MoneyOut, Out, ShortText, Strict
-
-# a webhook's signing secret keys an HMAC: short ones can be guessed offline from one request
-MIN_SIGNING_SECRET = 16
 
 
 def _outbound_url(value: str) -> str:
@@ -28,14 +27,47 @@ def _outbound_host(value: str) -> str:
     return value
 
 
+Company = Annotated[str, Field(max_length=200)]
+Address = Annotated[str, Field(max_length=500)]
+Phone = Annotated[str, Field(max_length=40, pattern=r"^[0-9 +().-]{3,40}$")]
+Email = Annotated[EmailStr, Field(max_length=254)]
+
+
 class ClientIn(Strict):
     first_name: ShortText
     last_name: ShortText
-    email: EmailStr = Field(max_length=254)
-    company: Annotated[str, Field(max_length=200)] | None = None
+    email: Email
+    company: Company | None = None
     country: Country
-    address: Annotated[str, Field(max_length=500)] | None = None
-    phone: Annotated[str, Field(max_length=40, pattern=r"^[0-9 +().-]{3,40}$")] | None = None
+    address: Address | None = None
+    phone: Phone | None = None
+
+
+def _refuse_null(model: Strict, required: tuple[str, ...]) -> None:
+    """An edit leaves out what it keeps; a null is only for a field that may be empty."""
+    for name in required:
+        if name in model.model_fields_set and getattr(model, name) is None:
+            raise ValueError(f"{name}: may not be null (leave it out to keep it)")
+
+
+class ClientUpdateIn(Strict):
+    """PUT /clients/{client_id}: the fields to change; those left out keep their value, and
+    `company`, `address` and `phone` are cleared with null."""
+
+    first_name: ShortText | None = None
+    last_name: ShortText | None = None
+    email: Email | None = None
+    company: Company | None = None
+    country: Country | None = None
+    address: Address | None = None
+    phone: Phone | None = None
+
+    @model_validator(mode="after")
+    def _no_null_names(self) -> ClientUpdateIn:
+        _refuse_null(self, ("first_name", "last_name", "email", "country"))
+        if not self.model_fields_set:
+            raise ValueError("body: give at least one field to change")
+        return self
 
 
 class AffiliateIn(Strict):
@@ -43,28 +75,54 @@ class AffiliateIn(Strict):
     email: EmailStr = Field(max_length=254)
 
 
+Module = Literal["none", "webhook", "cpanel"]
+Hostname = Annotated[str, Field(max_length=253, pattern=r"^[A-Za-z0-9.-]+(:\d{1,5})?$"),
+                     AfterValidator(_outbound_host)]
+Url = Annotated[str, Field(max_length=2000, pattern=r"^https?://[^\s]+$",
+                           description="https, a public address, no credentials (they go in `credentials`)"),
+                AfterValidator(_outbound_url)]
+Username = Annotated[str, Field(max_length=100)]
+Credentials = Annotated[str, Field(min_length=1, max_length=4000)]
+
+
 class ServerIn(Strict):
     name: ShortText
-    module: Literal["none", "webhook", "cpanel"]
-    hostname: Annotated[str, Field(max_length=253, pattern=r"^[A-Za-z0-9.-]+(:\d{1,5})?$"),
-                        AfterValidator(_outbound_host)] | None = None
-    url: Annotated[str, Field(max_length=2000, pattern=r"^https?://[^\s]+$",
-                              description="https, a public address, no credentials (they go in `credentials`)"),
-                   AfterValidator(_outbound_url)] | None = None
-    username: Annotated[str, Field(max_length=100)] | None = None
-    credentials: Annotated[str, Field(min_length=1, max_length=4000)] | None = Field(
+    module: Module
+    hostname: Hostname | None = None
+    url: Url | None = None
+    username: Username | None = None
+    credentials: Credentials | None = Field(
         default=None, description="Write-only: an API token, password or signing secret. Never returned."
     )
 
     @model_validator(mode="after")
     def _target(self) -> ServerIn:
-        if self.module == "webhook" and not self.url:
-            raise ValueError("url: a webhook server needs a url")
-        if self.module == "webhook" and len(self.credentials or "") < MIN_SIGNING_SECRET:
-            raise ValueError(f"credentials: a webhook server needs its signing secret, {MIN_SIGNING_SECRET} "
-                             "characters or more")
-        if self.module == "cpanel" and not self.hostname:
-            raise ValueError("hostname: a cpanel server needs a hostname")
+        problems = server_problems(self.module, url=self.url, hostname=self.hostname, credentials=self.credentials)
+        if problems:
+            name, why = next(iter(problems.items()))
+            raise ValueError(f"{name}: {why}")
+        return self
+
+
+class ServerUpdateIn(Strict):
+    """PUT /servers/{server_id}: the fields to change; those left out keep their value, and
+    `hostname`, `url` and `username` are cleared with null. `credentials` is write-only: left out,
+    the stored ones stay; given, they replace them (never null). What the module needs is checked
+    on the server as the edit leaves it."""
+
+    name: ShortText | None = None
+    module: Module | None = None
+    hostname: Hostname | None = None
+    url: Url | None = None
+    username: Username | None = None
+    credentials: Credentials | None = Field(
+        default=None, description="Write-only: left out, the stored credentials stay; given, they replace them.")
+
+    @model_validator(mode="after")
+    def _no_null_names(self) -> ServerUpdateIn:
+        _refuse_null(self, ("name", "module", "credentials"))
+        if not self.model_fields_set:
+            raise ValueError("body: give at least one field to change")
         return self
 
 
@@ -115,3 +173,21 @@ class ServerOut(Out):
 
 class ServerListOut(Out):
     servers: list[ServerOut]
+
+
+class ServerCheckOut(Out):
+    ok: bool = Field(description="the module reached its system with the server's credentials")
+    detail: str = Field(description="what it answered, or why the test failed (never a credential)")
+    module: str
+    checked_at: str
+
+
+class RegistrarOut(Out):
+    name: str = Field(description="what a domain item's `registrar` takes")
+    label: str
+    description: str
+    default: bool
+
+
+class RegistrarListOut(Out):
+    registrars: list[RegistrarOut]

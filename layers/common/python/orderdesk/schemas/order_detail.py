@@ -90,3 +90,16 @@ class OrderOut(OrderSummaryOut):
     admin_notes: list[NoteOut]
     actions: list[ActionOut]
     available_actions: list[str]
+
+
+class WelcomeItemOut(Out):
+    id: str
+    description: str
+    domain: str | None
+    username: str | None
+
+
+class WelcomeEmailOut(Out):
+    sent_to: str
+    sent_at: str
+    items: list[WelcomeItemOut] = Field(description="the order's Active items, as the email lists them")

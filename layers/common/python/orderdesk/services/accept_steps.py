@@ -61,7 +61,7 @@ def send_welcome_email(event: dict[str, Any]) -> dict[str, Any]:
         if sent or not items or not order.client.email:
             outcome.skip()
             return as_dict(StepDone(outcome="not sent"))
-        ref = email_port().send(_welcome_message(order, items), key=f"welcome-{order.id}-{inp.action_id}")
+        ref = email_port().send(welcome_message(order, items), key=f"welcome-{order.id}-{inp.action_id}")
         stores().writes.add_history(order.id, inp.history(
             WELCOME_SENT, detail=f"to {order.client.email} ({ref}): {len(items)} item(s); action {inp.action_id}"))
     return as_dict(StepDone(outcome="sent"))
@@ -74,7 +74,7 @@ def provisioned_by(order: Order, action_id: str) -> list[OrderItem]:
     return [i for i in order.items if provision_step(i) in done]
 
 
-def _welcome_message(order: Order, items: list[OrderItem]) -> EmailMessage:
+def welcome_message(order: Order, items: list[OrderItem]) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = get_settings().email_from
     msg["To"] = order.client.email
