@@ -18,12 +18,15 @@ from orderdesk.services import (
     activity,
     bulk,
     directory,
+    exports,
     fraud,
     invoices,
     item_commands,
     orders,
     registrar_events,
+    stats,
     stripe_events,
+    welcome_email,
 )
 
 if TYPE_CHECKING:  # routes name their models; orderdesk.api.http resolves them on a route's first call
@@ -36,13 +39,17 @@ if TYPE_CHECKING:  # routes name their models; orderdesk.api.http resolves them 
         CancelIn,
         ClientIn,
         ClientQuery,
+        ClientUpdateIn,
         CreateOrderIn,
+        DailyStatsQuery,
+        ExportIn,
         ItemCommandIn,
         NoteIn,
         OrderQuery,
         PaymentIn,
         RegistrarEventIn,
         ServerIn,
+        ServerUpdateIn,
         UnmatchedQuery,
     )
 
@@ -117,6 +124,13 @@ def get_client(client_id: str):  # type: ignore[no-untyped-def]
     return directory.get_client(client_id)
 
 
+@api.route("/clients/{client_id}", "PUT", role=Role.SUPPORT,
+           summary="Edit a client: the fields given change, the others stay", body="ClientUpdateIn",
+           response="ClientOut", errors=(409,), tags=("clients",))
+def update_client(client_id: str, body: ClientUpdateIn):  # type: ignore[no-untyped-def]
+    return directory.update_client(client_id, body)
+
+
 @api.route("/affiliates", "POST", role=Role.SUPPORT, summary="Add an affiliate", body="AffiliateIn",
            response="AffiliateOut", status=201, tags=("affiliates",))
 def create_affiliate(body: AffiliateIn):  # type: ignore[no-untyped-def]
@@ -138,6 +152,26 @@ def create_server(body: ServerIn):  # type: ignore[no-untyped-def]
 @api.route("/servers", "GET", role=Role.VIEWER, summary="Servers", response="ServerListOut", tags=("servers",))
 def list_servers():  # type: ignore[no-untyped-def]
     return {"servers": directory.list_servers()}
+
+
+@api.route("/servers/{server_id}", "PUT", role=Role.ADMIN,
+           summary="Edit a server (credentials: left out, kept; given, replaced; never returned)",
+           body="ServerUpdateIn", response="ServerOut", errors=(409,), tags=("servers",))
+def update_server(server_id: str, body: ServerUpdateIn):  # type: ignore[no-untyped-def]
+    return directory.update_server(server_id, body)
+
+
+@api.route("/servers/{server_id}/test", "POST", role=Role.ADMIN,
+           summary="Connection test: the server's module's own check (webhook: a signed ping; cPanel: WHM version)",
+           response="ServerCheckOut", tags=("servers",))
+def test_server(server_id: str):  # type: ignore[no-untyped-def]
+    return directory.check_server(server_id)
+
+
+@api.route("/registrars", "GET", role=Role.VIEWER, summary="The registrars a domain item may name here",
+           response="RegistrarListOut", tags=("servers",))
+def list_registrars():  # type: ignore[no-untyped-def]
+    return {"registrars": directory.list_registrars()}
 
 
 # -- orders --------------------------------------------------------------------------------------
@@ -171,6 +205,13 @@ def get_order(order_id: str):  # type: ignore[no-untyped-def]
            body="AffiliateAssignIn", response="OrderOut", errors=(409,), tags=("orders",))
 def set_affiliate(order_id: str, body: AffiliateAssignIn, ctx: Ctx):  # type: ignore[no-untyped-def]
     return orders.set_affiliate(order_id, body.affiliate_id, ctx.actor)
+
+
+@api.route("/orders/{order_id}/welcome-email", "POST", role=Role.SUPPORT,
+           summary="Send the welcome email again (the order's Active items, to the client's current address)",
+           response="WelcomeEmailOut", errors=(409, 502), tags=("orders",))
+def send_welcome_email(order_id: str, ctx: Ctx):  # type: ignore[no-untyped-def]
+    return welcome_email.send_again(order_id, ctx.actor)
 
 
 @api.route("/orders/{order_id}/notes", "POST", role=Role.SUPPORT, summary="Add a note", body="NoteIn",
@@ -312,3 +353,27 @@ def list_activity(query: ActivityQuery):  # type: ignore[no-untyped-def]
            status=204, errors=(404, 409), tags=("registrar",))
 def registrar_event(body: RegistrarEventIn):  # type: ignore[no-untyped-def]
     registrar_events.receive_event(body.event_id, body.domain, body.status, body.detail)
+
+
+# -- exports and statistics (the portal's orders list export, its dashboard) ----------------------
+
+
+@api.route("/exports", "POST", role=Role.VIEWER,
+           summary="Export the orders the filters list (as GET /orders) to a CSV file, in the background",
+           body="ExportIn", response="ExportEnvelope", status=202, errors=(502,), tags=("exports",))
+def start_export(body: ExportIn, ctx: Ctx):  # type: ignore[no-untyped-def]
+    export = exports.start_export(body.filters.model_dump(mode="json", exclude_none=True), ctx.actor)
+    return {"export": exports.shown(export)}
+
+
+@api.route("/exports/{export_id}", "GET", role=Role.VIEWER,
+           summary="An export's progress and, once DONE, its file's download URL (valid 15 minutes)",
+           response="ExportOut", tags=("exports",))
+def get_export(export_id: str):  # type: ignore[no-untyped-def]
+    return exports.get_export(export_id)
+
+
+@api.route("/stats/daily", "GET", role=Role.VIEWER, summary="What happened to orders on each day of a range",
+           query="DailyStatsQuery", response="DailyStatsOut", response_is_list=True, tags=("stats",))
+def daily_stats(query: DailyStatsQuery):  # type: ignore[no-untyped-def]
+    return [stats.shown(day) for day in stats.daily(query.from_, query.to)]

@@ -3,9 +3,10 @@ source of the OpenAPI document, so the three never disagree.
 
 One module per area: `orders` (adding and listing orders), `order_detail` (one order in full),
 `directory`, `invoices`, `actions`, `fraud`, `gateways` (Stripe's webhook and its unmatched events),
-`bulk`, `activity` (the activity log), `registrar` (a registrar's events); the shared field types and base classes in `common`. Importing this
-package imports neither pydantic nor any model: `from orderdesk.schemas import OrderOut` loads
-the module that defines it on first use (PEP 562). The route registry names a route's models and resolves them on its first call,
+`bulk`, `activity` (the activity log), `registrar` (a registrar's events), `exports`, `stats`; the
+shared field types and base classes in `common`. Importing this package imports neither pydantic
+nor any model: `from orderdesk.schemas import OrderOut` loads the module that defines it on first
+use (PEP 562). The route registry names a route's models and resolves them on its first call,
 so the API's cold start pays for no model, and a route's first call makes only the classes of
 its own area and the areas they nest."""
 
@@ -55,9 +56,18 @@ if TYPE_CHECKING:
     from .directory import ClientListOut as ClientListOut
     from .directory import ClientOut as ClientOut
     from .directory import ClientQuery as ClientQuery
+    from .directory import ClientUpdateIn as ClientUpdateIn
+    from .directory import RegistrarListOut as RegistrarListOut
+    from .directory import RegistrarOut as RegistrarOut
+    from .directory import ServerCheckOut as ServerCheckOut
     from .directory import ServerIn as ServerIn
     from .directory import ServerListOut as ServerListOut
     from .directory import ServerOut as ServerOut
+    from .directory import ServerUpdateIn as ServerUpdateIn
+    from .exports import ExportEnvelope as ExportEnvelope
+    from .exports import ExportFilters as ExportFilters
+    from .exports import ExportIn as ExportIn
+    from .exports import ExportOut as ExportOut
     from .fraud import FraudCheckOut as FraudCheckOut
     from .fraud import FraudSignalOut as FraudSignalOut
     from .gateways import GatewayEventOut as GatewayEventOut
@@ -77,6 +87,8 @@ if TYPE_CHECKING:
     from .order_detail import OrderItemOut as OrderItemOut
     from .order_detail import OrderOut as OrderOut
     from .order_detail import ServiceAccountOut as ServiceAccountOut
+    from .order_detail import WelcomeEmailOut as WelcomeEmailOut
+    from .order_detail import WelcomeItemOut as WelcomeItemOut
     from .orders import AffiliateRefOut as AffiliateRefOut
     from .orders import AttentionOut as AttentionOut
     from .orders import ClientRefOut as ClientRefOut
@@ -88,17 +100,22 @@ if TYPE_CHECKING:
     from .orders import PendingActionOut as PendingActionOut
     from .orders import StatusCountOut as StatusCountOut
     from .registrar import RegistrarEventIn as RegistrarEventIn
+    from .stats import DailyStatsOut as DailyStatsOut
+    from .stats import DailyStatsQuery as DailyStatsQuery
+    from .stats import FraudChecksOut as FraudChecksOut
+    from .stats import MoneyCountOut as MoneyCountOut
 
 # which module defines each name (kept in step with the modules by tests/unit/test_schemas.py)
 AREAS: dict[str, tuple[str, ...]] = {
     "common": ("MONEY_PATTERN", "BillingCycle", "Code", "Country", "Currency", "DateOrTimestamp", "DomainName", "Id",
                "IpAddress", "Money", "MoneyOut", "ShortText", "Strict", "Out", "HealthOut", "ErrorBody", "ErrorOut"),
     "directory": ("ClientIn", "AffiliateIn", "ServerIn", "ClientQuery", "ClientOut", "ClientListOut", "AffiliateOut",
-                  "AffiliateListOut", "ServerOut", "ServerListOut"),
+                  "AffiliateListOut", "ServerOut", "ServerListOut", "ClientUpdateIn", "ServerUpdateIn",
+                  "ServerCheckOut", "RegistrarOut", "RegistrarListOut"),
     "orders": ("OrderItemIn", "CreateOrderIn", "OrderQuery", "ClientRefOut", "AffiliateRefOut", "PendingActionOut",
                "AttentionOut", "OrderSummaryOut", "OrderListOut", "StatusCountOut"),
     "order_detail": ("AffiliateAssignIn", "NoteIn", "ServiceAccountOut", "DomainRegistrationOut", "OrderItemOut",
-                     "HistoryOut", "NoteOut", "OrderOut"),
+                     "HistoryOut", "NoteOut", "OrderOut", "WelcomeItemOut", "WelcomeEmailOut"),
     "actions": ("AcceptItemIn", "AcceptIn", "CancelIn", "ItemCommandIn", "ActionStepOut", "ActionOut", "ActionEnvelope"),
     "invoices": ("PaymentIn", "TransactionOut", "InvoiceLineOut", "InvoiceOut", "InvoiceSummaryOut"),
     "fraud": ("FraudSignalOut", "FraudCheckOut"),
@@ -106,6 +123,8 @@ AREAS: dict[str, tuple[str, ...]] = {
     "bulk": ("BulkIn", "BulkJobSummary", "BulkJobEnvelope", "BulkFailureOut", "BulkJobOut"),
     "activity": ("ActivityQuery", "DeletedOrderOut", "ActivityEntryOut", "ActivityListOut"),
     "registrar": ("RegistrarEventIn",),
+    "exports": ("ExportFilters", "ExportIn", "ExportOut", "ExportEnvelope"),
+    "stats": ("DailyStatsQuery", "MoneyCountOut", "FraudChecksOut", "DailyStatsOut"),
 }
 AREA_OF: dict[str, str] = {name: area for area, names in AREAS.items() for name in names}
 __all__ = sorted(AREA_OF)
