@@ -79,6 +79,9 @@ def base_environment(files: LocalFiles) -> dict[str, str | None]:
         # webhooks and stand-ins on this machine (the demo server's http://127.0.0.1 URL); off in AWS
         "ALLOW_LOOPBACK_OUTBOUND": "true",
         "POWERTOOLS_SERVICE_NAME": "orderdesk",
+        # the business metrics are EMF lines for CloudWatch: not printed in `make run`'s terminal
+        # unless asked for (POWERTOOLS_METRICS_DISABLED=false make run)
+        "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED") or "true",
     }
 
 
@@ -87,9 +90,11 @@ def dynamodb_environment(endpoint: str) -> dict[str, str | None]:
 
 
 def moto_environment(endpoint: str) -> dict[str, str | None]:
-    # botocore's names: SFN (not STEPFUNCTIONS), SCHEDULER, SQS, EVENTBRIDGE; LAMBDA for a direct Invoke
+    # botocore's names: SFN (not STEPFUNCTIONS), SCHEDULER, SQS, EVENTBRIDGE; LAMBDA for a direct
+    # Invoke (the export function's start); S3 for the export files, whose presigned URLs then
+    # point at moto's port, which the browser downloads from
     return {f"AWS_ENDPOINT_URL_{service}": endpoint
-            for service in ("SFN", "SQS", "SCHEDULER", "LAMBDA", "EVENTBRIDGE")}
+            for service in ("SFN", "SQS", "SCHEDULER", "LAMBDA", "EVENTBRIDGE", "S3")}
 
 
 def reset_cached_clients() -> None:

@@ -1,16 +1,21 @@
 """The Chalice app (API and admin portal) over HTTP on one local port: chalice's local server,
 threaded, answering as API Gateway does (``infra.local.gateway``), and able to close its
-keep-alive connections when the stack stops."""
+keep-alive connections when the stack stops. Beside the app, the local gateway alone serves the
+portal's local sign-in (``infra.local.sign_in``): a route the deployed API does not have."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import threading
 from typing import Any
 
+from infra.local.sign_in import LocalSignIn
 
-def _dev_server(app: Any, host: str, port: int, log_requests: bool, timeout: float, memory: int) -> Any:
+
+def _dev_server(app: Any, host: str, port: int, log_requests: bool, timeout: float, memory: int,
+                sign_in: LocalSignIn | None = None) -> Any:
     """chalice's LocalDevServer with our handler and server classes; binds the port (OSError when
     it is taken)."""
     from chalice.config import Config
@@ -34,6 +39,18 @@ def _dev_server(app: Any, host: str, port: int, log_requests: bool, timeout: flo
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name
             if log_requests:
                 super().log_message(format, *args)
+
+        def _generic_handle(self) -> None:
+            if sign_in is not None and sign_in.serves(self.path):
+                headers, body = self._parse_payload()
+                status, answer = sign_in.answer(self.command, self.client_address[0], headers, body)
+                self._send_http_response(status, {"Content-Type": "application/json", "Cache-Control": "no-store"},
+                                         json.dumps(answer))
+                return
+            super()._generic_handle()
+
+        # the base binds each do_<METHOD> to its own _generic_handle: bind them to this one
+        do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _generic_handle
 
     class Server(ThreadedHTTPServer):
         allow_reuse_address = True
@@ -73,11 +90,11 @@ class LocalHttpServer:
     requests are served from ``serve()`` on, in a thread of their own, until ``stop()``.
 
     ``timeout`` and ``memory`` are what the Lambda context reports to the app (the API
-    function's limits in template.yaml)."""
+    function's limits in template.yaml); ``sign_in`` answers the local sign-in route."""
 
     def __init__(self, app: Any, host: str, port: int, *, log_requests: bool = False, timeout: float = 30,
-                 memory: int = 512) -> None:
-        self._dev_server = _dev_server(app, host, port, log_requests, timeout, memory)
+                 memory: int = 512, sign_in: LocalSignIn | None = None) -> None:
+        self._dev_server = _dev_server(app, host, port, log_requests, timeout, memory, sign_in)
         self._thread: threading.Thread | None = None
 
     @property

@@ -1,8 +1,9 @@
 """template.yaml's resources, made locally at each start of the stack: the table in DynamoDB
 Local (kept across restarts), and in moto (whose state is in memory, so made afresh) the queues
-with their redrive policies, the state machines from their ASL files, and the environment the
-template gives its functions, which points the code at them (``!Ref BulkQueue`` →
-``BULK_QUEUE_URL``...).
+with their redrive policies, the S3 buckets with their encryption, public access block and
+lifecycle, the state machines from their ASL files, and the environment the template gives its
+functions, which points the code at them (``!Ref BulkQueue`` → ``BULK_QUEUE_URL``, ``!Ref
+ExportOrdersFunction`` → ``EXPORT_FUNCTION_NAME``: the name moto's Invoke route serves it by...).
 
 Each function records what it made in the template's ``Resolver`` (``!Ref`` and ``!GetAtt``
 values), so later references resolve to the local resources."""
@@ -72,6 +73,43 @@ def create_queues(template: dict[str, Any], resolver: tw.Resolver) -> dict[str, 
         if queue.max_receive_count:
             LOG.info("queue %s (dead letters after %d receives)", queue.name, queue.max_receive_count)
     return queues
+
+
+def create_buckets(template: dict[str, Any], resolver: tw.Resolver) -> dict[str, str]:
+    """Every S3 bucket of the template in moto, with the template's encryption, public access
+    block and lifecycle rules (moto keeps them; it does not act on them); {logical id: name}."""
+    import boto3
+
+    s3 = boto3.client("s3", region_name=tw.REGION)
+    made: dict[str, str] = {}
+    for logical_id, res in tw.resources_of_type(template, "AWS::S3::Bucket").items():
+        props = res.get("Properties") or {}
+        name = str(resolver.try_resolve(props.get("BucketName")) or f"{tw.STACK_NAME}-{logical_id}".lower())
+        s3.create_bucket(Bucket=name)
+        if "BucketEncryption" in props:
+            s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={
+                "Rules": [tw.encryption_rule(rule) for rule in props["BucketEncryption"]["ServerSideEncryptionConfiguration"]]})
+        if "PublicAccessBlockConfiguration" in props:
+            s3.put_public_access_block(Bucket=name,
+                                       PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"])
+        rules = (props.get("LifecycleConfiguration") or {}).get("Rules")
+        if rules:
+            s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={
+                "Rules": [tw.lifecycle_rule(rule) for rule in rules]})
+        resolver.refs[logical_id] = name
+        resolver.attributes.update({(logical_id, "Arn"): f"arn:aws:s3:::{name}", (logical_id, "BucketName"): name})
+        made[logical_id] = name
+    if made:
+        LOG.info("buckets: %s", ", ".join(sorted(made.values())))
+    return made
+
+
+def register_functions(functions: dict[str, tw.FunctionDef], resolver: tw.Resolver) -> None:
+    """A function's ``!Ref`` is its name; locally that is the logical id moto's Invoke route serves
+    it by (``infra.local.statemachines.lambda_functions_from_template``), whatever its FunctionName."""
+    for logical_id in functions:
+        resolver.refs[logical_id] = logical_id
+        resolver.attributes[(logical_id, "Arn")] = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{logical_id}"
 
 
 def create_state_machines(template_path: Path, resolver: tw.Resolver) -> dict[str, str]:

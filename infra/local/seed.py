@@ -1,17 +1,23 @@
 """Demo and test data: clients, affiliates, servers and orders across every status.
 
 Deterministic for a given seed. Orders are written through the stores (the same transaction
-as the API's create), with `placed_at` spread over the past months so lists, date
-filters and paging have something to show."""
+as the API's create), with `placed_at` spread over the last 90 days so lists, date filters,
+paging and the dashboard's daily statistics have something to show: each order is written in
+the status it reached (counted on its placing day), paid invoices carry their payment, some
+cancelled orders a refund a day or so later, and some pending orders an Accept that failed then
+(an action ended FAILED, its time in the past), so every figure of GET /stats/daily has a shape."""
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
+from orderdesk.domain.changes import OrderChange
 from orderdesk.domain.model import (
+    Action,
+    ActionStep,
     Affiliate,
     AffiliateRef,
     Client,
@@ -32,7 +38,7 @@ from orderdesk.domain.model import (
     utcnow,
 )
 from orderdesk.domain.money import ZERO
-from orderdesk.domain.statuses import InvoiceStatus, ItemKind, ItemStatus, OrderStatus
+from orderdesk.domain.statuses import ActionStatus, ActionType, InvoiceStatus, ItemKind, ItemStatus, OrderStatus
 from orderdesk.services.ports import Stores, stores
 
 FIRST = ["Ada", "Alan", "Grace", "Linus", "Margaret", "Dennis", "Barbara", "Ken", "Radia", "Tim", "Frances",
@@ -128,14 +134,25 @@ def build_order(rng: random.Random, client: Client, status: OrderStatus, placed:
     paid = status is OrderStatus.ACTIVE or (status is OrderStatus.PENDING and rng.random() < 0.4)
     inv_status = {OrderStatus.CANCELLED: InvoiceStatus.CANCELLED, OrderStatus.FRAUD: InvoiceStatus.CANCELLED}.get(
         status, InvoiceStatus.PAID if paid else InvoiceStatus.UNPAID)
+    # a cancelled order that had been paid: Cancel & Refund gave the money back a day or so later
+    refunded = status is OrderStatus.CANCELLED and total > ZERO and rng.random() < 0.4
+    if refunded:
+        inv_status = InvoiceStatus.REFUNDED
     txns = []
-    if inv_status is InvoiceStatus.PAID:
+    if inv_status in (InvoiceStatus.PAID, InvoiceStatus.REFUNDED):
         txns.append(Transaction(id=new_id(), type="payment", gateway="manual" if method != "credit" else "credit",
                                 transaction_id=f"TX{rng.randint(100000, 999999)}", amount=total, at=placed))
+    if refunded:
+        back = min(datetime.fromisoformat(placed.replace("Z", "+00:00")) + timedelta(hours=rng.randint(2, 48)),
+                   utcnow())
+        txns.append(Transaction(id=new_id(), type="refund", gateway=txns[0].gateway,
+                                transaction_id=f"RF{rng.randint(100000, 999999)}", amount=total, at=iso(back),
+                                refund_of=txns[0].id))
     invoice = Invoice(id=invoice_id_for(order_id), client_id=client.id, order_id=order_id, status=inv_status,
                       lines=lines, subtotal=subtotal, discount=discount, tax=ZERO, total=total,
                       balance=ZERO if inv_status is InvoiceStatus.PAID else total, currency="USD",
-                      due_date=placed[:10], date_paid=placed if inv_status is InvoiceStatus.PAID else None,
+                      due_date=placed[:10], date_paid=placed if inv_status in (InvoiceStatus.PAID,
+                                                                               InvoiceStatus.REFUNDED) else None,
                       payment_method=method, transactions=txns)
     order = Order(
         id=order_id, number=new_order_number(), placed_at=placed, status=status,
@@ -152,7 +169,7 @@ def build_order(rng: random.Random, client: Client, status: OrderStatus, placed:
 
 
 def seed_orders(data: Stores, rng: random.Random, directory: Seeded, count: int,
-                statuses: list[OrderStatus] | None = None, spread_days: int = 180) -> list[Order]:
+                statuses: list[OrderStatus] | None = None, spread_days: int = 90) -> list[Order]:
     now = utcnow()
     out: list[Order] = []
     for n in range(count):
@@ -171,8 +188,31 @@ def seed_orders(data: Stores, rng: random.Random, directory: Seeded, count: int,
                                          text="Customer asked about migration."),
                           HistoryEntry(at=placed, actor="seed", action="note added", from_=None, to=None))
         order.items, order.invoice = items, invoice
+        if status is OrderStatus.PENDING and n % 9 == 4:
+            seed_failed_accept(data, order.id, placed, rng)
         out.append(order)
     return out
+
+
+def seed_failed_accept(data: Stores, order_id: str, placed: str, rng: random.Random) -> None:
+    """An Accept of the order that failed an hour or so after it was placed (its server did not
+    answer), through the stores as a workflow's failure is recorded: the action FAILED with its
+    time, the order's lock released, the failure in its history."""
+    started = datetime.fromisoformat(placed.replace("Z", "+00:00")) + timedelta(minutes=rng.randint(5, 90))
+    if started >= utcnow():
+        return
+    finished = iso(min(started + timedelta(seconds=rng.randint(20, 300)), utcnow()))
+    action = Action(id=new_id(), order_id=order_id, type=ActionType.ACCEPT.value, status=ActionStatus.RUNNING,
+                    steps=[ActionStep(name="Provision items", status="RUNNING")], started_at=iso(started),
+                    actor="support@orderdesk.local")
+    data.actions.start_action(data.orders.get_order(order_id), action, frozenset({OrderStatus.PENDING}),
+                              HistoryEntry(at=action.started_at, actor="seed", action="accept started", from_=None,
+                                           to=None, detail="demo data"))
+    why = "Provisioning webhook at 127.0.0.1/provision is unreachable (ConnectionError)"
+    action.status, action.finished_at, action.error = ActionStatus.FAILED, finished, why
+    action.steps = [ActionStep(name="Provision items", status="FAILED", error=why)]
+    data.actions.end_action(data.orders.get_order(order_id), OrderChange(clear_lock=True, history=[HistoryEntry(
+        at=finished, actor="seed", action="accept failed", from_=None, to=None, detail=why)]), action)
 
 
 def seed_demo(orders: int = 300, clients: int = 60, seed: int = 42) -> Seeded:

@@ -22,7 +22,8 @@
    key): Cancel & Refund of a Stripe payment works with no Stripe account; the webhook's signing
    secret is ``.local/stripe-webhook.secret`` (``make stripe-event`` signs with it).
 7. The Chalice app (API and admin portal) on one port, threaded, behind chalice's local API
-   Gateway with ``infra.local.gateway`` (401s shaped as in AWS).
+   Gateway with ``infra.local.gateway`` (401s shaped as in AWS), and beside it the portal's local
+   sign-in route (``infra.local.sign_in``), which only the local gateway has.
 8. A fresh admin token in ``.local/admin.token``; ``.local/stack.json`` says where it runs.
 
 Ctrl-C (SIGINT, SIGTERM, SIGHUP) stops everything in reverse order, DynamoDB Local's JVM
@@ -72,6 +73,7 @@ from infra.local.errors import StackError
 from infra.local.files import DEFAULT_DATA_DIR, LocalFiles, write_private
 from infra.local.http_server import LocalHttpServer
 from infra.local.schedules import ScheduleRunner
+from infra.local.sign_in import LocalSignIn
 from infra.local.table import TEMPLATE, load_template
 
 LOG = logging.getLogger("infra.local.stack")
@@ -133,6 +135,7 @@ class LocalStack:
         self.seeded_now = False
         self.problems: list[str] = []  # what could not be wired (shown in the banner and to tests)
         self.queues: dict[str, str] = {}  # logical id → queue URL
+        self.buckets: dict[str, str] = {}  # logical id → bucket name
         self.state_machines: dict[str, str] = {}  # logical id → ARN
         self.pollers: list[Any] = []
         self.schedules: ScheduleRunner | None = None
@@ -157,6 +160,10 @@ class LocalStack:
 
         kwargs.setdefault("subject", f"local-{role}")
         return issue_token(self._private_key, role, issuer=AUTH_ISSUER, audience=AUTH_AUDIENCE, **kwargs)
+
+    def _sign_in_token(self, role: str, ttl_seconds: int) -> str:
+        """The portal's "Sign in locally as <role>" (``infra.local.sign_in``)."""
+        return self.token(role, subject=f"local-{role}", ttl_seconds=ttl_seconds)
 
     @property
     def running(self) -> bool:
@@ -268,6 +275,8 @@ class LocalStack:
             prewarm.join()
             self._start_moto()
             self.queues = resources.create_queues(template, resolver)
+            self.buckets = resources.create_buckets(template, resolver)
+            resources.register_functions(functions, resolver)
             self.problems += resources.restore_queued_messages(self.files, self.queues)
             self.state_machines = resources.create_state_machines(self.template_path, resolver)
             events_file = event_bus.events_file(self.files.root, event_bus.create_event_buses(template, resolver))
@@ -306,7 +315,8 @@ class LocalStack:
         try:
             self._http = LocalHttpServer(app_module.app, self.host, port, log_requests=self.log_requests,
                                          timeout=api_function.timeout_seconds if api_function else 30,
-                                         memory=api_function.memory_mb if api_function else 512)
+                                         memory=api_function.memory_mb if api_function else 512,
+                                         sign_in=LocalSignIn(self._sign_in_token))
         except OSError as exc:
             raise StackError(f"cannot listen on {self.host}:{port} ({exc.strerror}); is another stack running? "
                              f"Pick another port: make run PORT={port + 1}") from exc

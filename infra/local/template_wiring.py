@@ -222,6 +222,26 @@ def queues_in(template: Mapping[str, Any], resolver: Resolver | None = None) -> 
     return sorted(found.values(), key=lambda q: (q.dead_letter_queue is not None, q.logical_id))
 
 
+def encryption_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    """An AWS::S3::Bucket encryption rule (CloudFormation's names) as S3's API takes it."""
+    out: dict[str, Any] = {"ApplyServerSideEncryptionByDefault": dict(rule.get("ServerSideEncryptionByDefault") or {})}
+    if "BucketKeyEnabled" in rule:
+        out["BucketKeyEnabled"] = bool(rule["BucketKeyEnabled"])
+    return out
+
+
+def lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    """An AWS::S3::Bucket lifecycle rule (CloudFormation's names) as S3's API takes it."""
+    out: dict[str, Any] = {"ID": rule.get("Id", "rule"), "Status": rule.get("Status", "Enabled"),
+                           "Filter": {"Prefix": rule.get("Prefix", "")}}
+    if "ExpirationInDays" in rule:
+        out["Expiration"] = {"Days": int(rule["ExpirationInDays"])}
+    abort = rule.get("AbortIncompleteMultipartUpload")
+    if abort:
+        out["AbortIncompleteMultipartUpload"] = {"DaysAfterInitiation": int(abort["DaysAfterInitiation"])}
+    return out
+
+
 def redrive_policy(queue: QueueDef, dlq_arn: str) -> str:
     return json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": queue.max_receive_count or 10})
 
