@@ -224,8 +224,23 @@ def test_a_function_given_a_secret_arn_may_read_that_secret_only() -> None:
         # and the function may GetSecretValue on exactly those secrets
         readable = {support.logical_id(p["AWSSecretsManagerGetSecretValuePolicy"]["SecretArn"])
                     for p in props.get("Policies", []) if isinstance(p, dict)
-                    and "AWSSecretsManagerGetSecretValuePolicy" in p}
+                    and "AWSSecretsManagerGetSecretValuePolicy" in p} | _secrets_its_role_reads(props)
         assert readable == set(given.values()), f"{lid} reads {sorted(readable)}, is given {sorted(given)}"
+
+
+def _secrets_its_role_reads(props: dict) -> set[str | None]:  # type: ignore[type-arg]
+    """The secrets a function's own role (`Role: !GetAtt <Role>.Arn`) allows GetSecretValue on."""
+    role = support.logical_id(props.get("Role"))
+    if role is None:
+        return set()
+    out: set[str | None] = set()
+    for policy in support.template()["Resources"][role]["Properties"].get("Policies", []):
+        for statement in policy["PolicyDocument"]["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            if "secretsmanager:GetSecretValue" in actions:
+                resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+                out |= {support.logical_id(r) for r in resources}
+    return out
 
 
 def test_named_functions_fit_with_a_48_character_stack_name() -> None:
