@@ -30,6 +30,7 @@ from .orders import MemoryOrders
 from .published_events import MemoryPublishedEvents
 from .reference import MemoryClients, MemoryDirectory
 from .state import MemoryState
+from .tooling import MemoryDailyStats, MemoryExports
 
 
 def memory_stores(domain_wait_hours: int = 24) -> Stores:
@@ -40,7 +41,8 @@ def memory_stores(domain_wait_hours: int = 24) -> Stores:
                   invoices=MemoryInvoices(state), clients=MemoryClients(state), directory=MemoryDirectory(state),
                   bulk_jobs=MemoryBulkJobs(state), counters=MemoryCounters(state), images=StreamImages(),
                   published_events=MemoryPublishedEvents(state), activity=MemoryActivity(state),
-                  domains=MemoryDomains(state), gateway_events=MemoryGatewayEvents(state))
+                  domains=MemoryDomains(state), gateway_events=MemoryGatewayEvents(state),
+                  exports=MemoryExports(state), daily_stats=MemoryDailyStats(state))
 
 
 __all__ = ["MemoryState", "memory_stores"]

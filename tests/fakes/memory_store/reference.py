@@ -1,8 +1,12 @@
 """Clients, affiliates and servers in memory (`ClientStore`, `DirectoryStore`), with the semantics
 of `adapters.store.clients` and `adapters.store.directory`: lists sorted by name (a client by last
-name, then first), a client's credit balance changed only by the invoice writes that cause it."""
+name, then first), a client's credit balance changed only by the invoice writes that cause it; an
+edit written only if the record still has what the editor read (its editable fields), never the
+balance nor (unless given) the credentials."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from orderdesk.domain.errors import ConcurrentUpdate, NotFound
 from orderdesk.domain.model import Affiliate, Client, Server
@@ -44,6 +48,21 @@ class MemoryClients:
             found = sorted(self.s.clients.values(), key=lambda c: name_key(f"{c.last_name} {c.first_name}", c.id))
             return [clone(c) for c in found if not q or client_matches(c, q)][:limit]
 
+    def update_client(self, before: Client, after: Client) -> Client:
+        with self.s.lock:
+            stored = self.s.clients.get(before.id)
+            if stored is None:
+                raise NotFound(f"client {before.id} not found")
+            if any(getattr(stored, name) != getattr(before, name) for name in CLIENT_EDITABLE):
+                raise ConcurrentUpdate(f"client {before.id} changed meanwhile")
+            edited = replace(stored, **{name: getattr(after, name) for name in CLIENT_EDITABLE})
+            self.s.clients[before.id] = clone(edited)
+            return clone(edited)
+
+
+CLIENT_EDITABLE = ("first_name", "last_name", "email", "company", "country", "address", "phone")
+SERVER_EDITABLE = ("name", "module", "hostname", "url", "username")
+
 
 class MemoryDirectory:
     def __init__(self, state: MemoryState) -> None:
@@ -80,6 +99,17 @@ class MemoryDirectory:
     def server_credentials(self, server_id: str) -> str | None:
         with self.s.lock:
             return self._server(server_id)[1]
+
+    def update_server(self, before: Server, after: Server, credentials_enc: str | None) -> Server:
+        with self.s.lock:
+            stored, credentials = self._server(before.id)
+            if any(getattr(stored, name) != getattr(before, name) for name in SERVER_EDITABLE):
+                raise ConcurrentUpdate(f"server {before.id} changed meanwhile")
+            credentials = credentials_enc if credentials_enc is not None else credentials
+            edited = replace(stored, **{name: getattr(after, name) for name in SERVER_EDITABLE},
+                             has_credentials=credentials is not None)
+            self.s.servers[before.id] = (clone(edited), credentials)
+            return clone(edited)
 
     def list_servers(self) -> list[Server]:
         with self.s.lock:

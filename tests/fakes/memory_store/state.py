@@ -19,6 +19,7 @@ from typing import NoReturn, TypeVar
 
 from orderdesk.domain.activity import ActivityEntry
 from orderdesk.domain.errors import ActionInProgress, ConcurrentUpdate, OrderNotFound
+from orderdesk.domain.exports import Export
 from orderdesk.domain.gateway_events import GatewayEvent
 from orderdesk.domain.model import (
     Action,
@@ -35,6 +36,7 @@ from orderdesk.domain.model import (
     Server,
 )
 from orderdesk.domain.queries import ATTENTION, Counted
+from orderdesk.domain.stats import DayCounts
 from orderdesk.domain.statuses import OrderStatus
 
 T = TypeVar("T")
@@ -126,6 +128,9 @@ class MemoryState:
         # (gateway, event id) -> the event kept and its place in the unmatched list's order
         self.gateway_events: dict[tuple[str, str], tuple[GatewayEvent, str]] = {}
         self.gateway_payments: dict[tuple[str, str], str] = {}  # (gateway, transaction id) -> invoice id
+        self.exports: dict[str, Export] = {}
+        self.days: dict[str, DayCounts] = {}  # the daily statistics, by day
+        self.daily_counted: set[str] = set()  # the happenings counted in them
         self._last_write = 0
 
     # -- partitions --------------------------------------------------------------------------------
