@@ -229,8 +229,9 @@ def test_a_refund_is_a_business_metric_of_its_currency(api, stream, capsys):
 
 
 def test_the_days_are_read_one_item_a_day_never_the_orders(api, stream):
-    # GIVEN 200 orders placed over the last 4 days, counted
-    seed(200, [OrderStatus.PENDING, OrderStatus.ACTIVE], placed_days_ago=None)
+    # GIVEN 30 orders placed today and one on each of the 3 days before, counted (more orders would
+    # only make the stream slower to read: the point is 33 orders, 4 items read)
+    seed(30, [OrderStatus.PENDING, OrderStatus.ACTIVE], placed_days_ago=None)
     for days_ago in (1, 2, 3):
         place(OrderStatus.PENDING, days_ago=days_ago)
     stream.settle()
@@ -248,11 +249,13 @@ def test_the_days_are_read_one_item_a_day_never_the_orders(api, stream):
     finally:
         events.unregister("after-call.dynamodb.Query", count_items)
     # THEN seven days come back, oldest first, the ones nothing happened on as zeros, from one
-    # Query that read one item per day with counts (four), not the orders
+    # Query that read one item per day with counts (four; five when run in the half hour after
+    # midnight UTC, some of today's orders then being yesterday's), not the orders
     assert [d["date"] for d in week] == [iso(utcnow() - timedelta(days=6 - n))[:10] for n in range(7)]
     assert week[0]["placed"] == 0 and week[0]["payments"] == {"count": 0, "amounts": {}}
-    assert sum(d["placed"] for d in week) == 203
-    assert calls == [4]
+    assert sum(d["placed"] for d in week) == 33
+    counted_days = sum(1 for d in week if d["placed"])
+    assert counted_days in (4, 5) and calls == [counted_days]
 
 
 def test_a_range_is_checked_and_defaults_to_the_last_30_days(api, table):
