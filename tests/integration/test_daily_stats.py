@@ -265,3 +265,32 @@ def test_a_range_is_checked_and_defaults_to_the_last_30_days(api, table):
                          ("from=2026-02-31", "from"), ("to=yesterday", "to"), ("since=2026-01-01", "since")):
         r = api.get(f"/stats/daily?{query}", role="viewer")
         assert r.status_code == 400 and field in r.data["error"]["fields"], (query, r.data)
+
+
+def test_a_stripe_payment_and_a_refund_made_in_stripe_count_once_each(api, client, stream, monkeypatch):
+    # GIVEN Stripe's webhook configured, and an order to be paid through Stripe
+    from infra.local.stripe_event import charge_refunded, payment_intent_succeeded, signature
+
+    secret = "whsec_test_daily_0123456789abcdef"
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", secret)
+    reset_settings()
+    order = new_order(api, "40.00")
+
+    def deliver(event: dict[str, Any]) -> None:
+        payload = json.dumps(event)
+        r = client.http.request("POST", "/gateways/stripe/webhook", body=payload.encode(), headers={
+            "Content-Type": "application/json", "Stripe-Signature": signature(payload, secret)})
+        assert r.status_code == 200, r.body
+
+    # WHEN Stripe tells of the payment, then of 15.00 refunded in its dashboard, each event twice,
+    # and the stream's batches are delivered again
+    paid = payment_intent_succeeded(order["invoice_id"], 4000, "usd", intent_id="pi_daily", charge_id="ch_daily")
+    refunded = charge_refunded("pi_daily", "ch_daily", 4000, [("re_daily", 1500)], "usd")
+    for event in (paid, paid, refunded, refunded):
+        deliver(event)
+    stream.settle()
+    stream.deliver_again()
+    # THEN today counts the payment and the refund once each, with their amounts
+    day = day_of(api, today())
+    assert day["payments"] == {"count": 1, "amounts": {"USD": "40.00"}}
+    assert day["refunds"] == {"count": 1, "amounts": {"USD": "15.00"}}
