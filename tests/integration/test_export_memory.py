@@ -32,6 +32,22 @@ from orderdesk.services.ports import stores
 MiB = 1024 * 1024
 
 
+def _listening(proc: subprocess.Popen[bytes], port: int) -> bool:
+    """Whether `proc` came to listen on `port` (False: it exited, or never did within 30 s)."""
+    deadline = time.monotonic() + 30
+    while proc.poll() is None:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return True
+        except OSError:
+            if time.monotonic() > deadline:
+                proc.kill()
+                proc.wait(timeout=10)
+                return False
+            time.sleep(0.1)
+    return False
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -40,21 +56,18 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def s3_elsewhere() -> Iterator[str]:
-    """moto's S3 in its own process on 127.0.0.1."""
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    """moto's S3 in its own process on 127.0.0.1. Its port is picked free here and bound there, so
+    another test worker may take it in between: a server that exits (its port taken) is started
+    again on another."""
+    for _ in range(5):
+        port = free_port()
+        proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if _listening(proc, port):
+            break
+    else:
+        pytest.fail("moto's server did not start on a free port (5 tries)")
     endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise
-            time.sleep(0.1)
     yield endpoint
     proc.terminate()
     proc.wait(timeout=10)

@@ -40,7 +40,7 @@ T = ActivityType
 EXPECTED: dict[str, ActivityType] = {
     "order placed": T.ORDER, "affiliate assigned": T.ORDER, "affiliate removed": T.ORDER,
     "set back to pending": T.ORDER, "stale lock released": T.ORDER, "bulk status change": T.ORDER,
-    "welcome email sent": T.ORDER, "delete started": T.ORDER,
+    "welcome email sent": T.ORDER, "welcome email sent again": T.ORDER, "delete started": T.ORDER,
     "note added": T.NOTE, "fraud check": T.FRAUD,
     "payment recorded": T.PAYMENT, "payment refunded": T.REFUND, "refund made in Stripe": T.REFUND,
     "refund owed": T.REFUND, "refund confirmed": T.REFUND,  # (the refunds owed, being added)

@@ -16,7 +16,7 @@ from ..domain.statuses import ItemStatus
 from .accept_steps import welcome_message
 from .ports import stores
 
-SENT_AGAIN = "welcome email sent again"
+WELCOME_AGAIN_SENT = "welcome email sent again"
 
 
 def send_again(order_id: str, actor: str) -> dict[str, Any]:
@@ -34,7 +34,7 @@ def send_again(order_id: str, actor: str) -> dict[str, Any]:
     sent_at = iso(utcnow())
     reference = email_port().send(welcome_message(order, items), key=f"welcome-again-{order.id}-{new_id()}")
     data.writes.add_history(order.id, HistoryEntry(
-        at=sent_at, actor=actor, action=SENT_AGAIN, from_=None, to=None,
+        at=sent_at, actor=actor, action=WELCOME_AGAIN_SENT, from_=None, to=None,
         detail=f"to {order.client.email} ({reference}): {len(items)} item(s)"))
     return {"sent_to": order.client.email, "sent_at": sent_at,
             "items": [{"id": i.id, "description": i.description, "domain": i.domain, "username": i.username}
