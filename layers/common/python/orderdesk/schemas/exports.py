@@ -23,8 +23,9 @@ else:
 
 
 class ExportIn(Strict):
-    filters: ExportFilters = Field(default_factory=lambda: ExportFilters(),
-                                   description="as GET /orders takes them; none: every order")
+    # required, even when empty: a request with no body (or `{}`) is a mistake to refuse, not an
+    # export of every order started in the background
+    filters: ExportFilters = Field(description="as GET /orders takes them; {}: every order")
 
 
 class ExportOut(Out):
