@@ -167,3 +167,37 @@ export async function portalConfig() {
     return { cognito: null };
   }
 }
+
+/** The local stack's sign-in route (its gateway alone has it; the deployed API does not). */
+export const localSignIn = {
+  /** The roles offered, or null when this is not the local stack. */
+  async roles() {
+    try {
+      const resp = await fetch(new URL("local/sign-in", API_BASE), { cache: "no-store", credentials: "omit" });
+      const body = resp.ok ? await resp.json() : null;
+      return body && Array.isArray(body.roles) && body.roles.length ? body.roles : null;
+    } catch {
+      return null;
+    }
+  },
+  /** A token for `role`, signed by the local stack. */
+  async token(role) {
+    let resp;
+    try {
+      resp = await fetch(new URL("local/sign-in", API_BASE), {
+        method: "POST", cache: "no-store", credentials: "omit",
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        body: JSON.stringify({ role }),
+      });
+    } catch {
+      throw new ApiError(0, "network", "The local stack could not be reached.");
+    }
+    const body = await resp.json().catch(() => ({}));
+    if (!resp.ok || !body.token) {
+      const err = body.error || {};
+      throw new ApiError(resp.status, err.code || `http_${resp.status}`, err.message || `The local sign-in answered ${resp.status}.`,
+        err.fields);
+    }
+    return body.token;
+  },
+};

@@ -1,7 +1,8 @@
 // OrderDesk admin portal: sign-in, hash routing, and the page chrome. Screens live in their
-// own modules (orders.js, order.js, invoice.js, new-order.js), loaded on first use.
+// own modules (dashboard.js, orders.js, order.js, invoice.js, new-order.js, clients.js, ...),
+// loaded on first use.
 
-import { api, ApiError, onUnauthorized, portalConfig, session } from "./api.js";
+import { api, ApiError, localSignIn, onUnauthorized, portalConfig, session } from "./api.js";
 import { errorBox, field, h, replace, toast } from "./ui.js";
 
 const main = document.getElementById("main");
@@ -9,15 +10,25 @@ const RETURN_KEY = "orderdesk.return";
 const STATE_KEY = "orderdesk.oauth_state";
 const VERIFIER_KEY = "orderdesk.pkce_verifier";
 
-// [pattern, module, nav item]
+// [pattern, module, nav item, the role a screen needs (the API checks again)]
 const ROUTES = [
+  [/^\/$/, () => import("./dashboard.js"), "home"],
   [/^\/orders$/, () => import("./orders.js"), "orders"],
-  [/^\/orders\/new$/, () => import("./new-order.js"), "new"],
+  [/^\/orders\/new$/, () => import("./new-order.js"), "new", "support"],
   [/^\/orders\/([A-Za-z0-9_-]+)$/, () => import("./order.js"), "orders"],
   [/^\/invoices\/([A-Za-z0-9_-]+)$/, () => import("./invoice.js"), "orders"],
+  [/^\/clients$/, () => import("./clients.js"), "clients"],
+  [/^\/clients\/([A-Za-z0-9_-]+)$/, () => import("./client.js"), "clients"],
+  [/^\/affiliates$/, () => import("./affiliates.js"), "affiliates"],
+  [/^\/servers$/, () => import("./servers.js"), "servers"],
+  [/^\/refunds$/, () => import("./refunds.js"), "refunds", "billing"],
+  [/^\/activity$/, () => import("./activity.js"), "activity"],
 ];
+// nav items a role below this one does not see
+const NAV_ROLE = { new: "support", refunds: "billing" };
 
 let config = { cognito: null };
+let localRoles = null; // the local stack's sign-in offers these roles (null: not the local stack)
 let current = null; // { mod, path, ctx, controller }
 let navigated = false; // the first screen of a page load keeps focus at the top (skip link first)
 
@@ -40,7 +51,9 @@ function showChrome(signedIn) {
   if (signedIn) {
     document.getElementById("who-name").textContent = session.name();
     document.getElementById("who-role").textContent = session.role() || "no role";
-    document.querySelector('[data-nav="new"]').hidden = !session.can("support");
+    for (const [item, role] of Object.entries(NAV_ROLE)) {
+      document.querySelector(`[data-nav="${item}"]`).hidden = !session.can(role);
+    }
   }
 }
 
@@ -67,14 +80,10 @@ function focusHeading() {
 
 async function route() {
   const { path, query } = parseHash();
-  if (path === "/") {
-    location.replace("#/orders");
-    return;
-  }
   if (!session.token() || session.expired()) {
     const hadToken = Boolean(session.token());
     session.clear();
-    sessionStorage.setItem(RETURN_KEY, location.hash || "#/orders");
+    sessionStorage.setItem(RETURN_KEY, location.hash || "#/");
     renderSignIn(hadToken ? "Your session has expired. Sign in again." : null);
     return;
   }
@@ -89,9 +98,18 @@ async function route() {
     focusHeading();
     return;
   }
-  const [re, load, nav] = found;
+  const [re, load, nav, needs] = found;
   const params = path.match(re).slice(1);
-  markNav(path === "/orders/new" ? "new" : nav);
+  markNav(nav);
+  if (needs && !session.can(needs)) {
+    teardown();
+    replace(main, h("h1", {}, "Not for your role"), h("p", {},
+      `This screen needs the ${needs} role; you are signed in as ${session.role() || "no role"}. `,
+      h("a", { href: "#/" }, "Go to the dashboard"), "."));
+    document.title = "Not for your role · OrderDesk";
+    focusHeading();
+    return;
+  }
   let mod;
   try {
     mod = await load();
@@ -212,6 +230,7 @@ function renderSignIn(message, { error = false } = {}) {
     }
     finishSignIn();
   });
+  const local = localRoles ? localButtons(slot) : null;
   replace(main, h("section", { class: "signin card", "aria-labelledby": "signin-title" },
     h("h1", { id: "signin-title" }, "Sign in to OrderDesk"),
     message ? h("div", { class: `alert ${error ? "alert-error" : "alert-info"}`, role: "status" }, message) : null,
@@ -219,12 +238,36 @@ function renderSignIn(message, { error = false } = {}) {
       h("p", {}, hostedUiLink()),
       h("p", { class: "or" }, "or paste a token"),
     ] : null,
+    local ? [local, h("p", { class: "or" }, "or paste a token")] : null,
     form));
-  (config.cognito ? document.getElementById("cognito-sign-in") : input).focus();
+  (config.cognito ? document.getElementById("cognito-sign-in") : local ? local.querySelector("button") : input).focus();
+}
+
+/** The local stack's "Sign in locally as …" buttons: its gateway signs a token for the role. */
+function localButtons(slot) {
+  return h("div", { class: "local-sign-in", role: "group", "aria-labelledby": "local-title" },
+    h("h2", { id: "local-title" }, "Local stack"),
+    h("p", { class: "muted" }, "Sign in with a token the local stack signs for the role (valid 12 hours)."),
+    h("div", { class: "btn-row" }, localRoles.map((role) => h("button", {
+      type: "button", class: `btn${role === "admin" ? " btn-primary" : ""}`, dataset: { role },
+      onclick: async (event) => {
+        const button = event.currentTarget;
+        button.disabled = true;
+        try {
+          session.set(await localSignIn.token(role));
+        } catch (err) {
+          button.disabled = false;
+          slot.replaceChildren(errorBox(err, { title: "Local sign-in failed." }));
+          slot.firstChild.focus();
+          return;
+        }
+        finishSignIn();
+      },
+    }, `Sign in locally as ${role}`))));
 }
 
 function finishSignIn() {
-  const back = sessionStorage.getItem(RETURN_KEY) || "#/orders";
+  const back = sessionStorage.getItem(RETURN_KEY) || "#/";
   sessionStorage.removeItem(RETURN_KEY);
   history.replaceState(null, "", location.pathname + location.search + back);
   route();
@@ -278,14 +321,14 @@ function signOut() {
     location.assign(`${config.cognito.domain}/logout?${params}`);
     return;
   }
-  history.replaceState(null, "", `${location.pathname}${location.search}#/orders`);
+  history.replaceState(null, "", `${location.pathname}${location.search}#/`);
   renderSignIn("You have signed out.");
 }
 
 onUnauthorized(() => {
   if (!session.token()) return;
   session.clear();
-  sessionStorage.setItem(RETURN_KEY, location.hash || "#/orders");
+  sessionStorage.setItem(RETURN_KEY, location.hash || "#/");
   renderSignIn("Your session has ended or the API no longer accepts this token. Sign in again.", { error: true });
   toast("Signed out: the API answered 401.", { error: true });
 });
@@ -298,6 +341,7 @@ document.querySelector("[data-skip]").addEventListener("click", (event) => {
 
 async function start() {
   config = await portalConfig();
+  if (!config.cognito) localRoles = await localSignIn.roles();
   if (await takeHostedUiReturn()) {
     window.addEventListener("hashchange", route);
     return;

@@ -1,6 +1,7 @@
 // Invoice view: lines and totals, payments and refunds, and the record-payment form.
 
 import { api, Once, session } from "./api.js";
+import { confirmForm } from "./refunds.js";
 import { badge, busy, clearErrors, field, h, money, replace, showErrors, toast, when } from "./ui.js";
 
 const OPEN = new Set(["Unpaid", "Payment Pending", "Draft", "Collections"]);
@@ -67,7 +68,29 @@ function draw(main, ctx, inv, order, once) {
             h("dt", {}, "Date paid"), h("dd", {}, when(inv.date_paid)),
             h("dt", {}, "Total"), h("dd", {}, money(inv.total, cur)),
             h("dt", {}, "Balance"), h("dd", { id: "invoice-balance" }, h("strong", {}, money(inv.balance, cur))))),
+        owedCard(main, ctx, inv, order),
         paymentCard(main, ctx, inv, order, once))));
+}
+
+/** Refunds recorded but not paid back yet (billing confirms each with its reference). */
+function owedCard(main, ctx, inv, order) {
+  const owed = inv.transactions.filter((t) => t.type === "refund" && t.state === "owed");
+  if (!owed.length) return null;
+  const reload = async () => {
+    const fresh = await api.get(`/invoices/${inv.id}`, null, { signal: ctx.signal });
+    draw(main, ctx, fresh, order, new Once());
+    document.querySelector("h1")?.focus();
+  };
+  const clientName = order ? order.client.name : null;
+  return h("section", { class: "card card-attention", id: "owed-refunds", "aria-labelledby": "owed-title" },
+    h("h2", { id: "owed-title" }, "Refund owed"),
+    h("p", {}, "No gateway paid this back: pay it by hand, then confirm it with the payment's reference."),
+    h("ul", { class: "attention-list" }, owed.map((t) => h("li", {},
+      h("strong", {}, `${money(t.amount, inv.currency)} via ${t.gateway}`), " ", when(t.at),
+      session.can("billing")
+        ? confirmForm({ refund_id: t.id, invoice_id: inv.id, amount: t.amount, currency: inv.currency, client_name: clientName },
+          { onDone: reload })
+        : h("p", { class: "muted" }, "Confirming needs the billing role.")))));
 }
 
 function total(label, amount, cur, id) {

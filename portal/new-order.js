@@ -1,6 +1,9 @@
-// Add New Order: client, items (products, addons, domains), payment and the optional extras.
+// Add New Order: client (an existing one, or a new one added inline), items (products, addons,
+// domains with a registrar of GET /registrars), payment and the optional extras.
 
 import { api, Once } from "./api.js";
+import { clientFields, newClientBody } from "./client-form.js";
+import { registrarSelect, registrars as loadRegistrars } from "./registrars.js";
 import { busy, checkbox, clearErrors, field, h, replace, select, showErrors, toast } from "./ui.js";
 
 const CYCLES = ["one-time", "monthly", "quarterly", "semi-annually", "annually", "biennially", "triennially"];
@@ -8,10 +11,11 @@ const CYCLES = ["one-time", "monthly", "quarterly", "semi-annually", "annually",
 export async function render(main, ctx) {
   ctx.title("Add New Order");
   const { signal } = ctx;
-  const [clients, affiliates, servers] = await Promise.all([
+  const [clients, affiliates, servers, registrars] = await Promise.all([
     api.get("/clients", null, { signal }).then((r) => r.clients),
     api.get("/affiliates", null, { signal }).then((r) => r.affiliates).catch(() => []),
     api.get("/servers", null, { signal }).then((r) => r.servers).catch(() => []),
+    loadRegistrars(signal),
   ]);
   if (signal.aborted) return;
   clients.sort((a, b) => `${a.last_name} ${a.first_name}`.localeCompare(`${b.last_name} ${b.first_name}`));
@@ -37,7 +41,7 @@ export async function render(main, ctx) {
       field("Registration", select([["register", "Register"], ["transfer", "Transfer"]], { name: "registration_type" }),
         { name: `${pre}registration_type` }),
       field("Years", h("input", { name: "period_years", type: "number", min: "1", max: "10", value: "1" }), { name: `${pre}period_years` }),
-      field("Registrar", h("input", { name: "registrar", maxlength: "40" }), { name: `${pre}registrar` }),
+      field("Registrar", registrarSelect(registrars, { name: "registrar" }), { name: `${pre}registrar` }),
     ] : [
       field("Server", select([["", "None"], ...servers.map((s) => [s.id, `${s.name} (${s.module})`])], { name: "server_id" }),
         { name: `${pre}server_id` }),
@@ -57,6 +61,7 @@ export async function render(main, ctx) {
     { name: "client_id", id: "new-client", required: true });
   const wanted = ctx.query.get("client_id");
   if (wanted) client.value = wanted;
+  const inline = newClientBox(client);
   const method = h("input", { name: "payment_method", id: "new-method", value: "stripe", list: "new-methods", maxlength: "40", required: true });
   const promo = h("input", { name: "promo_code", maxlength: "40" });
   const discount = h("input", { name: "discount", inputmode: "decimal", placeholder: "0.00" });
@@ -72,12 +77,14 @@ export async function render(main, ctx) {
     h("section", { class: "card", "aria-labelledby": "who-title" }, h("h2", { id: "who-title" }, "Client and payment"),
       h("div", { class: "grid-form" },
         field("Client", client, { name: "client_id", wide: true }),
+        h("div", { class: "field wide field-end" }, inline.toggle),
         field("Payment method", method, { name: "payment_method" }),
         field("Currency", currency, { name: "currency" }),
         field("Promotion code", promo, { name: "promo_code" }),
         field("Discount", discount, { name: "discount" }),
         field("IP address", ip, { name: "ip_address" }),
         field("Affiliate", affiliate, { name: "affiliate_id" })),
+      inline.box,
       h("datalist", { id: "new-methods" }, ["stripe", "paypal", "banktransfer", "credit"].map((m) => h("option", { value: m })))),
     h("section", { class: "card", "aria-labelledby": "items-title" }, h("h2", { id: "items-title" }, "Items"),
       h("div", { dataset: { field: "items" }, tabindex: "-1" }, items),
@@ -117,11 +124,13 @@ export async function render(main, ctx) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     clearErrors(form);
-    const body = bodyOf();
-    if (!body.items.length) {
+    inline.clear();
+    if (!items.children.length) {
       showErrors(form, { status: 400, message: "An order needs at least one item.", fields: { items: "add a product, addon or domain" } });
       return;
     }
+    if (inline.open() && !(await inline.create())) return;
+    const body = bodyOf();
     let order;
     try {
       order = await busy(document.getElementById("create-order"), () => api.post("/orders", body, { idempotencyKey: once.key(body) }), "Creating…");
@@ -138,4 +147,51 @@ export async function render(main, ctx) {
     h("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, h("a", { href: "#/orders" }, "Orders"), " › Add New Order"),
     h("div", { class: "page-head" }, h("h1", { id: "new-title" }, "Add New Order")),
     form);
+}
+
+/** "New client": the client's fields inside the order form, added first when the order is created;
+ * once added it is chosen in the Client menu, so a retry of the order does not add it twice. */
+function newClientBox(clientSelect) {
+  const once = new Once();
+  const { controls, element } = clientFields(null, { prefix: "inline-client" });
+  const slot = h("div", { class: "form-errors" });
+  const box = h("fieldset", { class: "item-editor", id: "inline-client", hidden: true, "aria-labelledby": "inline-client-legend" },
+    h("legend", { id: "inline-client-legend" }, "New client"), slot, element,
+    h("p", { class: "muted" }, "The client is added when the order is created."));
+  const toggle = h("button", { type: "button", class: "btn", id: "toggle-new-client", "aria-expanded": "false",
+    "aria-controls": "inline-client" }, "New client…");
+  const show = (on) => {
+    box.hidden = !on;
+    toggle.setAttribute("aria-expanded", String(on));
+    toggle.textContent = on ? "Choose an existing client instead" : "New client…";
+    clientSelect.disabled = on;
+    clientSelect.required = !on;
+  };
+  toggle.addEventListener("click", () => {
+    show(box.hidden);
+    (box.hidden ? clientSelect : controls.first_name).focus();
+  });
+  return {
+    box,
+    toggle,
+    open: () => !box.hidden,
+    clear: () => clearErrors(box),
+    /** Adds the client; true when it is now the order's client. */
+    async create() {
+      const body = newClientBody(controls);
+      let added;
+      try {
+        added = await busy(document.getElementById("create-order"),
+          () => api.post("/clients", body, { idempotencyKey: once.key(body) }), "Adding the client…");
+      } catch (err) {
+        showErrors(box, err);
+        return false;
+      }
+      clientSelect.append(h("option", { value: added.id }, `${added.last_name}, ${added.first_name} — ${added.email}`));
+      clientSelect.value = added.id;
+      show(false);
+      toast(`Client ${added.first_name} ${added.last_name} added.`);
+      return true;
+    },
+  };
 }

@@ -3,6 +3,7 @@
 
 import { api, Once, session } from "./api.js";
 import { accountCell, attentionCard, commandButtons } from "./order-care.js";
+import { registrarSelect, registrars } from "./registrars.js";
 import {
   ACTION_LABELS, badge, busy, checkbox, clearErrors, confirmDialog, errorBox, field, h, humanize, money, replace, select,
   showErrors, sleep, toast, when,
@@ -42,7 +43,10 @@ class OrderPage {
     if (this.signal.aborted) return;
     this.order = order;
     if (this.acceptable() && this.servers === null) {
-      this.servers = await api.get("/servers", null, { signal: this.signal }).then((r) => r.servers).catch(() => []);
+      [this.servers, this.registrars] = await Promise.all([
+        api.get("/servers", null, { signal: this.signal }).then((r) => r.servers).catch(() => []),
+        this.order.items.some((i) => i.kind === "domain") ? registrars(this.signal) : [],
+      ]);
     }
     this.draw();
     const running = order.pending_action;
@@ -198,8 +202,8 @@ class OrderPage {
     let fields;
     if (item.kind === "domain") {
       fields = [
-        field(label("Registrar"), h("input", { name: `${pre}registrar`, value: item.registrar && item.registrar !== "none" ? item.registrar : "", maxlength: "40" }),
-          { name: `${pre}registrar`, hint: "Leave empty for the default" }),
+        field(label("Registrar"), registrarSelect(this.registrars || [], { name: `${pre}registrar`, value: item.registrar }),
+          { name: `${pre}registrar` }),
         h("div", { class: "field" }, checkbox(label("Send to registrar"), { name: `${pre}send_to_registrar`, checked: true })),
       ];
     } else {

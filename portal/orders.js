@@ -2,6 +2,7 @@
 // newest first, cursor paging, and the bulk status changes with live progress of the job.
 
 import { api, Once, session } from "./api.js";
+import { runExport } from "./export.js";
 import { badge, busy, confirmDialog, errorBox, field, h, money, replace, select, sleep, toast, when } from "./ui.js";
 
 const STATUSES = ["Pending", "Active", "Cancelled", "Fraud"];
@@ -94,6 +95,9 @@ export async function render(main, ctx) {
     view.tbody);
   view.bulk = canBulk ? buildBulk() : null;
   view.progress = h("div", { class: "progress-box", id: "bulk-progress" });
+  view.exportBox = h("div", { id: "export-progress" });
+  view.exportButton = h("button", { type: "button", class: "btn", id: "export-orders", onclick: () => exportList() },
+    "Export CSV", h("span", { class: "visually-hidden" }, " of the orders these filters list"));
 
   replace(main,
     h("div", { class: "page-head" },
@@ -103,9 +107,11 @@ export async function render(main, ctx) {
           h("span", { id: "status-hint", class: "visually-hidden" }, "Changes the list at once")),
         toggle),
       h("span", { class: "spacer" }),
+      view.exportButton,
       session.can("support") ? h("a", { class: "btn btn-primary", href: "#/orders/new" }, "Add New Order") : null),
     panel,
     view.chips,
+    view.exportBox,
     view.error,
     h("section", { class: "card", "aria-labelledby": "list-summary" },
       h("div", { class: "card-head" }, view.summary,
@@ -269,6 +275,7 @@ async function load() {
     view.rows = list.orders;
     view.nextCursor = list.next_cursor;
     view.selected = new Set([...view.selected].filter((id) => view.rows.some((r) => r.id === id)));
+    view.counts = counts;
     drawCounts(counts, filters.attention ? ATTENTION : filters.status || "");
     drawRows();
     view.table.dataset.query = query.toString(); // what the rows show (tests and tools wait on it)
@@ -336,6 +343,21 @@ function drawRows() {
     }));
   }
   syncSelection();
+}
+
+// -- export ------------------------------------------------------------------------------------
+
+function exportList() {
+  const filters = filtersOf(view.ctx.query);
+  // the list's size is known only for a status, attention or no filter at all (the status counts)
+  const narrowed = Object.keys(filters).some((n) => !["status", "attention", "limit"].includes(n));
+  const count = (name) => (view.counts || []).find((c) => c.status === name)?.count;
+  let total = null;
+  if (!narrowed && view.counts) {
+    total = filters.attention ? count("Attention") : filters.status ? count(filters.status)
+      : STATUSES.reduce((sum, st) => sum + (count(st) || 0), 0);
+  }
+  return runExport({ filters, total, box: view.exportBox, button: view.exportButton, signal: view.ctx.signal });
 }
 
 // -- bulk status changes ----------------------------------------------------------------------

@@ -351,7 +351,7 @@ def test_accept_with_item_fields(page, stack: PortalStack, http: HttpApi):  # ty
     page.get_by_label("Server for Business Hosting").select_option(server["id"])
     page.get_by_label("Username for Business Hosting").fill("rossi1")
     page.get_by_label("Password for Business Hosting").fill("s3cret-Passw0rd")
-    page.get_by_label(re.compile("^Registrar for")).fill("none")
+    page.get_by_label(re.compile("^Registrar for")).select_option("none")
     page.locator("#accept-submit").click()
     # THEN the workflow's steps are shown until it succeeds, and the order and its items are Active
     expect(page.locator("#progress-summary")).to_contain_text("Succeeded", timeout=WORKFLOW_TIMEOUT)
