@@ -23,8 +23,9 @@ class ClientPage {
     const { signal } = this.ctx;
     const [client, credit] = await Promise.all([
       api.get(`/clients/${this.id}`, null, { signal }),
-      // (an API without the ledger yet: the balance alone)
-      api.get(`/clients/${this.id}/credit`, null, { signal }).catch((err) => (err.status === 404 ? null : Promise.reject(err))),
+      // (an API without the ledger yet, whose gateway answers an unknown route 403 or 404: the balance alone)
+      api.get(`/clients/${this.id}/credit`, null, { signal })
+        .catch((err) => ([403, 404].includes(err.status) ? null : Promise.reject(err))),
     ]);
     if (signal.aborted) return;
     this.client = client;

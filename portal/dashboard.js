@@ -168,7 +168,7 @@ function chartConfig(spec, labels, stats) {
       labels,
       datasets: spec.series.map(([label, color, value, , type]) => ({
         label, type: type || spec.type, data: stats.map(value), borderColor: color, backgroundColor: color,
-        borderWidth: 2, pointRadius: 0, tension: 0.2, stack: type === "line" || !spec.stacked ? undefined : "screening",
+        borderWidth: 2, pointRadius: 0, tension: 0, stack: type === "line" || !spec.stacked ? undefined : "screening",
       })),
     },
     options: {

@@ -10,7 +10,7 @@ let cached = null; // they change only with the stack's settings: read once a pa
 export async function registrars(signal) {
   cached ??= api.get("/registrars", null, { signal }).then((r) => r.registrars).catch((err) => {
     cached = null;
-    if (err.status === 404) return [MANUAL]; // an API before GET /registrars: manual only
+    if ([403, 404].includes(err.status)) return [MANUAL]; // an API before GET /registrars: manual only
     throw err;
   });
   return cached;

@@ -29,16 +29,17 @@ def test_sign_in_with_a_pasted_token(page, stack: PortalStack):  # type: ignore[
     shot(page, "sign-in")
     # WHEN a token that is not a JWT is pasted
     page.get_by_label("Access token (JWT)").fill("not-a-token")
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     # THEN it is refused plainly, and nothing else is shown
     expect(page.get_by_role("alert")).to_contain_text("not a JWT")
     expect(page.locator("#nav")).to_be_hidden()
     # WHEN a valid admin token is pasted (with its "Bearer " prefix, as copied from a header)
     page.get_by_label("Access token (JWT)").fill(f"Bearer {stack.token('admin')}")
-    page.get_by_role("button", name="Sign in").click()
-    # THEN the orders list shows, with who is signed in and their role
-    expect(page.get_by_role("heading", name="Orders", exact=True)).to_be_visible()
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    # THEN the dashboard (the portal's home) shows, with who is signed in and their role
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
     expect(page.locator("#who-role")).to_have_text("admin")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Orders").click()
     expect(page.locator("#orders-table tbody tr").first).to_be_visible()
     # WHEN they sign out
     page.get_by_role("button", name="Sign out").click()
@@ -122,7 +123,7 @@ def test_sign_in_with_the_cognito_hosted_ui(page, stack: PortalStack):  # type: 
     page.get_by_role("link", name="Sign in with Cognito").click()
     # THEN the hosted UI was asked for a code (S256 challenge) for this page, the code was redeemed
     # once with the verifier that matches the challenge, and they are signed in, no code left in the URL
-    expect(page.get_by_role("heading", name="Orders", exact=True)).to_be_visible()
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
     assert (asked["path"], asked["response_type"], asked["client_id"]) == (["/oauth2/authorize"], ["code"], ["portal-client"])
     assert asked["code_challenge_method"] == ["S256"] and "id_token" not in str(asked)
     assert asked["redirect_uri"] == [origin + "/"]
