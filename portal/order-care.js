@@ -1,9 +1,9 @@
 // What is real beside what the order says: each item's account on its server, the module commands
-// an operator may run on an item (by role and by the item's state: docs/actions.md's table), and the
-// order's attention list with the fix for each entry.
+// an operator may run on an item (by role and by the item's state: docs/actions.md's table), the
+// order's attention list with the fix for each entry, and the welcome email sent again.
 
-import { api, session } from "./api.js";
-import { badge, busy, confirmDialog, errorBox, h, when } from "./ui.js";
+import { api, Once, session } from "./api.js";
+import { badge, busy, confirmDialog, errorBox, h, toast, when } from "./ui.js";
 
 // who may run which command (the API checks again)
 const COMMAND_ROLE = { create: "support", register: "support", suspend: "billing", unsuspend: "billing", terminate: "billing" };
@@ -103,4 +103,31 @@ export function attentionCard(page) {
 
 function roleNote(role) {
   return h("p", { class: "muted" }, `Needs the ${role} role.`);
+}
+
+/** "Send the welcome email again" (support), for an order with an Active item: the usual reason is
+ * a corrected address, so it goes to the client's current one. */
+export function welcomeAgain(page) {
+  const o = page.order;
+  if (!session.can("support") || o.pending_action || !o.items.some((i) => i.status === "Active")) return null;
+  const button = h("button", { type: "button", class: "btn", id: "welcome-again" }, "Send the welcome email again");
+  button.addEventListener("click", async () => {
+    const ok = await confirmDialog({
+      title: "Send the welcome email again?", confirmLabel: "Send it",
+      body: h("p", {}, "It lists the order's active items and goes to the client's current email address."),
+    });
+    if (!ok) return;
+    page.actionError.replaceChildren();
+    try {
+      // one key per confirmed press: a retried request sends one email, a new press another
+      const sent = await busy(button, () => api.post(`/orders/${page.id}/welcome-email`, {},
+        { idempotencyKey: new Once().key({ order: page.id }) }), "Sending…");
+      toast(`Welcome email sent again to ${sent.sent_to}.`);
+      await page.load();
+    } catch (err) {
+      page.actionError.replaceChildren(errorBox(err, { title: "The welcome email was not sent." }));
+      page.actionError.firstChild.focus();
+    }
+  });
+  return h("div", { class: "btn-row welcome-again" }, button);
 }

@@ -2,7 +2,7 @@
 // check results, notes, history, and the action buttons with live progress of the workflow.
 
 import { api, Once, session } from "./api.js";
-import { accountCell, attentionCard, commandButtons } from "./order-care.js";
+import { accountCell, attentionCard, commandButtons, welcomeAgain } from "./order-care.js";
 import { registrarSelect, registrars } from "./registrars.js";
 import {
   ACTION_LABELS, badge, busy, checkbox, clearErrors, confirmDialog, errorBox, field, h, humanize, money, replace, select,
@@ -303,6 +303,7 @@ class OrderPage {
       this.actionError,
       note,
       buttons.length ? h("div", { class: "actions-list" }, buttons) : null,
+      welcomeAgain(this),
       this.progress);
   }
 

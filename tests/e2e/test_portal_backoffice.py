@@ -366,27 +366,68 @@ def test_exporting_the_fraud_orders_downloads_what_the_list_shows(page, stack: P
     assert [r[0] for r in rows[1:]] == listed
 
 
-def test_billing_confirms_a_refund_owed_with_its_reference(page, stack: PortalStack, http: HttpApi):  # type: ignore[no-untyped-def]
-    # GIVEN an order paid by bank transfer, then cancelled with a refund: a refund owed
+def refund_owed_order(http: HttpApi) -> dict[str, Any]:
+    """An order paid by bank transfer, then cancelled with a refund: no gateway pays it back."""
     order = http.order(http.client()["id"], payment_method="banktransfer")
     http.post(f"/invoices/{order['invoice_id']}/payments",
               {"amount": order["total"], "gateway": "banktransfer", "transaction_id": f"BT-{tag()}"})
     action = http.post(f"/orders/{order['id']}/cancel", {"refund": True}, expect=202)["action"]
     assert wait_ended(http, order["id"], action["id"])["status"] == "SUCCEEDED"
+    return order
+
+
+def owed_refund(http: HttpApi, order: dict[str, Any]) -> dict[str, Any]:
+    return next(t for t in http.get(f"/invoices/{order['invoice_id']}")["transactions"] if t["type"] == "refund")
+
+
+def test_billing_confirms_a_refund_owed_with_its_reference(page, stack: PortalStack, http: HttpApi):  # type: ignore[no-untyped-def]
+    # GIVEN two orders cancelled with a refund of a bank transfer: two refunds owed
+    first, second = refund_owed_order(http), refund_owed_order(http)
     # WHEN billing opens Refunds owed
     as_role(page, stack, "billing", "/#/refunds")
-    row = page.locator("#refunds-table tbody tr", has_text=order["number"])
+    row = page.locator("#refunds-table tbody tr", has_text=first["number"])
     expect(row).to_contain_text("banktransfer")
     expect(row).to_contain_text("$24.00")
     shot(page, "refunds-owed")
     no_violations(page)
-    # AND confirms it without a reference, then with one
+    # AND confirms the first without a reference, then with one
     row.get_by_role("button", name="Confirm paid back").click()
     expect(row.get_by_role("textbox")).to_have_attribute("aria-invalid", "true")
     row.get_by_role("textbox").fill("BANK-REF-42")
     row.get_by_role("button", name="Confirm paid back").click()
     # THEN it is no longer owed: gone from the list, done on the invoice with its reference
-    expect(page.locator("#refunds-table tbody tr", has_text=order["number"])).to_have_count(0)
-    refund = next(t for t in http.get(f"/invoices/{order['invoice_id']}")["transactions"] if t["type"] == "refund")
+    expect(page.locator("#refunds-table tbody tr", has_text=first["number"])).to_have_count(0)
+    expect(page.locator("#refunds-table tbody tr", has_text=second["number"])).to_have_count(1)
+    refund = owed_refund(http, first)
     assert (refund["state"], refund["reference"]) == ("done", "BANK-REF-42")
-    assert not [a for a in http.get(f"/orders/{order['id']}")["attention"] if a["code"] == "refund_owed"]
+    assert not [a for a in http.get(f"/orders/{first['id']}")["attention"] if a["code"] == "refund_owed"]
+    # WHEN the second is fixed from its order's attention list, on its invoice
+    page.goto(f"/#/orders/{second['id']}")
+    page.locator("#attention").get_by_role("link", name="Confirm the refund on the invoice").click()
+    owed = page.locator("#owed-refunds")
+    expect(owed).to_contain_text("$24.00 via banktransfer")
+    no_violations(page)
+    owed.get_by_role("textbox").fill("BANK-REF-43")
+    owed.get_by_role("button", name="Confirm paid back").click()
+    # THEN the invoice owes nothing more, and Refunds owed no longer lists it
+    expect(page.locator("#owed-refunds")).to_have_count(0)
+    assert (owed_refund(http, second)["state"], owed_refund(http, second)["reference"]) == ("done", "BANK-REF-43")
+    page.goto("/#/refunds")
+    expect(page.locator("#owed-summary")).to_be_visible()
+    expect(page.locator("#refunds-table tbody tr", has_text=second["number"])).to_have_count(0)
+
+
+def test_support_sends_the_welcome_email_again_from_an_active_order(page, stack: PortalStack, http: HttpApi):  # type: ignore[no-untyped-def]
+    # GIVEN an Active order of the demo data, and a viewer on it
+    order = http.get("/orders?status=Active&limit=1")["orders"][0]
+    as_role(page, stack, "viewer", f"/#/orders/{order['id']}")
+    expect(page.get_by_role("heading", name=f"Order #{order['number']}")).to_be_visible()
+    # THEN the viewer may not send it
+    expect(page.get_by_role("button", name="Send the welcome email again")).to_have_count(0)
+    # WHEN support sends it again, after confirming
+    as_role(page, stack, "support", f"/#/orders/{order['id']}")
+    page.get_by_role("button", name="Send the welcome email again").click()
+    page.get_by_role("dialog").get_by_role("button", name="Send it").click()
+    # THEN it is sent to the client, and the order's history says so
+    expect(page.locator("#toasts")).to_contain_text("Welcome email sent again to ")
+    expect(page.locator("#history")).to_contain_text("welcome email sent again")

@@ -134,3 +134,18 @@ def test_the_page_may_call_the_hosted_ui_token_endpoint_only_when_configured(cli
         monkeypatch.delenv("COGNITO_DOMAIN")
         monkeypatch.delenv("COGNITO_CLIENT_ID")
         reset_settings()
+
+
+def test_the_charting_library_is_the_pinned_npm_package_served_from_this_origin():
+    # GIVEN chart.js as tools/package.json pins it, installed from npm (npm ci --prefix tools)
+    tools = PORTAL.parent / "tools"
+    pinned = json.loads((tools / "package.json").read_text())["dependencies"]["chart.js"]
+    locked = json.loads((tools / "package-lock.json").read_text())["packages"]["node_modules/chart.js"]["version"]
+    installed = tools / "node_modules" / "chart.js"
+    # THEN the pin is one exact version, the lock file's and the installed package's
+    assert re.fullmatch(r"\d+\.\d+\.\d+", pinned), pinned
+    assert locked == pinned == json.loads((installed / "package.json").read_text())["version"]
+    # AND the portal serves that package's UMD build, byte for byte (after a new pin: copy it again)
+    assert (PORTAL / "chart-umd.js").read_bytes() == (installed / "dist" / "chart.umd.js").read_bytes()
+    # AND the dashboard loads it from this origin, by a relative import
+    assert 'import("./chart-umd.js")' in (PORTAL / "dashboard.js").read_text()
