@@ -96,12 +96,17 @@ function drawTiles(stats, counts, owed, days) {
   const count = (name) => counts.find((c) => c.status === name)?.count ?? 0;
   const sum = (key) => stats.reduce((n, d) => n + d[key], 0);
   const owedCount = owed ? `${owed.refunds.length}${owed.next_cursor ? "+" : ""}` : null;
+  const of = (n, one, many) => (n === 1 ? one : many);
+  const attention = count("Attention");
+  const pending = count("Pending");
+  const placed = sum("placed");
+  const failed = sum("failed_actions");
   replace(view.tiles,
-    tile("orders need attention", count("Attention"), "#/orders?attention=true", "tile-attention"),
-    owed ? tile(`refund${owed.refunds.length === 1 ? "" : "s"} owed`, owedCount, "#/refunds", "tile-refunds") : null,
-    tile("orders pending", count("Pending"), "#/orders?status=Pending", "tile-pending"),
-    tile(`orders placed in ${days} days`, sum("placed"), null, "tile-placed"),
-    tile(`failed actions in ${days} days`, sum("failed_actions"), null, "tile-failed"));
+    tile(of(attention, "order needs attention", "orders need attention"), attention, "#/orders?attention=true", "tile-attention"),
+    owed ? tile(of(owed.refunds.length, "refund owed", "refunds owed"), owedCount, "#/refunds", "tile-refunds") : null,
+    tile(of(pending, "order pending", "orders pending"), pending, "#/orders?status=Pending", "tile-pending"),
+    tile(`${of(placed, "order", "orders")} placed in ${days} days`, placed, null, "tile-placed"),
+    tile(`failed ${of(failed, "action", "actions")} in ${days} days`, failed, null, "tile-failed"));
 }
 
 /** The currencies money moved in over the range, the most used first. */
