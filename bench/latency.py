@@ -26,7 +26,7 @@ class Floors:
         self.client = stack.raw_client()
         self.table = stack.table_name
         self.shards = get_settings().status_shards
-        # the repository reads shards on a pool of this width (adapters.store.orders._executor)
+        # the repository reads shards on a pool of this width (adapters.store.order_lists.executor)
         self.pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="bench-raw")
 
     def detail(self, order_id: str) -> Any:

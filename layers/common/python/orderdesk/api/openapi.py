@@ -64,8 +64,10 @@ def _operation(spec: RouteSpec, specs: list[RouteSpec], mapping: dict[Any, dict[
         components.update(qs.get("$defs", {}))
         required = set(qs.get("required", []))
         for name, schema in qs.get("properties", {}).items():
-            params.append({"name": name, "in": "query", "required": name in required,
-                           "schema": _query_schema(schema)})
+            param = {"name": name, "in": "query", "required": name in required, "schema": _query_schema(schema)}
+            if schema.get("description"):
+                param["description"] = schema["description"]
+            params.append(param)
     if spec.idempotent:
         params.append({"name": "Idempotency-Key", "in": "header", "required": False,
                        "schema": {"type": "string", "minLength": 1, "maxLength": 200,

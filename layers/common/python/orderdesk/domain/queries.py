@@ -26,11 +26,33 @@ class OrderFilter:
     q: str | None = None
     attention: bool | None = None  # True: only the orders needing attention
 
+    def admits(self, order: Order) -> bool:
+        """The order passes every filter but `q` (whose words are the search index's: `search`)."""
+        checks = (
+            self.status is None or order.status is self.status,
+            self.client_id is None or order.client.id == self.client_id,
+            self.payment_status is None or order.payment_status is self.payment_status,
+            self.placed_from is None or order.placed_at >= self.placed_from,
+            self.placed_to is None or order.placed_at <= self.placed_to,
+            self.promo_code is None or order.promo_code == self.promo_code,
+            self.payment_method is None or order.payment_method == self.payment_method,
+            self.ip_address is None or order.ip_address == self.ip_address,
+            self.number is None or order.number == self.number,
+            self.affiliate_id is None or (order.affiliate is not None and order.affiliate.id == self.affiliate_id),
+            self.min_total is None or order.total >= self.min_total,
+            self.max_total is None or order.total <= self.max_total,
+            not self.attention or bool(order.attention),
+        )
+        return all(checks)
+
 
 @dataclass
 class OrderPage:
     orders: list[Order]
     last_sort_key: str | None  # where the next page starts (exclusive); None when no more
+    # set when the read budget ran out before the page was full: every order placed after this
+    # was looked at, and `last_sort_key` continues from there
+    searched_to: str | None = None
 
 
 ATTENTION = "Attention"  # the count of orders needing attention, beside the status counts

@@ -83,6 +83,19 @@ class CreateOrderIn(Strict):
         return self
 
 
+# what `q` matches, as `orderdesk.domain.search` computes it (also in the README)
+Q_MATCHES = (
+    "Words (split at spaces, case-insensitive) that must each be the start of a word of the order: "
+    "each word of the client's name and company (split at spaces, and again at hyphens, apostrophes "
+    "and dots), the client's email address whole, its local part and its domain, and each domain of "
+    "the order's items; a domain also as each of its parent domains of two labels or more. The "
+    "client's name, email and company are the client's current ones. `ada`, `lovelace`, `ada@exam`, "
+    "`example.com` and `shop.example` find Ada Lovelace <ada@example.com> with shop.example.com; "
+    "`velace` does not. New and changed orders and clients are found after the table's stream has "
+    "been read (about a second)."
+)
+
+
 class OrderQuery(Strict):
     """Query string of GET /orders; every value arrives as a string."""
 
@@ -100,7 +113,7 @@ class OrderQuery(Strict):
     affiliate_id: Id | None = None
     min_total: Annotated[str, Field(pattern=MONEY_PATTERN)] | None = None
     max_total: Annotated[str, Field(pattern=MONEY_PATTERN)] | None = None
-    q: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    q: Annotated[str, Field(min_length=1, max_length=100)] | None = Field(default=None, description=Q_MATCHES)
     attention: Annotated[bool, Field(description="true: only the orders needing attention (their "
                                                  "`attention` list is not empty), from an index")] | None = None
     limit: Annotated[int, Field(ge=1, le=100)] = 25
@@ -158,6 +171,9 @@ class OrderSummaryOut(Out):
 class OrderListOut(Out):
     orders: list[OrderSummaryOut]
     next_cursor: str | None
+    searched_to: str | None = Field(default=None, description=(
+        "Set when the request's read budget ran out before the page was full: every order placed "
+        "after this time was looked at, and `next_cursor` continues the search from there."))
 
 
 class StatusCountOut(Out):

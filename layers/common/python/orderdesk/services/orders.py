@@ -166,10 +166,12 @@ def time_bound(value: str | None, *, upper: bool, field: str) -> str | None:
 class OrderList:
     orders: list[Order]
     next_cursor: str | None
+    searched_to: str | None = None  # the read budget ran out: looked back to here (see OrderPage)
 
 
-def list_orders(query: OrderQuery) -> OrderList:
-    f = OrderFilter(
+def filter_of(query: OrderQuery) -> OrderFilter:
+    """The filters of GET /orders as the data layer takes them (bounds and codes normalised)."""
+    return OrderFilter(
         status=query.status,
         client_id=query.client_id,
         payment_status=query.payment_status,
@@ -185,12 +187,17 @@ def list_orders(query: OrderQuery) -> OrderList:
         q=query.q,
         attention=query.attention or None,
     )
+
+
+def list_orders(query: OrderQuery) -> OrderList:
+    f = filter_of(query)
     fp = cursor.fingerprint({k: v for k, v in f.__dict__.items()})
     after = cursor.decode(query.cursor, fp) if query.cursor else None
     page = stores().orders.list_orders(f, query.limit, after)
     return OrderList(
         orders=page.orders,
         next_cursor=cursor.encode(page.last_sort_key, fp) if page.last_sort_key else None,
+        searched_to=page.searched_to,
     )
 
 

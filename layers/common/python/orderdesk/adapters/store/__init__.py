@@ -29,6 +29,7 @@ def dynamodb_stores(settings: Settings) -> Stores:
     from .orders import Orders
     from .published_events import PublishedEvents
     from .records import bind_models
+    from .search import Search
 
     bind_models()  # the records point at the configured table from here on
     shards = settings.status_shards
@@ -40,4 +41,5 @@ def dynamodb_stores(settings: Settings) -> Stores:
                   images=StreamImages(), published_events=PublishedEvents(settings.record_ttl_days),
                   activity=Activity(shards), domains=Domains(writes, settings.record_ttl_days),
                   gateway_events=GatewayEvents(settings.record_ttl_days),
-                  exports=Exports(), daily_stats=DailyStats(settings.record_ttl_days))
+                  exports=Exports(), daily_stats=DailyStats(settings.record_ttl_days),
+                  search=Search(shards))

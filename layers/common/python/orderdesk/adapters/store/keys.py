@@ -29,6 +29,9 @@ One table, `pk`/`sk`:
 | export            | EXPORT#<id>         | EXPORT                   | (an export of the orders list; TTL) |
 | day's statistics  | DAILY               | <YYYY-MM-DD>             | (one item per day: a range is one Query) |
 | counted happening | DAILYCOUNTED#<id>   | COUNTED                  | (a happening the days counted; TTL) |
+| search document   | QDOC#<shard>        | <placed_at>#<order id>   | (an order's search terms: the source of its postings) |
+| posting           | QW#<term>           | <placed_at>#<order id>   | (one order having one term) |
+| term              | QT#<first 2 chars>  | <term>                   | (every term with a posting list, for prefixes) |
 
 An order's whole detail is one Query on `ORDER#<id>` (the fraud check sorts right after the
 order record, so the header and its check are one Query too). GSIs, all projecting ALL so a list
@@ -47,11 +50,27 @@ page needs no second read:
   activity entries of one order, by its number (the order may be gone).
 * `by_attention` (sparse): ATTENTION#<shard> / <placed_at>#<id> on an order only while its
   attention list is not empty.
+
+Sparse GSIs of the order record for the list's selective filters, keyed by the order record's
+own attribute (no write path sets anything for them) and sorted by `gsi2sk`; KEYS_ONLY (by_total
+also carries `total`), so a change of an order's status never writes them and a page reads its
+orders by BatchGetItem:
+
+* `by_promo`: promo_code; `by_ip`: ip_address; `by_affiliate`: affiliate_id; `by_method`:
+  payment_method (an invoice has one too, but no `gsi2sk`, so it is not in the index);
+* `by_total`: total_band (`total_band()`: bands 1-2-5 of each power of ten), so a total range
+  reads the few bands it spans, and only the two at its ends hold orders outside it.
+
+`q` is served by the search records: one search document per order (written with the order,
+changed when its client or its domains change), and from its stream the postings (`QW#<term>`,
+newest first) and the terms themselves (`QT#<two chars>`, sorted, so a query's word finds the
+terms it starts in one Query).
 """
 
 from __future__ import annotations
 
 import hashlib
+from decimal import Decimal
 
 # index names
 BY_STATUS = "by_status"
@@ -59,6 +78,11 @@ BY_ALL = "by_all"
 BY_CLIENT = "by_client"
 BY_TYPE = "by_type"
 BY_ATTENTION = "by_attention"
+BY_PROMO = "by_promo"
+BY_IP = "by_ip"
+BY_AFFILIATE = "by_affiliate"
+BY_METHOD = "by_method"
+BY_TOTAL = "by_total"
 
 ORDER_SK = "ORDER"
 FRAUD_SK = "ORDER#FRAUD"
@@ -248,3 +272,48 @@ def export_pk(export_id: str) -> str:
 def daily_counted_pk(event_id: str) -> str:
     """Outside every ORDER# partition: the order stream's filter never hands these back to it."""
     return f"DAILYCOUNTED#{event_id}"
+
+
+# -- the list's selective indexes and the search records -------------------------------------------
+
+# lower bounds of the total bands: 0, then 1, 2, 5 of every power of ten up to a million
+TOTAL_BANDS: tuple[Decimal, ...] = (Decimal(0), *(Decimal(m) * 10**e for e in range(6) for m in (1, 2, 5)),
+                                    Decimal(10**6))
+
+
+def total_band(total: Decimal) -> str:
+    """The by_total partition of an order's total."""
+    lower = max(b for b in TOTAL_BANDS if b <= max(total, Decimal(0)))
+    return f"TOTAL#{lower}"
+
+
+def total_bands_between(low: Decimal | None, high: Decimal | None) -> list[str]:
+    """Every band holding a total in [low, high] (either end open)."""
+    out = []
+    for i, lower in enumerate(TOTAL_BANDS):
+        upper = TOTAL_BANDS[i + 1] if i + 1 < len(TOTAL_BANDS) else None
+        if (high is None or lower <= high) and (low is None or upper is None or upper > low):
+            out.append(f"TOTAL#{lower}")
+    return out
+
+
+def order_id_of(sort_key: str) -> str:
+    """The order id at the end of an order index's sort key (`sort_key`)."""
+    return sort_key.rsplit("#", 1)[-1]
+
+
+def order_id_of_pk(pk: str) -> str:
+    return pk.removeprefix("ORDER#")
+
+
+def search_doc_partition(shard: int) -> str:
+    return f"QDOC#{shard}"
+
+
+def posting_partition(term: str) -> str:
+    return f"QW#{term}"
+
+
+def term_partition(term: str) -> str:
+    """Terms sorted under their first two characters: a word of two or more finds its terms."""
+    return f"QT#{term[:2]}"

@@ -80,7 +80,7 @@ def order_record(order: Order, search: str, shards: int) -> r.OrderRecord:
         affiliate_id=order.affiliate.id if order.affiliate else None,
         affiliate={"id": order.affiliate.id, "name": order.affiliate.name} if order.affiliate else None,
         notes=order.notes, skip_fraud_check=order.skip_fraud_check, flagged_for_review=order.flagged_for_review,
-        search=search,
+        search=search, total_band=keys.total_band(order.total),
     )
 
 

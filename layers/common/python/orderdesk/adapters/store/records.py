@@ -193,6 +193,9 @@ class OrderRecord(Record, discriminator="order"):
     status_moves_attention = BooleanAttribute(null=True)
     search = UnicodeAttribute()  # lower-cased client name, email, company and domains, for `q`
     version = VersionAttribute()
+    # the key of the sparse by_total index (keys.total_band); promo_code, ip_address, affiliate_id
+    # and payment_method key their own sparse indexes as they are
+    total_band = UnicodeAttribute(null=True)
 
 
 class ItemRecord(Record, discriminator="item"):
@@ -504,6 +507,26 @@ class GatewayPaymentRecord(Record, discriminator="gateway_payment"):
     """The invoice a gateway's payment (a Stripe payment intent) was recorded on by its webhook."""
 
     invoice_id = UnicodeAttribute()
+
+
+class SearchDocRecord(Record, discriminator="search_doc"):
+    """An order's search terms (`QDOC#<shard>` / `<placed_at>#<order id>`, newest first like
+    by_all): written with the order, changed when its client or its domains change; the stream
+    turns each change into postings. Terms are stored as `domain.search.join_terms` writes them."""
+
+    order_id = UnicodeAttribute()
+    placed_at = UnicodeAttribute()
+    client_id = UnicodeAttribute()
+    client_terms = UnicodeAttribute(null=True)
+    domain_terms = UnicodeAttribute(null=True)
+
+
+class PostingRecord(Record, discriminator="posting"):
+    """One order having one term (`QW#<term>` / `<placed_at>#<order id>`): the keys say it all."""
+
+
+class TermRecord(Record, discriminator="term"):
+    """A term that has (or had) a posting list (`QT#<first two characters>` / `<term>`)."""
 
 
 _bound_table: tuple[str, str, str | None] | None = None

@@ -1,0 +1,90 @@
+"""The postings and term lists of the search index (`adapters.store.search`), kept from the
+stream records of the orders' search documents, and an order's domain words from its items'.
+
+* A document inserted, changed or removed: the postings of the terms it gained are added (their
+  terms listed first), those of the terms it lost removed. Both are idempotent, and a document's
+  stream records come in order, so a record delivered again, or a batch retried from its failed
+  record on, ends where the document is.
+* A new document whose client was changed between the order's placing and now (the client's
+  reindex ran before the document could be found) takes the client's words as they are now.
+* An item whose domain appeared, changed or went: the order's document takes the domains of its
+  items as they are now (which the document's own record then turns into postings).
+
+The postings trail the documents by the stream's delay: about a second in AWS (one batching
+window), the poll interval locally (0.2 s); an item's domain takes two such steps."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ...domain import search
+from ...domain.errors import NotFound
+from ...domain.search import SearchDoc
+from ..ports import stores
+
+if TYPE_CHECKING:
+    from . import StreamChange
+
+DOC_KIND = "search_doc"
+ITEM_KIND = "item"
+
+
+def handle(change: StreamChange) -> None:
+    if change.kind == DOC_KIND:
+        doc_changed(_doc(change.old), _doc(change.new))
+    elif change.kind == ITEM_KIND:
+        item_changed(change.old, change.new)
+
+
+def _doc(image: dict[str, Any] | None) -> SearchDoc | None:
+    if not image or image.get("kind") != DOC_KIND:
+        return None
+    return SearchDoc(order_id=str(image["order_id"]), placed_at=str(image["placed_at"]),
+                     client_id=str(image["client_id"]),
+                     client_terms=search.split_terms(image.get("client_terms")),
+                     domain_terms=search.split_terms(image.get("domain_terms")))
+
+
+def doc_changed(before: SearchDoc | None, after: SearchDoc | None) -> None:
+    index = stores().search
+    had = before.posted if before is not None else frozenset()
+    if after is None:
+        if before is not None:
+            index.post(before.order_id, before.placed_at, (), had)
+        return
+    gained, lost = after.posted - had, had - after.posted
+    if gained:
+        index.ensure_terms(gained)
+    if gained or lost:
+        index.post(after.order_id, after.placed_at, gained, lost)
+    if before is None:
+        _client_now(after)
+
+
+def _client_now(doc: SearchDoc) -> None:
+    data = stores()
+    try:
+        client = data.clients.get_client(doc.client_id)
+    except NotFound:
+        return
+    now = search.client_terms(client.name, client.email, client.company)
+    if now != doc.client_terms:
+        data.search.set_order_client_terms(doc.order_id, doc.placed_at, now)
+
+
+def item_changed(old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
+    if (old or {}).get("domain") == (new or {}).get("domain"):
+        return
+    image = new if new is not None else old
+    order_id = str((image or {}).get("order_id") or "")
+    if not order_id:
+        return
+    index = stores().search
+    found = index.order_domains(order_id)
+    if found is None:
+        return  # the order is gone, and its document with it
+    placed_at, domains = found
+    doc = index.get_doc(order_id, placed_at)
+    terms = search.domain_terms(domains)
+    if doc is not None and doc.domain_terms != terms:
+        index.set_domain_terms(order_id, placed_at, terms)
