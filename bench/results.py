@@ -8,7 +8,8 @@ from typing import Any
 NAMES = (
     "detail_round_trips", "list_round_trips", "detail_latency_ratio", "list_latency_ratio",
     "bulk_throughput_ratio", "cold_start_ratio_max", "scale_flatness_ratio", "hot_key_share_ratio",
-    "cost_per_10k_lifecycles_usd",
+    "cost_per_10k_lifecycles_usd", "filter_scale_ratio_max", "filter_read_units_max",
+    "search_index_write_cost_ratio",
 )
 
 

@@ -5,9 +5,11 @@
     python -m bench.run --only cold_start_ratio_max,hot_key_share_ratio
 
 Stages, in order: cold start (fresh processes, nothing else running), hot keys (computed),
-round trips and latency (1,000 orders), scale flatness (the same table grown to 100,000 orders
-with BatchWriteItem from parallel threads), bulk throughput (10,000 of those orders through the
-SQS consumer, 10,000 more by raw UpdateItem), cost (1,000 lifecycles on the whole local stack)."""
+round trips and latency (1,000 orders), the selective filters' pages at 1,000 orders, scale
+flatness (the same table grown to 100,000 orders with BatchWriteItem from parallel threads), the
+filters' pages and read units at 100,000, bulk throughput (10,000 of those orders through the
+SQS consumer, 10,000 more by raw UpdateItem), the search index's write cost (a table of its own,
+its stream read), cost (1,000 lifecycles on the whole local stack)."""
 
 from __future__ import annotations
 
@@ -49,12 +51,13 @@ class Sizes:
     cold_runs: int = 7
     seed_workers: int = 8
     warmup: int = 10
+    write_cost_orders: int = 20
 
 
 FULL = Sizes()
 QUICK = Sizes(small_orders=150, large_orders=400, bulk_orders=60, lifecycles=3, calibration_lifecycles=1,
               lifecycle_workers=2, latency_rounds=2, latency_samples=8, scale_rounds=2, scale_samples=6, cold_runs=1,
-              seed_workers=4)
+              seed_workers=4, write_cost_orders=3)
 
 
 def _missing(name: str, exc: BaseException) -> Result:
@@ -87,9 +90,14 @@ def run(sizes: Sizes, only: set[str] | None = None, out: Path = OUT) -> list[Res
     stage(("hot_key_share_ratio",), lambda: [hotkey.measure(item_bytes=hotkey.order_record_bytes())])
 
     table_stages = {"detail_round_trips", "list_round_trips", "detail_latency_ratio", "list_latency_ratio",
-                    "scale_flatness_ratio", "bulk_throughput_ratio"}
+                    "scale_flatness_ratio", "bulk_throughput_ratio", "filter_scale_ratio_max",
+                    "filter_read_units_max"}
     if wanted & table_stages:
         _table_stages(sizes, stage, wanted)
+
+    from bench import search_cost
+
+    stage(("search_index_write_cost_ratio",), lambda: [search_cost.measure(orders=sizes.write_cost_orders)])
 
     from bench import lifecycle
 
@@ -100,18 +108,23 @@ def run(sizes: Sizes, only: set[str] | None = None, out: Path = OUT) -> list[Res
 
 
 def _table_stages(sizes: Sizes, stage: Callable[..., None], wanted: set[str]) -> None:
-    from bench import bulk, data, latency
+    from bench import bulk, data, filters, latency
     from bench.stack import Stack
     from orderdesk.domain.statuses import OrderStatus
 
     rng = random.Random(6)
     movable: list[tuple[str, str]] = []  # Pending or Active orders: what a bulk cancel may move
     numbers: set[str] = set()
+    domains: list[str] = []  # of the first orders: `q` matching a few orders at any size
+    loaded = [0]
 
     def remember(entries: Iterator[data.Entry]) -> Iterator[data.Entry]:
         for entry in entries:
             if entry[0].status in (OrderStatus.PENDING, OrderStatus.ACTIVE):
                 movable.append((entry[0].id, entry[0].status.value))
+            if loaded[0] < sizes.small_orders:
+                domains.extend(i.domain for i in entry[1] if i.domain)
+            loaded[0] += 1
             yield entry
 
     with Stack() as stack:
@@ -130,6 +143,18 @@ def _table_stages(sizes: Sizes, stage: Callable[..., None], wanted: set[str]) ->
             return out
 
         stage(("detail_round_trips", "list_round_trips", "detail_latency_ratio", "list_latency_ratio"), latencies)
+
+        filter_names = ("filter_scale_ratio_max", "filter_read_units_max")
+        q_few = filters.pick_q_few(random.Random(16), domains) if domains else "nobody.example"
+        filter_paths = {**filters.pages(q_few), **filters.DETAIL_ONLY}
+        small_filters: dict[str, Any] = {}
+
+        def filters_small() -> list[Result]:
+            small_filters.update(filters.page_p50(stack, filter_paths, rounds=sizes.scale_rounds,
+                                                  samples=sizes.scale_samples, warmup=sizes.warmup))
+            return []
+
+        stage(filter_names, filters_small)
 
         def flatness() -> list[Result]:
             if not small:
@@ -165,6 +190,21 @@ def _table_stages(sizes: Sizes, stage: Callable[..., None], wanted: set[str]) ->
             })]
 
         stage(("scale_flatness_ratio",), flatness)
+
+        def filters_large() -> list[Result]:
+            if loaded[0] < sizes.large_orders:  # run without the scale stage (--only): grow the table here
+                data.load(remember(data.build(rng, seeded, sizes.large_orders - loaded[0], numbers=numbers)),
+                          workers=sizes.seed_workers)
+            large = filters.page_p50(stack, filter_paths, rounds=sizes.scale_rounds, samples=sizes.scale_samples,
+                                     warmup=sizes.warmup)
+            api = stack.api()
+            found = {n: len(api.get(p + "&limit=100")["orders"]) for n, p in filter_paths.items()}
+            return filters.measure(small_filters, large, filters.read_units(stack, filter_paths),
+                                   orders_small=sizes.small_orders, orders_large=loaded[0], q_few=q_few,
+                                   paths=filter_paths, matches=found)
+
+        if small_filters:
+            stage(filter_names, filters_large)
         wanted_bulk = 2.2 * sizes.bulk_orders + 2
         if "bulk_throughput_ratio" in wanted and len(movable) < wanted_bulk:
             # run without the scale stage (--only): seed what the bulk stage moves

@@ -15,6 +15,11 @@ const BULK = [
   ["Pending", "Set Pending"], ["Active", "Set Active"], ["Cancelled", "Set Cancelled"], ["Fraud", "Set Fraud"],
 ];
 
+// What the search box matches (GET /orders `q`, as the API's document says it).
+const Q_HINT = "Finds orders where every word you type is the start of a word of: the client's name or company, "
+  + "the client's email (the whole address, the part before @, the domain) or a domain of the order. "
+  + "For Ada Lovelace <ada@example.com> with shop.example.com: ada, lovelace, ada@exam, example.com, shop.example.";
+
 let panelOpen = false; // remembered while the tab lives
 let cursors = []; // cursors of the pages before this one, for "Previous"
 let cursorsFor = "";
@@ -66,6 +71,8 @@ export async function render(main, ctx) {
   view.error = h("div", {});
   view.tbody = h("tbody", {});
   view.summary = h("p", { class: "muted", role: "status", id: "list-summary" });
+  // A search the API cut short (its read budget): how far back it looked, and a way on.
+  view.searched = h("p", { class: "searched", id: "searched-to", hidden: true });
   view.selectAll = h("input", { type: "checkbox", id: "select-all", "aria-label": "Select every order on this page" });
   view.selectAll.addEventListener("change", () => {
     for (const row of view.rows) {
@@ -116,6 +123,7 @@ export async function render(main, ctx) {
     h("section", { class: "card", "aria-labelledby": "list-summary" },
       h("div", { class: "card-head" }, view.summary,
         h("div", { class: "pager", style: "margin:0" }, view.prev, view.next)),
+      view.searched,
       h("div", { class: "table-wrap" }, view.table),
       view.bulk,
       view.progress));
@@ -173,7 +181,7 @@ function buildPanel() {
     slot,
     h("div", { class: "grid-form" },
       field("Order #", controls.number, { name: "number" }),
-      field("Client, email, company or domain", controls.q, { name: "q", wide: true }),
+      field("Client, email, company or domain", controls.q, { name: "q", wide: true, hint: Q_HINT }),
       field("Client", controls.client_id, { name: "client_id" }),
       field("Payment status", controls.payment_status, { name: "payment_status" }),
       field("Placed from (UTC)", controls.placed_from, { name: "placed_from" }),
@@ -285,11 +293,13 @@ async function load() {
       : "No orders match";
     view.prev.disabled = cursors.length === 0;
     view.next.disabled = !list.next_cursor;
+    drawSearchedTo(list);
   } catch (err) {
     if (err.name === "AbortError") return;
     view.rows = [];
     drawRows();
     view.summary.textContent = "The list could not be loaded";
+    view.searched.hidden = true;
     view.error.replaceChildren(errorBox(err));
     if (err.fields && err.fields.cursor) {
       view.error.firstChild.append(" ", h("a", { href: "#/orders" }, "Start again from the first page."));
@@ -298,6 +308,15 @@ async function load() {
     view.table.removeAttribute("aria-busy");
   }
   drawChips();
+}
+
+function drawSearchedTo(list) {
+  view.searched.hidden = !list.searched_to;
+  if (!list.searched_to) return;
+  if (!list.orders.length) view.summary.textContent = "No orders match so far";
+  replace(view.searched, "Searched up to ", when(list.searched_to), ". ",
+    h("button", { type: "button", class: "btn", id: "continue-search", onclick: () => view.next.click() },
+      "Continue searching"));
 }
 
 function drawCounts(counts, status) {

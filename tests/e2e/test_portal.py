@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import re
+import time
+import uuid
 from pathlib import Path
-from urllib.parse import parse_qs, urlencode, urlparse
+from urllib.parse import parse_qs, quote, urlencode, urlparse
 
 import pytest
 from playwright.sync_api import expect
@@ -247,6 +249,70 @@ def test_paging_is_newest_first(page, stack: PortalStack, http: HttpApi):  # typ
     expect(page.locator("#list-summary")).to_contain_text("Page 1")
     expect(times.first).to_have_attribute("datetime", first_page[0])
     expect(page.get_by_role("button", name="← Previous")).to_be_disabled()
+
+
+def test_search_finds_by_the_start_of_any_word_and_says_how_far_a_cut_short_search_went(
+        page, stack: PortalStack, http: HttpApi):  # type: ignore[no-untyped-def]
+    # GIVEN a client and two orders, one with a domain, placed through the API
+    tag = uuid.uuid4().hex[:6]
+    client = http.client(first_name="Ada", last_name=f"Lovelace{tag}", email=f"ada.{tag}@example.com",
+                         company=f"Engines{tag} Ltd")
+    older = http.order(client["id"])
+    newer = http.order(client["id"], items=[{"kind": "domain", "description": "Domain", "amount": "12.00",
+                                             "domain": f"shop{tag}.example.com"}])
+    # THEN the running stack's stream makes the new order searchable within the stated lag
+    started, found = time.monotonic(), []
+    while not found and time.monotonic() - started < 10:
+        found = http.get(f"/orders?q=shop{tag}.example")["orders"]
+    lag = time.monotonic() - started
+    assert [o["id"] for o in found] == [newer["id"]]
+    assert lag < 3, f"searchable after {lag:.1f} s"
+    # WHEN the operator opens the Search/Filter panel
+    sign_in(page, stack)
+    open_list(page)
+    page.get_by_role("button", name="Search/Filter").click()
+    box = page.get_by_label("Client, email, company or domain")
+    # THEN the search box says which words it matches, as its description
+    expect(box).to_have_accessible_description(re.compile(r"every word you type is the start of a word.*"
+                                                          r"name or company.*email.*domain of the order"))
+    expect(page.locator("#filters .hint")).to_contain_text("ada@exam, example.com, shop.example")
+    # WHEN the start of the email's local part and of the company are searched
+    box.fill(f"ADA.{tag[:3]} engines{tag}")
+    page.get_by_role("button", name="Search", exact=True).click()
+    # THEN both of the client's orders show, newest first, with the search as a chip
+    query = urlencode({"q": f"ADA.{tag[:3]} engines{tag}"}, quote_via=quote)
+    expect(page.locator(f'#orders-table[data-query="{query}"]')).to_have_count(1)
+    rows = page.locator("#orders-table tbody tr")
+    expect(rows).to_have_count(2)
+    assert rows.locator("td:nth-child(2)").all_inner_texts() == [newer["number"], older["number"]]
+    expect(page.locator(".chip", has_text="Search:")).to_contain_text(f"engines{tag}")
+    expect(page.locator("#searched-to")).to_be_hidden()
+    shot(page, "orders-search")
+    # WHEN a search comes back cut short by the API's read budget (one order found, the answer
+    # saying how far back it looked; the rest of the answer is the API's own)
+    searched_to = "2026-01-15T10:30:00Z"
+
+    def cut_short(route):  # type: ignore[no-untyped-def]
+        answer = route.fetch()
+        body = answer.json()
+        body["searched_to"] = searched_to
+        route.fulfill(response=answer, json=body)
+
+    page.route("**/orders?*limit=1*", cut_short)
+    open_list(page, urlencode({"q": f"lovelace{tag}", "limit": "1"}))
+    # THEN the list says how far it searched and offers to go on
+    notice = page.locator("#searched-to")
+    expect(notice).to_be_visible()
+    expect(notice).to_contain_text("Searched up to 15 Jan 2026, 10:30 UTC")
+    expect(rows).to_have_count(1)
+    page.unroute("**/orders?*limit=1*")
+    # WHEN the operator continues
+    page.get_by_role("button", name="Continue searching").click()
+    # THEN the search goes on from there: the next order, and no notice (this answer was whole)
+    expect(page.locator("#list-summary")).to_contain_text("Page 2")
+    expect(rows).to_have_count(1)
+    assert rows.locator("td:nth-child(2)").all_inner_texts() == [older["number"]]
+    expect(notice).to_be_hidden()
 
 
 def test_order_details_reference_affiliate_and_notes(page, stack: PortalStack, http: HttpApi):  # type: ignore[no-untyped-def]

@@ -89,6 +89,7 @@ def query_of(draw: st.DrawFn, world: World) -> dict[str, str]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600 + 300 * EXAMPLES)
 @settings(max_examples=EXAMPLES, deadline=None, derandomize=os.environ.get("PROPERTY_SEED") != "random",
           suppress_health_check=list(HealthCheck))
 @given(data=st.data())

@@ -206,7 +206,7 @@ def list_orders(f: OrderFilter, limit: int, after: str | None, shards: int) -> O
     if f.number is not None:
         return _by_number(f, words, after, shards)
     source = plan(f, words, budget, shards)
-    if source is None:
+    if source is None or not source.partitions:  # no term, or a total range with min above max
         return OrderPage(orders=[], last_sort_key=None)
     low = f.placed_from
     high = f"{f.placed_to}#{keys.MAX_SK}" if f.placed_to is not None else None
