@@ -44,7 +44,7 @@ def test_cold_start_times_an_import_in_a_fresh_process() -> None:
     assert 0 < coldstart.import_seconds(["orderdesk.domain.money"], "app") < 30
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(240)
 def test_quick_run_writes_every_figure(tmp_path: Path) -> None:
     # GIVEN the harness on tiny sizes (cold start and cost have their own tests)
     from dataclasses import replace
@@ -53,7 +53,8 @@ def test_quick_run_writes_every_figure(tmp_path: Path) -> None:
 
     out = tmp_path / "results.json"
     wanted = {"detail_round_trips", "list_round_trips", "detail_latency_ratio", "list_latency_ratio",
-              "scale_flatness_ratio", "bulk_throughput_ratio", "hot_key_share_ratio"}
+              "scale_flatness_ratio", "bulk_throughput_ratio", "hot_key_share_ratio", "filter_scale_ratio_max",
+              "filter_read_units_max", "search_index_write_cost_ratio"}
     # WHEN it runs
     run(replace(QUICK, **TINY), wanted, out)
     # THEN results.json has each figure with a value, in the issue's order and shape
@@ -65,6 +66,13 @@ def test_quick_run_writes_every_figure(tmp_path: Path) -> None:
     by_name = {e["name"]: e for e in entries}
     assert by_name["detail_round_trips"]["value"] == 1
     assert by_name["bulk_throughput_ratio"]["detail"]["counters_exact"] is True
+    # the filters' pages were measured at both sizes, each no-match page matching nothing
+    assert set(by_name["filter_scale_ratio_max"]["detail"]["ratios"]) == {
+        "q_few", "q_none", "promo_code", "ip_address", "affiliate_id", "min_total"}
+    matched = by_name["filter_scale_ratio_max"]["detail"]["orders_matched_at_large"]
+    assert matched["q_few"] >= 1 and matched["q_none"] == matched["promo_code"] == matched["min_total"] == 0
+    cost = by_name["search_index_write_cost_ratio"]["detail"]
+    assert cost["create_order_write_units"]["index_part"] > 0 and cost["ratios"]["client_email_1_orders"] > 1
 
 
 @pytest.mark.slow

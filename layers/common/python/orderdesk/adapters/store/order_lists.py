@@ -164,6 +164,7 @@ class _Merge:
     def __init__(self, parts: list[_Partition], budget: Budget, first: int) -> None:
         self.parts = parts
         self.budget = budget
+        self.reserved = 0  # of the budget, promised to reads of the candidates already taken
         self.out_of_budget = False
         self.last: str | None = None
         self._fetch(parts, first)
@@ -178,7 +179,8 @@ class _Merge:
         while True:
             empty = [p for p in self.parts if not p.items and not p.done]
             if empty:
-                n = min(max(2 * max(p.size for p in empty), 1), _MAX_CHUNK, self.budget.left // len(empty))
+                n = min(max(2 * max(p.size for p in empty), 1), _MAX_CHUNK,
+                        (self.budget.left - self.reserved) // len(empty))
                 if n <= 0:
                     self.out_of_budget = True
                     return None
@@ -235,10 +237,16 @@ def list_orders(f: OrderFilter, limit: int, after: str | None, shards: int) -> O
             break
         pulled: list[Candidate] = []
         kept = 0
-        while kept < want and (c := merge.next()) is not None:
+        # the records of the candidates kept are read after the pull: keep their share of the
+        # budget out of the partitions' reads meanwhile
+        while kept < want and budget.left - (kept + 1) * cost >= 0:
+            merge.reserved = (kept + 1) * cost
+            if (c := merge.next()) is None:
+                break
             c.rejected = early_reject(c)
             kept += not c.rejected
             pulled.append(c)
+        merge.reserved = 0
         if not pulled:
             out_of_budget = merge.out_of_budget
             break
