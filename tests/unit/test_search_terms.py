@@ -30,12 +30,14 @@ def test_words_that_start_no_word_of_the_order_do_not_find_it(q: str) -> None:
 
 
 def test_names_are_split_at_spaces_and_again_inside_a_word() -> None:
-    # GIVEN a hyphenated and an apostrophed last name, and a name of two words
+    # GIVEN a hyphenated and an apostrophed last name, a name of two words, a bracketed company
     terms = search.client_terms("Mary Ann O'Brien-Smith", "mb@x.io", "(Acme)")
-    # THEN the word as written, each part, and the company without its brackets are words
-    assert {"mary", "ann", "o'brien-smith", "o", "brien", "smith", "acme"} <= terms
-    assert search.matches(terms, ["o'bri"]) and search.matches(terms, ["smi"])
-    assert not search.matches(terms, ["(acme"])
+    # THEN the word as written, each part of it, and the company without its brackets are found
+    for word in ("mary", "ann", "o'brien-smith", "o'bri", "o", "brien", "smi", "acme"):
+        assert search.matches(terms, [word]), word
+    assert not search.matches(terms, ["(acme"]) and not search.matches(terms, ["rien"])
+    # AND a part that starts its word is not kept apart (the word finds it)
+    assert "o'brien-smith" in terms and "brien" in terms and "o" not in terms
 
 
 def test_case_and_unicode_forms_do_not_matter() -> None:
@@ -54,12 +56,16 @@ def test_a_domain_is_its_parent_domains_of_two_labels_or_more() -> None:
 
 
 def test_the_email_is_whole_local_part_and_domains() -> None:
-    assert search.client_terms("A B", "Ada.L+x@Mail.Example.com", None) >= {
-        "ada.l+x@mail.example.com", "ada.l+x", "mail.example.com", "example.com"}
+    terms = search.client_terms("A B", "Ada.L+x@Mail.Example.com", None)
+    assert {"ada.l+x@mail.example.com", "mail.example.com", "example.com"} <= terms
+    for word in ("ada.l+x", "ada.l", "ada.l+x@mail.ex", "mail.example.com", "example.com"):
+        assert search.matches(terms, [word]), word
+    # the local part starts the address: it is not a term of its own
+    assert "ada.l+x" not in terms
 
 
 def test_one_character_terms_get_no_posting() -> None:
-    doc = search.SearchDoc("o1", "2026-01-01T00:00:00Z", "c1", search.client_terms("J Doe", "j@x.io", None),
+    doc = search.SearchDoc("o1", "2026-01-01T00:00:00Z", "c1", search.client_terms("J Doe", "jd@x.io", None),
                            frozenset())
     assert "j" in doc.terms and "j" not in doc.posted and "doe" in doc.posted
 
@@ -91,3 +97,12 @@ def test_a_total_range_reads_exactly_the_bands_that_hold_its_totals(low: str | N
     inside = [t for t in totals if (lo is None or t >= lo) and (hi is None or t <= hi)]
     assert {keys.total_band(t) for t in inside} <= set(bands)
     assert len(bands) == len(set(bands))
+
+
+def test_a_word_that_starts_a_word_of_another_source_is_still_a_term_of_its_own() -> None:
+    # GIVEN Ada Berners-Lee <ada@example.com> with berners7.com
+    doc = search.SearchDoc("o1", "2026-01-01T00:00:00Z", "c1",
+                           search.client_terms("Ada Berners-Lee", "ada@example.com", None),
+                           search.domain_terms(["berners7.com"]))
+    # THEN the first name is posted beside the address it starts: a new email keeps it as it is
+    assert doc.posted == {"ada", "ada@example.com", "example.com", "berners-lee", "lee", "berners7.com"}

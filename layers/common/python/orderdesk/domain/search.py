@@ -1,7 +1,7 @@
 """What `q` of GET /orders matches, written once: the words of an order and of a query.
 
-An order's words ("terms") come from its client as the client is now (not as at ordering) and
-from the domains of its items:
+An order's words come from its client as the client is now (not as at ordering) and from the
+domains of its items:
 
 * the client's name and company: each word (split at spaces), as written (`berners-lee`,
   `o'brien`) and each run of letters and digits in it (`berners`, `lee`, `o`, `brien`);
@@ -12,8 +12,14 @@ from the domains of its items:
 
 Everything is compared after Unicode NFKC normalisation and case folding. A query is cut into
 words at spaces; it matches an order when every one of its words is the start of one of the
-order's terms (`ada`, `lovelace`, `ada@exam`, `example.com`, `shop.example` match Ada Lovelace
-<ada@example.com> with shop.example.com; `velace` does not)."""
+order's words (`ada`, `lovelace`, `ada@exam`, `example.com`, `shop.example` match Ada Lovelace
+<ada@example.com> with shop.example.com; `velace` does not).
+
+The terms kept for an order are those words less the ones that start another word of the same
+source (an email's local part starts the address, `berners` starts `berners-lee`): a query word
+starts one of them exactly when it starts one of the words, and each term is one posting to
+write. Whether a term starts a word of another source is not used: a changed email would then
+bring back the client's first name as a term of its own and cost writes."""
 
 from __future__ import annotations
 
@@ -39,10 +45,11 @@ def _name_words(text: str | None) -> set[str]:
         runs = _RUNS.findall(piece)
         if not runs:
             continue
-        # the piece without the punctuation around it ("ltd." -> "ltd", "(acme)" -> "acme")
+        # the piece without the punctuation around it ("ltd." -> "ltd", "(acme)" -> "acme"),
+        # and the runs after its first (which starts the piece: a word starting it starts that)
         start, end = piece.find(runs[0]), piece.rfind(runs[-1]) + len(runs[-1])
         out.add(piece[start:end])
-        out.update(runs)
+        out.update(runs[1:])
     return out
 
 
@@ -61,10 +68,8 @@ def _email_words(email: str | None) -> set[str]:
     local, at, domain = address.rpartition("@")
     if not at:
         return {address}
-    out = {address} | domain_words(domain)
-    if local:
-        out.add(local)
-    return out
+    # the local part is the start of the whole address: a word starting it starts that
+    return {address} | domain_words(domain)
 
 
 def client_terms(name: str, email: str, company: str | None) -> frozenset[str]:
@@ -116,5 +121,5 @@ class SearchDoc:
 
     @property
     def posted(self) -> frozenset[str]:
-        """The terms that have a posting list entry for this order."""
+        """The terms that have a posting list entry for this order (all but one-character ones)."""
         return frozenset(t for t in self.terms if len(t) >= MIN_POSTED)
