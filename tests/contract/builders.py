@@ -51,6 +51,8 @@ class Spec:
     ip_address: str | None = "198.51.100.7"
     affiliate: AffiliateRef | None = None
     search: str = "ada lovelace ada@example.com"
+    client_name: str = "Ada Lovelace"  # the client as ordered: what `q` finds the order by
+    client_email: str = "ada@example.com"
     passwords: dict[int, str] = field(default_factory=dict)  # item position -> encrypted password
     item_status: ItemStatus = ItemStatus.PENDING
     live_account: bool = False  # the first item's account exists on its server
@@ -76,7 +78,7 @@ def parts(spec: Spec) -> tuple[Order, list[OrderItem], Invoice, dict[str, str], 
                       balance=ZERO if paid else total, currency="USD", due_date=spec.placed_at[:10],
                       date_paid=spec.placed_at if paid else None, payment_method=spec.payment_method)
     order = Order(id=order_id, number=new_order_number(), placed_at=spec.placed_at, status=spec.status,
-                  client=ClientRef(id=spec.client_id, name="Ada Lovelace", email="ada@example.com", company=None,
+                  client=ClientRef(id=spec.client_id, name=spec.client_name, email=spec.client_email, company=None,
                                    country="GB"),
                   payment_method=spec.payment_method, total=total, currency="USD", invoice_id=invoice.id,
                   promo_code=spec.promo_code, ip_address=spec.ip_address, affiliate=spec.affiliate,
@@ -93,6 +95,15 @@ def place(stores: Stores, spec: Spec | None = None, **fields: object) -> Order:
     order, items, invoice, passwords, history = parts(spec)
     stores.orders.create_order(order, items, invoice, passwords, history, spec.search)
     return stores.orders.get_order(order.id)
+
+
+def index_for_search(stores: Stores, order: Order) -> None:
+    """What the stream's search projection does for a new order's document (its terms listed,
+    its postings written): the DynamoDB list's `q` reads those; the fake's reads the document."""
+    doc = stores.search.get_doc(order.id, order.placed_at)
+    assert doc is not None
+    stores.search.ensure_terms(doc.posted)
+    stores.search.post(order.id, order.placed_at, doc.posted, ())
 
 
 def entry(action: str, at: str = LATER, **fields: str | None) -> HistoryEntry:

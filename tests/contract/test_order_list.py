@@ -11,9 +11,10 @@ from orderdesk.domain.model import AffiliateRef, Order
 from orderdesk.domain.queries import OrderFilter
 from orderdesk.domain.statuses import InvoiceStatus, OrderStatus, PaymentStatus
 from orderdesk.services.ports import Stores
-from tests.contract.builders import Spec, move, place
+from tests.contract.builders import Spec, index_for_search, move, place
 
 ADA = "ada lovelace ada@example.com"
+GRACE = {"client_name": "Grace Hopper", "client_email": "grace@navy.example", "domain": "hopper.example"}
 # four orders that differ in every field a filter reads (placed a month apart: a oldest, d newest)
 SEEDS: dict[str, Spec] = {
     "a": Spec(client_id="c1", placed_at="2024-01-10T09:00:00Z", status=OrderStatus.PENDING, promo_code="SPRING",
@@ -21,19 +22,23 @@ SEEDS: dict[str, Spec] = {
               amounts=("10.00",), search=ADA),
     "b": Spec(client_id="c2", placed_at="2024-02-10T09:00:00Z", status=OrderStatus.ACTIVE,
               payment_method="manual", ip_address="198.51.100.2", amounts=("50.00",),
-              invoice_status=InvoiceStatus.PAID, search="grace hopper grace@navy.example hopper.example"),
+              invoice_status=InvoiceStatus.PAID, search="grace hopper grace@navy.example hopper.example", **GRACE),
     "c": Spec(client_id="c1", placed_at="2024-03-10T09:00:00Z", status=OrderStatus.CANCELLED, promo_code="SPRING",
               payment_method="manual", ip_address="198.51.100.1", affiliate=AffiliateRef(id="af2", name="Forum"),
               amounts=("100.00", "20.00"), search=ADA),
     "d": Spec(client_id="c3", placed_at="2024-04-10T09:00:00Z", status=OrderStatus.PENDING,
               payment_method="paypal", ip_address="198.51.100.3", affiliate=AffiliateRef(id="af1", name="Blog"),
-              amounts=("75.50",), search="alan turing alan@example.org"),
+              amounts=("75.50",), search="alan turing alan@example.org", client_name="Alan Turing",
+              client_email="alan@example.org"),
 }
 
 
 @pytest.fixture()
 def seeded(stores_impl: Stores) -> tuple[Stores, dict[str, Order]]:
-    return stores_impl, {name: place(stores_impl, spec) for name, spec in SEEDS.items()}
+    orders = {name: place(stores_impl, spec) for name, spec in SEEDS.items()}
+    for order in orders.values():
+        index_for_search(stores_impl, order)
+    return stores_impl, orders
 
 
 def names(found: list[Order], orders: dict[str, Order]) -> list[str]:
@@ -62,7 +67,15 @@ CASES: list[tuple[OrderFilter, list[str]]] = [
     (OrderFilter(min_total=Decimal("20"), max_total=Decimal("100")), ["d", "b"]),
     (OrderFilter(q="LOVELACE"), ["c", "a"]),  # any case
     (OrderFilter(q="hopper.example"), ["b"]),  # a domain of the order
+    (OrderFilter(q="hop"), ["b"]),  # the start of a word (the name's, the domain's)
+    (OrderFilter(q="grace@navy"), ["b"]),  # the start of the email address
+    (OrderFilter(q="example.org"), ["d"]),  # the email's domain
+    (OrderFilter(q="a"), ["d", "c", "a"]),  # one character: every order with a word starting so
+    (OrderFilter(q="ada lovelace"), ["c", "a"]),  # every word must match
+    (OrderFilter(q="ada turing"), []),
+    (OrderFilter(q="velace"), []),  # inside a word is not the start of one
     (OrderFilter(q="nobody"), []),
+    (OrderFilter(q="lovelace", promo_code="SPRING", status=OrderStatus.CANCELLED), ["c"]),
     (OrderFilter(status=OrderStatus.FRAUD), []),
     (OrderFilter(client_id="c1", payment_method="stripe", promo_code="SPRING", affiliate_id="af1"), ["a"]),
 ]

@@ -29,6 +29,7 @@ from .order_writes import MemoryOrderWrites
 from .orders import MemoryOrders
 from .published_events import MemoryPublishedEvents
 from .reference import MemoryClients, MemoryDirectory
+from .search import MemorySearch
 from .state import MemoryState
 from .tooling import MemoryDailyStats, MemoryExports
 
@@ -42,7 +43,9 @@ def memory_stores(domain_wait_hours: int = 24) -> Stores:
                   bulk_jobs=MemoryBulkJobs(state), counters=MemoryCounters(state), images=StreamImages(),
                   published_events=MemoryPublishedEvents(state), activity=MemoryActivity(state),
                   domains=MemoryDomains(state), gateway_events=MemoryGatewayEvents(state),
-                  exports=MemoryExports(state), daily_stats=MemoryDailyStats(state))
+                  exports=MemoryExports(state), daily_stats=MemoryDailyStats(state),
+
+                  search=MemorySearch(state))
 
 
 __all__ = ["MemoryState", "memory_stores"]

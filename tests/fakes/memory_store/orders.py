@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from orderdesk.domain import search
 from orderdesk.domain.activity import ActivityEntry
 from orderdesk.domain.errors import ConcurrentUpdate, OrderNotFound
 from orderdesk.domain.model import DomainRegistration, HistoryEntry, Invoice, Note, Order, OrderItem, ServiceAccount
 from orderdesk.domain.queries import OrderFilter, OrderPage
+from orderdesk.domain.search import SearchDoc
 from orderdesk.domain.statuses import ItemKind, OrderStatus, PaymentStatus
 
+from .search import doc_of
 from .state import MemoryState, Partition, clone, read_invoice, sort_key
 
 MAX_SK = "~"  # sorts after every character of a sort key, as in the table's keys
@@ -65,6 +68,7 @@ class MemoryOrders:
             p.invoice, p.invoice_version = clone(invoice), 1
             self.s.numbers[order.number] = order.id
             self.s.add_history(order.id, history)
+            self.s.search_docs[order.id] = doc_of(order, items)  # in the same transaction
 
     def add_note(self, order_id: str, note: Note, history: HistoryEntry) -> None:
         with self.s.lock:
@@ -94,6 +98,10 @@ class MemoryOrders:
                 raise ConcurrentUpdate(f"order {order.id} changed meanwhile")
             self.s.partitions[order.id].header = None
             self.s.numbers.pop(order.number, None)
+            doc = self.s.search_docs.pop(order.id, None)
+            if doc is not None:  # its postings go with it, as the stream's projection removes them
+                for term in doc.posted:
+                    self.s.postings.get(term, set()).discard(sort_key(order))
             self.s.drop_if_empty(order.id)
 
     # -- read ----------------------------------------------------------------------------------
@@ -136,10 +144,11 @@ class MemoryOrders:
             if f.number is not None:
                 order_id = self.s.numbers.get(f.number)
                 header = self.s.header(order_id) if order_id is not None and after_sort_key is None else None
-                found = [header] if header is not None and matches(header, self.s.partitions[header.id].search, f) \
+                found = [header] if header is not None and matches(header, self.s.search_docs.get(header.id), f) \
                     else []
                 return OrderPage(orders=[clone(o) for o in found], last_sort_key=None)
-            rows = sorted((o for o, search in self.s.orders() if matches(o, search, f)), key=sort_key, reverse=True)
+            rows = sorted((o for o, _ in self.s.orders() if matches(o, self.s.search_docs.get(o.id), f)),
+                          key=sort_key, reverse=True)
             if after_sort_key is not None:
                 rows = [o for o in rows if sort_key(o) < after_sort_key]
             page = rows[:limit]
@@ -174,9 +183,10 @@ class MemoryOrders:
             return any(o.client.id == client_id and o.id != exclude_id for o, _ in self.s.orders())
 
 
-def matches(o: Order, search: str, f: OrderFilter) -> bool:
-    """Every filter of GET /orders, as the DynamoDB list applies them (key conditions and filter
-    expressions alike)."""
+def matches(o: Order, doc: SearchDoc | None, f: OrderFilter) -> bool:
+    """Every filter of GET /orders, as the DynamoDB list applies them (its index and the checks on
+    what the index yields alike); `q` against the order's search document (none: not found)."""
+    words = search.query_words(f.q)
     return all((
         f.status is None or o.status is f.status,
         f.client_id is None or o.client.id == f.client_id,
@@ -189,6 +199,6 @@ def matches(o: Order, search: str, f: OrderFilter) -> bool:
         f.affiliate_id is None or (o.affiliate is not None and o.affiliate.id == f.affiliate_id),
         f.min_total is None or o.total >= f.min_total,
         f.max_total is None or o.total <= f.max_total,
-        not f.q or f.q.lower() in search,
+        not words or (doc is not None and search.matches(doc.terms, words)),
         not f.attention or bool(o.attention),
     ))

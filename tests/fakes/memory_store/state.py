@@ -36,6 +36,7 @@ from orderdesk.domain.model import (
     Server,
 )
 from orderdesk.domain.queries import ATTENTION, Counted
+from orderdesk.domain.search import SearchDoc
 from orderdesk.domain.stats import DayCounts
 from orderdesk.domain.statuses import OrderStatus
 
@@ -131,6 +132,11 @@ class MemoryState:
         self.exports: dict[str, Export] = {}
         self.days: dict[str, DayCounts] = {}  # the daily statistics, by day
         self.daily_counted: set[str] = set()  # the happenings counted in them
+        # the search index: a document per order (written with it, gone with it), and what the
+        # stream's projection derives from them (postings per term, the terms listed)
+        self.search_docs: dict[str, SearchDoc] = {}
+        self.postings: dict[str, set[str]] = {}  # term -> sort keys of the orders having it
+        self.terms: set[str] = set()
         self._last_write = 0
 
     # -- partitions --------------------------------------------------------------------------------

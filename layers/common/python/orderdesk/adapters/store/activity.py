@@ -143,9 +143,9 @@ class Activity:
             read_to = last[key_attr.attr_name]["S"] if last else None
             return found, read_to
 
-        from .orders import _executor  # here: orders writes a delete's entry with `entry_op`
+        from .order_lists import executor  # the list's pool of threads (imported here as it was from orders)
 
-        results = list(_executor().map(read, partitions)) if len(partitions) > 1 else [read(partitions[0])]
+        results = list(executor().map(read, partitions)) if len(partitions) > 1 else [read(partitions[0])]
         return _merge(results, limit)
 
 
