@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import timedelta
 
@@ -42,8 +42,10 @@ def build(rng: random.Random, seeded: Seeded, count: int, *, statuses: list[Orde
         yield order, items, invoice, history, search
 
 
-def load(entries: Iterator[Entry], *, workers: int = 8, chunk: int = 250) -> tuple[int, float]:
-    """Write the orders with BatchWriteItem from `workers` threads; (orders written, seconds)."""
+def load(entries: Iterator[Entry], *, workers: int = 8, chunk: int = 250,
+         put: Callable[[list[Entry]], int] = put_orders) -> tuple[int, float]:
+    """Write the orders with BatchWriteItem from `workers` threads (`put`: what is written of each
+    chunk, every record of an order by default); (orders written, seconds)."""
     started = time.perf_counter()
 
     def chunks() -> Iterator[list[Entry]]:
@@ -60,7 +62,7 @@ def load(entries: Iterator[Entry], *, workers: int = 8, chunk: int = 250) -> tup
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bench-seed") as pool:
         pending: set[Future[int]] = set()
         for batch in chunks():  # built here while the workers write: at most 2 chunks a worker in memory
-            pending.add(pool.submit(put_orders, batch))
+            pending.add(pool.submit(put, batch))
             if len(pending) >= 2 * workers:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 written += sum(f.result() for f in done)
