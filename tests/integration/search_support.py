@@ -63,7 +63,8 @@ def put_client(first: str, last: str, email: str, company: str | None) -> Client
 
 
 def rewrite_client(client: Client) -> None:
-    """The client record as PUT /clients/{id} (issue 14) will write it: then the index is told."""
+    """The client record written over, as a client edit does (the stream's search projection
+    then gives its orders the new words)."""
     mappers.client_record(client).save()
 
 

@@ -92,6 +92,34 @@ def test_a_client_whose_email_and_name_change_is_found_by_the_new_ones_only(tabl
     assert search_service.reindex_client(ada.id) == 0
 
 
+def test_a_client_record_written_by_any_route_reaches_its_orders_through_the_stream(
+        table, ddb_client, order_stream, world):
+    # GIVEN a client with two orders, indexed
+    ada = put_client("Ada", "Lovelace", "ada@example.com", "Analytical Engines")
+    mine = [world.add_order(ada, placed_at=f"2026-02-0{d}T10:00:00Z") for d in (1, 2)]
+    order_stream.settle()
+    # WHEN the client record alone is written with a new email and company (nothing else told),
+    # and the stream read
+    ada.email, ada.company = "countess@newmail.org", None
+    rewrite_client(ada)
+    handled = order_stream.settle()
+    # THEN its orders are found by the new words, not the old, after the stream's two steps (the
+    # client record, then the documents' records)
+    assert handled >= 3
+    for q in ("countess", "newmail.org", "lovelace"):
+        assert q_ids(q) == [o.id for o in reversed(mine)], q
+    for q in ("ada@example", "analytical", "engines"):
+        assert q_ids(q) == [], q
+    # AND a change of something else of the client (its credit) changes no document
+    before = {o.id: index_records(ddb_client, table, o.id)["postings"] for o in mine}
+    assert search_projection.client_changed(
+        {"kind": "client", "id": ada.id, "first_name": "Ada", "last_name": "Lovelace",
+         "email": "countess@newmail.org", "company": None, "credit_balance": 0},
+        {"kind": "client", "id": ada.id, "first_name": "Ada", "last_name": "Lovelace",
+         "email": "countess@newmail.org", "company": None, "credit_balance": 5}) == 0
+    assert {o.id: index_records(ddb_client, table, o.id)["postings"] for o in mine} == before
+
+
 def test_a_client_changed_before_the_stream_read_its_new_order_is_indexed_as_the_client_is_now(
         table, order_stream, world):
     # GIVEN an order placed, then its client's email changed before the stream was read, and the

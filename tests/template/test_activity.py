@@ -1,6 +1,7 @@
 """The activity log in template.yaml: the order stream function that keeps it sees every entry
 of a client's credit ledger besides the records of orders' partitions, and never the log's own
-records (which would only feed it back to itself), nor the client records beside the ledger."""
+records (which would only feed it back to itself); of a client's partition, the ledger's entries
+and the client record (whose words the search index takes), nothing else."""
 
 from __future__ import annotations
 
@@ -21,8 +22,10 @@ def test_the_order_stream_sees_credit_ledger_entries_and_not_the_logs_own_record
     # WHEN records go by THEN it sees a ledger entry and an order's history
     assert passes("CLIENT#c1", "CREDIT#2026-03-02T10:15:00Z#00000000000000000001", "credit_entry")
     assert passes("ORDER#o1", "HIST#2026-03-02T10:15:00Z#00000000000000000001", "history")
-    # and not the client record, an activity entry, what a delete keeps, or another client record
-    assert not passes("CLIENT#c1", "CLIENT", "client", "MODIFY")
+    # and the client record (the search index's), but not an activity entry, what a delete keeps,
+    # or another record of a client's partition
+    assert passes("CLIENT#c1", "CLIENT", "client", "MODIFY")
+    assert not passes("CLIENT#c1", "CLIENTX", "client", "MODIFY")
     assert not passes("ACTIVITY#3", "2026-03-02T10:15:00Z#00000000000000000001#o1#HIST#x", "activity")
     assert not passes("DELETEDORDER#o1", "DELETION", "activity")
     assert not passes("PAYMENT#stripe#ch_1", "PAYMENT", "payment_guard")

@@ -52,6 +52,8 @@ SEES = {
 }
 # whether a reader sees the other records of an order's partition (items, invoice, history)
 PARTITION_RECORDS = {"FraudScreeningFunction": False, "OrderStreamFunction": True}
+# whether a reader sees a client record change (the search index takes a client's new words)
+CLIENT_RECORDS = {"FraudScreeningFunction": False, "OrderStreamFunction": True}
 STREAM_EVENTS = events("DynamoDB")
 
 
@@ -87,9 +89,13 @@ def test_stream_trigger_sees_its_order_records_and_parks_what_keeps_failing(func
         for name in ("INSERT", "MODIFY", "REMOVE"):
             got = passes(stream_record(name, pk="ORDER#o1", sk=sk, kind=kind))
             assert got is PARTITION_RECORDS[function], (function, sk, name)
-    # and never the records the views write themselves, nor jobs or clients
+    # and client records only where it keeps the search index
+    client = passes(stream_record("MODIFY", pk="CLIENT#c1", sk="CLIENT", kind="client"))
+    assert client is CLIENT_RECORDS[function], function
+    # and never the records the views write themselves, nor jobs or the search index's postings
     for pk, sk, kind in (("STATS#1", "ORDER_STATUS", "stats"), ("COUNTED#o1", "COUNTED", "counted"),
-                         ("BULKJOB#j1", "JOB", "bulk_job"), ("CLIENT#c1", "CLIENT", "client")):
+                         ("BULKJOB#j1", "JOB", "bulk_job"), ("QW#ada", "2026-01-01T00:00:00Z#o1", "posting"),
+                         ("QT#ad", "ada", "term")):
         assert not passes(stream_record("MODIFY", pk=pk, sk=sk, kind=kind)), (function, pk)
     # and a failing batch is split to find the bad record, retried a bounded number of times,
     # then parked in a queue of the template

@@ -91,8 +91,8 @@ Q_MATCHES = (
     "the order's items; a domain also as each of its parent domains of two labels or more. The "
     "client's name, email and company are the client's current ones. `ada`, `lovelace`, `ada@exam`, "
     "`example.com` and `shop.example` find Ada Lovelace <ada@example.com> with shop.example.com; "
-    "`velace` does not. New and changed orders and clients are found after the table's stream has "
-    "been read (about a second)."
+    "`velace` does not. A new order is found once the table's stream has been read (about a "
+    "second); a changed client or domain after two such steps."
 )
 
 

@@ -4,8 +4,9 @@ What `q` matches is `domain.search`; the index itself is `adapters.store.search`
 document per order (written with the order, removed with it) from whose stream records the
 postings follow (`projections.search`, which also follows a changed domain of an item).
 
-* `reindex_client` — a client's name, email or company changed: call it after writing the client
-  (PUT /clients/{id}); every order of the client takes the client's words as they are now.
+* `reindex_client` — every order of a client takes the client's words as they are now, at once
+  (the stream does the same by itself when a client record's words change:
+  `projections.search.client_changed`; this is for a repair or a test).
 * `backfill` — search documents for orders written before the index existed."""
 
 from __future__ import annotations

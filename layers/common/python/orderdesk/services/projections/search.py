@@ -9,9 +9,14 @@ stream records of the orders' search documents, and an order's domain words from
   reindex ran before the document could be found) takes the client's words as they are now.
 * An item whose domain appeared, changed or went: the order's document takes the domains of its
   items as they are now (which the document's own record then turns into postings).
+* A client whose name, email or company changed (whatever wrote it): every order's document of
+  the client takes the client's new words (`SearchStore.set_client_terms`, idempotent), and their
+  records then move the postings. A change of anything else of the client (its credit balance)
+  writes nothing.
 
 The postings trail the documents by the stream's delay: about a second in AWS (one batching
-window), the poll interval locally (0.2 s); an item's domain takes two such steps."""
+window), the poll interval locally (0.2 s); an item's domain and a client's words take two such
+steps."""
 
 from __future__ import annotations
 
@@ -27,6 +32,7 @@ if TYPE_CHECKING:
 
 DOC_KIND = "search_doc"
 ITEM_KIND = "item"
+CLIENT_KIND = "client"
 
 
 def handle(change: StreamChange) -> None:
@@ -34,6 +40,8 @@ def handle(change: StreamChange) -> None:
         doc_changed(_doc(change.old), _doc(change.new))
     elif change.kind == ITEM_KIND:
         item_changed(change.old, change.new)
+    elif change.kind == CLIENT_KIND:
+        client_changed(change.old, change.new)
 
 
 def _doc(image: dict[str, Any] | None) -> SearchDoc | None:
@@ -88,3 +96,19 @@ def item_changed(old: dict[str, Any] | None, new: dict[str, Any] | None) -> None
     terms = search.domain_terms(domains)
     if doc is not None and doc.domain_terms != terms:
         index.set_domain_terms(order_id, placed_at, terms)
+
+
+def _client_terms(image: dict[str, Any] | None) -> frozenset[str] | None:
+    if not image or image.get("kind") != CLIENT_KIND:
+        return None
+    name = f"{image.get('first_name') or ''} {image.get('last_name') or ''}"
+    return search.client_terms(name, str(image.get("email") or ""), image.get("company"))
+
+
+def client_changed(old: dict[str, Any] | None, new: dict[str, Any] | None) -> int:
+    """A client record written: its orders take its words when those changed; the documents
+    changed. A new client has no orders yet, and a client is never deleted."""
+    before, after, client_id = _client_terms(old), _client_terms(new), str((new or {}).get("id") or "")
+    if before is None or after is None or before == after or not client_id:
+        return 0
+    return stores().search.set_client_terms(client_id, after)
