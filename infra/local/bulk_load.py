@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from orderdesk.adapters.store import keys, mappers
 from orderdesk.adapters.store import records as r
 from orderdesk.adapters.store.search import doc_from, doc_record
+from orderdesk.adapters.store.search_records import PostingRecord, TermRecord
 from orderdesk.adapters.store.table import connection, table_name
 from orderdesk.config import get_settings
 from orderdesk.domain.model import HistoryEntry, Invoice, Order, OrderItem
@@ -48,12 +49,12 @@ def put_orders(rows: Iterable[Row]) -> int:
             batch.save(doc)
             posted = doc_from(doc).posted
             for term in posted:
-                batch.save(r.PostingRecord(pk=keys.posting_partition(term), sk=keys.sort_key(order.placed_at, order.id)))
+                batch.save(PostingRecord(pk=keys.posting_partition(term), sk=keys.sort_key(order.placed_at, order.id)))
             with _terms_lock:
                 seen = _terms_written.setdefault(table_name(), set())
                 new_terms = posted - seen
                 seen.update(new_terms)
             for term in new_terms:
-                batch.save(r.TermRecord(pk=keys.term_partition(term), sk=term))
+                batch.save(TermRecord(pk=keys.term_partition(term), sk=term))
             written += 1
     return written

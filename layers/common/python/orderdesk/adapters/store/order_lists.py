@@ -45,6 +45,7 @@ from ...domain.search import SearchDoc
 from . import keys, mappers
 from . import records as r
 from .search import Search, doc_key, raw_doc
+from .search_records import SearchDocRecord
 from .table import client, table_name
 
 READ_BUDGET = 2_000  # items one request may read
@@ -295,7 +296,7 @@ def _fill(cands: list[Candidate], *, needs_order: bool, needs_doc: bool, shards:
         if isinstance(rec, r.OrderRecord):
             c.order = mappers.order_from(rec)
         doc = got.get(doc_key(c.order_id, c.sort_key.rsplit("#", 1)[0], shards))
-        if isinstance(doc, r.SearchDocRecord):
+        if isinstance(doc, SearchDocRecord):
             c.doc = SearchDoc(order_id=doc.order_id, placed_at=doc.placed_at, client_id=doc.client_id,
                               client_terms=search.split_terms(doc.client_terms),
                               domain_terms=search.split_terms(doc.domain_terms))

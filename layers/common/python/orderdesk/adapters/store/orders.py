@@ -19,6 +19,7 @@ from . import keys, mappers, order_lists
 from . import records as r
 from .activity import entry_op
 from .search import doc_key, doc_record
+from .search_records import SearchDocRecord
 from .table import client, condition_failed, table_name, transaction, translated
 
 
@@ -92,7 +93,7 @@ class Orders:
                           condition=r.OrderRecord.status == order.status.value, add_version_condition=False)
                 tx.delete(r.OrderNumberRecord(pk=keys.order_number_pk(order.number), sk=keys.ORDER_NUMBER_SK))
                 pk, sk = doc_key(order.id, order.placed_at, self.shards)
-                tx.delete(r.SearchDocRecord(pk=pk, sk=sk))  # its postings go with it (the stream)
+                tx.delete(SearchDocRecord(pk=pk, sk=sk))  # its postings go with it (the stream)
                 if deletion is not None:
                     entry_op(deletion, self.shards)(tx)
         except TransactWriteError as exc:

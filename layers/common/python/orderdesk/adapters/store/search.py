@@ -21,7 +21,7 @@ from ...domain import search
 from ...domain.model import Order, OrderItem
 from ...domain.search import SearchDoc
 from . import keys
-from . import records as r
+from .search_records import PostingRecord, SearchDocRecord, TermRecord
 from .table import client, condition_failed, table_name, translated
 
 # Terms known to be in the term lists, per table: an order's terms are mostly its client's,
@@ -35,17 +35,17 @@ def doc_key(order_id: str, placed_at: str, shards: int) -> tuple[str, str]:
     return keys.search_doc_partition(keys.shard_of(order_id, shards)), keys.sort_key(placed_at, order_id)
 
 
-def doc_record(order: Order, items: Iterable[OrderItem], shards: int) -> r.SearchDocRecord:
+def doc_record(order: Order, items: Iterable[OrderItem], shards: int) -> SearchDocRecord:
     """The search document of a new order: its client as ordered, its items' domains."""
     pk, sk = doc_key(order.id, order.placed_at, shards)
-    return r.SearchDocRecord(
+    return SearchDocRecord(
         pk=pk, sk=sk, order_id=order.id, placed_at=order.placed_at, client_id=order.client.id,
         client_terms=search.join_terms(search.client_terms(order.client.name, order.client.email,
                                                            order.client.company)),
         domain_terms=search.join_terms(search.domain_terms(i.domain for i in items)))
 
 
-def doc_from(rec: r.SearchDocRecord) -> SearchDoc:
+def doc_from(rec: SearchDocRecord) -> SearchDoc:
     return SearchDoc(order_id=rec.order_id, placed_at=rec.placed_at, client_id=rec.client_id,
                      client_terms=search.split_terms(rec.client_terms),
                      domain_terms=search.split_terms(rec.domain_terms))
@@ -60,14 +60,14 @@ class Search:
 
     def get_doc(self, order_id: str, placed_at: str) -> SearchDoc | None:
         try:
-            return doc_from(r.SearchDocRecord.get(*doc_key(order_id, placed_at, self.shards), consistent_read=True))
+            return doc_from(SearchDocRecord.get(*doc_key(order_id, placed_at, self.shards), consistent_read=True))
         except DoesNotExist:
             return None
 
     def put_doc_if_missing(self, order: Order, items: list[OrderItem]) -> bool:
         """A search document for an order that has none (an order from before the index)."""
         try:
-            doc_record(order, items, self.shards).save(condition=r.SearchDocRecord.pk.does_not_exist())
+            doc_record(order, items, self.shards).save(condition=SearchDocRecord.pk.does_not_exist())
         except Exception as exc:
             if condition_failed(exc):
                 return False
@@ -98,12 +98,12 @@ class Search:
         return self._set_terms(order_id, placed_at, attribute="domain_terms", stored=search.join_terms(terms))
 
     def _set_terms(self, order_id: str, placed_at: str, *, attribute: str, stored: str) -> bool:
-        attr = getattr(r.SearchDocRecord, attribute)
+        attr = getattr(SearchDocRecord, attribute)
         pk, sk = doc_key(order_id, placed_at, self.shards)
         try:
-            r.SearchDocRecord(pk=pk, sk=sk).update(
+            SearchDocRecord(pk=pk, sk=sk).update(
                 actions=[attr.set(stored)],
-                condition=r.SearchDocRecord.pk.exists() & (attr.does_not_exist() | (attr != stored)))
+                condition=SearchDocRecord.pk.exists() & (attr.does_not_exist() | (attr != stored)))
         except UpdateError as exc:
             if condition_failed(exc):
                 return False
@@ -146,7 +146,7 @@ class Search:
     def iter_docs_missing(self, orders: Iterable[Order]) -> Iterator[Order]:
         """Of these orders, those without a search document."""
         batch = list(orders)
-        found = {rec.order_id for rec in r.SearchDocRecord.batch_get(
+        found = {rec.order_id for rec in SearchDocRecord.batch_get(
             [doc_key(o.id, o.placed_at, self.shards) for o in batch], attributes_to_get=["pk", "sk", "kind", "order_id"])}
         yield from (o for o in batch if o.id not in found)
 
@@ -156,12 +156,12 @@ class Search:
         """Add and remove the order's postings (idempotent both ways); the records written."""
         sk = keys.sort_key(placed_at, order_id)
         written = 0
-        with r.PostingRecord.batch_write() as batch:
+        with PostingRecord.batch_write() as batch:
             for term in sorted(set(add)):
-                batch.save(r.PostingRecord(pk=keys.posting_partition(term), sk=sk))
+                batch.save(PostingRecord(pk=keys.posting_partition(term), sk=sk))
                 written += 1
             for term in sorted(set(remove) - set(add)):
-                batch.delete(r.PostingRecord(pk=keys.posting_partition(term), sk=sk))
+                batch.delete(PostingRecord(pk=keys.posting_partition(term), sk=sk))
                 written += 1
         return written
 
@@ -174,12 +174,12 @@ class Search:
             wanted = sorted({t for t in terms if t not in known})
         if not wanted:
             return 0
-        there = {rec.sk for rec in r.TermRecord.batch_get([(keys.term_partition(t), t) for t in wanted],
+        there = {rec.sk for rec in TermRecord.batch_get([(keys.term_partition(t), t) for t in wanted],
                                                          attributes_to_get=["pk", "sk", "kind"])}
         missing = [t for t in wanted if t not in there]
-        with r.TermRecord.batch_write() as batch:
+        with TermRecord.batch_write() as batch:
             for term in missing:
-                batch.save(r.TermRecord(pk=keys.term_partition(term), sk=term))
+                batch.save(TermRecord(pk=keys.term_partition(term), sk=term))
         with _known_lock:
             known = _known.setdefault(table, set())
             if len(known) + len(wanted) > _KNOWN_MAX:
