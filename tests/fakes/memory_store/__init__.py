@@ -44,7 +44,6 @@ def memory_stores(domain_wait_hours: int = 24) -> Stores:
                   published_events=MemoryPublishedEvents(state), activity=MemoryActivity(state),
                   domains=MemoryDomains(state), gateway_events=MemoryGatewayEvents(state),
                   exports=MemoryExports(state), daily_stats=MemoryDailyStats(state),
-
                   search=MemorySearch(state))
 
 

@@ -193,9 +193,7 @@ class OrderRecord(Record, discriminator="order"):
     status_moves_attention = BooleanAttribute(null=True)
     search = UnicodeAttribute()  # lower-cased client name, email, company and domains, for `q`
     version = VersionAttribute()
-    # the key of the sparse by_total index (keys.total_band); promo_code, ip_address, affiliate_id
-    # and payment_method key their own sparse indexes as they are
-    total_band = UnicodeAttribute(null=True)
+    total_band = UnicodeAttribute(null=True)  # by_total's key (keys.total_band); promo_code etc. key theirs as they are
 
 
 class ItemRecord(Record, discriminator="item"):
