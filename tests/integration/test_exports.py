@@ -154,6 +154,27 @@ def test_an_export_of_a_few_thousand_orders_is_exactly_the_list_newest_first(api
     assert seen == sorted(seen)
 
 
+def test_an_export_whose_filter_no_index_narrows_follows_the_lists_cut_short_pages(api, bucket):
+    # GIVEN 3,000 orders, more than one request of the list may read, three of them Refunded (the
+    # newest, one in the middle, the oldest) and nothing else: a filter only by_all serves
+    seed_listed(3000, [OrderStatus.PENDING, OrderStatus.ACTIVE])
+    records = sorted((rec for rec in r.Record.scan() if isinstance(rec, r.OrderRecord)),
+                     key=lambda rec: (rec.placed_at, rec.id), reverse=True)
+    for rec in (records[0], records[1500], records[-1]):
+        rec.update(actions=[r.OrderRecord.payment_status.set("Refunded")], add_version_condition=False)
+    pages = [api.get("/orders?limit=100&payment_status=Refunded", role="viewer").data]
+    while pages[-1]["next_cursor"]:
+        cursor = pages[-1]["next_cursor"]
+        pages.append(api.get(f"/orders?limit=100&payment_status=Refunded&cursor={cursor}", role="viewer").data)
+    assert any(p["searched_to"] and p["next_cursor"] for p in pages), "the list cut a page short"
+    # WHEN they are exported
+    view, _, rows = export_and_download(api, {"payment_status": "Refunded"})
+    # THEN the file holds exactly the three the list gives page after page, newest first
+    expected = [o["number"] for p in pages for o in p["orders"]]
+    assert len(expected) == 3 and view["rows"] == 3
+    assert [row[0] for row in rows[1:]] == expected == [records[i].number for i in (0, 1500, -1)]
+
+
 def test_an_export_with_a_filter_it_cannot_take_is_a_400_naming_it(api, bucket):
     for filters, field in (({"status": "Nope"}, "filters.status"), ({"placed_from": "2026-02-31"}, "filters.placed_from"),
                            ({"limit": 5}, "filters.limit"), ({"min_total": 5}, "filters.min_total")):
