@@ -92,16 +92,16 @@ def test_a_client_whose_email_and_name_change_is_found_by_the_new_ones_only(tabl
     assert search_service.reindex_client(ada.id) == 0
 
 
-def test_a_client_record_written_by_any_route_reaches_its_orders_through_the_stream(
-        table, ddb_client, order_stream, world):
+def test_a_client_edited_through_the_api_is_found_by_its_new_words_once_the_stream_is_read(
+        table, ddb_client, api, order_stream, world):
     # GIVEN a client with two orders, indexed
     ada = put_client("Ada", "Lovelace", "ada@example.com", "Analytical Engines")
     mine = [world.add_order(ada, placed_at=f"2026-02-0{d}T10:00:00Z") for d in (1, 2)]
     order_stream.settle()
-    # WHEN the client record alone is written with a new email and company (nothing else told),
+    # WHEN the client's email and company are edited (PUT /clients/{id}: nothing else is told),
     # and the stream read
-    ada.email, ada.company = "countess@newmail.org", None
-    rewrite_client(ada)
+    r = api.put(f"/clients/{ada.id}", {"email": "countess@newmail.org", "company": None}, role="support")
+    assert r.status_code == 200, r.data
     handled = order_stream.settle()
     # THEN its orders are found by the new words, not the old, after the stream's two steps (the
     # client record, then the documents' records)
