@@ -165,14 +165,16 @@ def open_list(page, query: str = "") -> None:  # type: ignore[no-untyped-def]
     expect(page.locator(f'#orders-table[data-query="{query}"]')).to_have_count(1)
 
 
-def settled_counts(http: HttpApi) -> dict[str, int]:
-    """/order-statuses once the table's stream has caught up (two reads alike, a moment apart)."""
+def settled_counts(http: HttpApi, pending_at_least: int = 0) -> dict[str, int]:
+    """/order-statuses once the table's stream has caught up: two reads alike, a moment apart, with
+    at least `pending_at_least` Pending (the orders just placed counted: a batch of the stream may
+    take longer than the moment between two reads)."""
     import time
 
     last: dict[str, int] = {}
     for _ in range(50):
         now = {c["status"]: c["count"] for c in http.get("/order-statuses")}
-        if now == last:
+        if now == last and now.get("Pending", 0) >= pending_at_least:
             return now
         last = now
         time.sleep(0.3)
@@ -181,11 +183,12 @@ def settled_counts(http: HttpApi) -> dict[str, int]:
 
 def test_filter_by_status_and_by_client(page, stack: PortalStack, http: HttpApi):  # type: ignore[no-untyped-def]
     # GIVEN a client with two Pending orders (one paid) among the demo orders
+    pending = settled_counts(http)["Pending"]
     client = http.client()
     first = http.order(client["id"])
     second = http.order(client["id"], items=[{"kind": "product", "description": "VPS 2GB", "amount": "15.00"}])
     http.pay(second)
-    counts = settled_counts(http)
+    counts = settled_counts(http, pending_at_least=pending + 2)
     sign_in(page, stack)
     open_list(page)
     # THEN the status dropdown shows each status with its count, and the orders needing attention
