@@ -68,6 +68,7 @@ def test_bulk_of_500_counts_exactly_with_reasons(api, bulk_queue, order_stream):
     assert {reasons[i] for i in unknown} == {"unknown order"}
     assert all(reasons[o.id].startswith("invalid transition") for o in active)
     # AND only the order's status moved: items untouched, one history entry, counters right
+    order_stream.settle()  # the move's history entry follows from the stream
     moved = repo.orders.get_order(pending[-1].id)
     assert moved.status is OrderStatus.ACTIVE
     assert {i.status for i in moved.items} == {ItemStatus.PENDING}
@@ -122,6 +123,7 @@ def test_crash_mid_batch_then_redelivery_counts_nothing_twice(api, bulk_queue, m
     # THEN each order counted once and changed once, and the status counters are exact
     done = api.get(f"/bulk-jobs/{job_id}").data
     assert (done["status"], done["succeeded"], done["failed"]) == ("DONE", 600, 0)
+    order_stream.settle()
     for order in orders[245:255]:  # either side of the first message's end
         full = repo.orders.get_order(order.id)
         assert full.status is OrderStatus.CANCELLED
@@ -155,6 +157,7 @@ def test_same_message_delivered_twice_at_once_counts_once(api, bulk_queue, order
     # THEN every order is counted once
     job = api.get(f"/bulk-jobs/{job_id}").data
     assert (job["status"], job["succeeded"], job["failed"]) == ("DONE", 10, 0)
+    order_stream.settle()
     assert all([h.action for h in stores().orders.get_order(o.id).history].count("bulk status change") == 1
                for o in orders)
     order_stream.settle()

@@ -5,12 +5,11 @@ consumer that moves each order as the single action with that target would — o
 A status change is decided once per order: the job's decision (moved from → to, or refused and
 why) is written on the order in the same conditional UpdateItem that moves it, and the first
 decision stands (`OrderWrites.bulk_move`, the batched caller of the one write path of an order's
-changes). The moves' history records follow in batches, under keys their decisions recorded. A
-message is then counted once: its number goes into the job's record with its counts. So a
-redelivered message (or two deliveries of it at once) finds the decisions already taken, never
-moves an order twice, writes no history twice and counts nothing twice, while the common path
-costs one write per order, as a single UpdateItem would. Status counters follow from the table's
-stream, as for every change."""
+changes). A message is then counted once: its number goes into the job's record with its counts.
+So a redelivered message (or two deliveries of it at once) finds the decisions already taken,
+never moves an order twice and counts nothing twice, while the common path costs one write per
+order, as a single UpdateItem would. Each move's history entry (from the decision it recorded)
+and the status counters follow from the table's stream (`projections`)."""
 
 from __future__ import annotations
 
@@ -113,8 +112,7 @@ def change_status(job_id: str, to: OrderStatus, actor: str, chunk: int, order_id
                 raise
             decisions.append((order_id, BulkDecision(at=iso(utcnow()), actor=actor, error=f"internal error: {exc}")))
             error = error or exc
-    # found again by a redelivery (the decision on the order keeps its write time): written again
-    data.writes.bulk_history((job_id, order_id, d) for order_id, d in decisions if d.moved and d.to)
+    # (each move's history entry follows from the table's stream: projections.bulk_history)
     if data.bulk_jobs.count_chunk(job_id, chunk, decisions):  # one UpdateItem of the job: nothing to retry on
         # counted now, and only now: a redelivered message adds no second metric
         metrics.add(metrics.BULK_ORDERS_MOVED, sum(1 for _, d in decisions if d.moved))
@@ -276,7 +274,6 @@ def finish_stale(job: BulkJob, reason: str) -> int:
                 mark = BulkDecision(at=now, actor=ACTOR_SWEEP, error=reason)
                 decisions.append((order_id, data.writes.bulk_refuse(job.id, order_id, mark)
                                   or BulkDecision(at=now, actor=ACTOR_SWEEP, error="unknown order")))
-            data.writes.bulk_history((job.id, o, d) for o, d in decisions if d.moved and d.to)
             if data.bulk_jobs.count_chunk(job.id, chunk, decisions):
                 counted += len(decisions)
     data.bulk_jobs.finish_bulk_job(job.id)

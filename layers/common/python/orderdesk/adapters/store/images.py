@@ -11,10 +11,11 @@ from decimal import Decimal
 from typing import Any
 
 from ...domain.activity import CreditMove, Source
-from ...domain.model import Action, FraudCheck, HistoryEntry, Invoice, Order, OrderItem
+from ...domain.model import Action, BulkDecision, FraudCheck, HistoryEntry, Invoice, Order, OrderItem
 from ...domain.statuses import PaymentStatus
 from . import keys, mappers
 from . import records as r
+from .order_writes import decisions_in
 
 Image = dict[str, Any] | None
 
@@ -57,6 +58,12 @@ class StreamImages:
     def action(self, image: Image) -> Action | None:
         rec = record_of(image)
         return mappers.action_from(rec) if isinstance(rec, r.ActionRecord) else None
+
+    def bulk_moves(self, image: Image) -> dict[str, BulkDecision]:
+        """The moves bulk jobs recorded on an order record (decisions that moved it), by job id."""
+        if not image or image.get("kind") != "order" or image.get("sk") != keys.ORDER_SK:
+            return {}
+        return {job: d for job, d in decisions_in(image).items() if d.moved and d.to}
 
     def fraud_check(self, image: Image) -> FraudCheck | None:
         rec = record_of(image)

@@ -341,6 +341,23 @@ def _from_attr(job_id: str) -> str:
     return f"bulk#{job_id}#from"
 
 
+def decisions_in(image: dict[str, Any]) -> dict[str, BulkDecision]:
+    """Each bulk job's decision on an order, by job id, from a stream image of its record (plain
+    Python values, as the stream's readers see it)."""
+    prefix, out = decision_attr(""), {}
+    for name, value in image.items():
+        if not name.startswith(prefix) or not isinstance(value, dict) or "a" not in value:
+            continue
+        job_id = name[len(prefix):]
+        left = image.get(_from_attr(job_id))
+        out[job_id] = BulkDecision(at=str(value["a"]), actor=str(value.get("u", "bulk")),
+                                   from_=str(left) if left is not None else None,
+                                   to=str(value["t"]) if "t" in value else None,
+                                   error=str(value["e"]) if "e" in value else None,
+                                   written_ns=int(value.get("n", 0)))
+    return out
+
+
 def _bulk_found(job_id: str, item: dict[str, Any] | None) -> BulkOrderState | None:
     """The order as a refused bulk write found it (DynamoDB JSON): why it could not move."""
     if item is None:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import activity, auto_accept, counts, daily, events, search
+from . import activity, auto_accept, bulk_history, counts, daily, events, search
 
 
 @dataclass(frozen=True)
@@ -34,8 +34,8 @@ class StreamChange:
 
 
 # auto_accept last: the views of the change are kept before a workflow starts from it
-PROJECTIONS: list[Callable[[StreamChange], Any]] = [counts.handle, daily.handle, events.handle, activity.handle,
-                                                    search.handle, auto_accept.handle]
+PROJECTIONS: list[Callable[[StreamChange], Any]] = [counts.handle, daily.handle, bulk_history.handle, events.handle,
+                                                    activity.handle, search.handle, auto_accept.handle]
 
 
 def apply(change: StreamChange) -> None:
