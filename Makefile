@@ -60,16 +60,19 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy layers/common/python/orderdesk tests/fakes
 
-test: setup
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy layers/common/python/orderdesk tests/fakes
-	$(VENV)/bin/pytest -q
 
 # What needs no local stack and no browser (unit, integration and template tests, on DynamoDB Local
 # and moto in-process), on WORKERS processes: the quick loop. test-slow: the rest (tests/e2e,
 # tests/bench, and the tests marked slow or browser). Together they are `make test`.
 WORKERS ?= 2
 SLOW := slow or browser or stack or emulated
+
+# Every test on WORKERS processes, each with its own DynamoDB Local (and its own local stack when
+# its files need one); --dist loadfile keeps a module's tests, and its fixtures, on one worker.
+test: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy layers/common/python/orderdesk tests/fakes
+	$(VENV)/bin/pytest -q -n $(WORKERS) --dist loadfile --durations=25
 
 test-fast: $(STAMP) $(TOOLS_STAMP) java
 	$(VENV)/bin/ruff check .

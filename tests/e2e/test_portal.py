@@ -165,30 +165,36 @@ def open_list(page, query: str = "") -> None:  # type: ignore[no-untyped-def]
     expect(page.locator(f'#orders-table[data-query="{query}"]')).to_have_count(1)
 
 
-def settled_counts(http: HttpApi, pending_at_least: int = 0) -> dict[str, int]:
-    """/order-statuses once the table's stream has caught up: two reads alike, a moment apart, with
-    at least `pending_at_least` Pending (the orders just placed counted: a batch of the stream may
-    take longer than the moment between two reads)."""
+def settled_counts(http: HttpApi) -> dict[str, int]:
+    """/order-statuses once the table's stream has caught up: its counts equal the orders listed."""
     import time
 
-    last: dict[str, int] = {}
-    for _ in range(50):
-        now = {c["status"]: c["count"] for c in http.get("/order-statuses")}
-        if now == last and now.get("Pending", 0) >= pending_at_least:
-            return now
-        last = now
-        time.sleep(0.3)
-    raise AssertionError(f"the counts kept moving: {last}")
+    counts: dict[str, int] = {}
+    for _ in range(100):
+        real: dict[str, int] = {}
+        cursor = None
+        while True:
+            page = http.get("/orders?limit=100" + (f"&cursor={cursor}" if cursor else ""))
+            for order in page["orders"]:
+                real[order["status"]] = real.get(order["status"], 0) + 1
+                real["Attention"] = real.get("Attention", 0) + bool(order["attention"])
+            cursor = page["next_cursor"]
+            if not cursor:
+                break
+        counts = {c["status"]: c["count"] for c in http.get("/order-statuses")}
+        if all(counts.get(status, 0) == n for status, n in real.items()):
+            return counts
+        time.sleep(0.2)
+    raise AssertionError(f"the counts never caught up with the orders listed: {counts}")
 
 
 def test_filter_by_status_and_by_client(page, stack: PortalStack, http: HttpApi):  # type: ignore[no-untyped-def]
     # GIVEN a client with two Pending orders (one paid) among the demo orders
-    pending = settled_counts(http)["Pending"]
     client = http.client()
     first = http.order(client["id"])
     second = http.order(client["id"], items=[{"kind": "product", "description": "VPS 2GB", "amount": "15.00"}])
     http.pay(second)
-    counts = settled_counts(http, pending_at_least=pending + 2)
+    counts = settled_counts(http)
     sign_in(page, stack)
     open_list(page)
     # THEN the status dropdown shows each status with its count, and the orders needing attention

@@ -688,7 +688,7 @@ def test_a_delete_that_died_half_way_holds_the_order_and_the_next_delete_resumes
     order = active_order(api, remote())
     assert run(api, order["id"], "cancel", {"refund": False})["status"] == "SUCCEEDED"
     real = Orders.delete_order_record
-    monkeypatch.setattr(Orders, "delete_order_record", lambda self, o: (_ for _ in ()).throw(OSError("died")))
+    monkeypatch.setattr(Orders, "delete_order_record", lambda self, *args: (_ for _ in ()).throw(OSError("died")))
     with pytest.raises(OSError):
         actions.delete_order(order["id"], "admin")
     monkeypatch.setattr(Orders, "delete_order_record", real)
