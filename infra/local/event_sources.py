@@ -20,6 +20,7 @@ import base64
 import hashlib
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -265,9 +266,12 @@ class DynamoDBStreamPoller(_Loop):
                  batch_size: int = 100, *, function_name: str = "fraud-screening",
                  starting_position: str = "TRIM_HORIZON", max_retries: int = 3, retry_delay: float = 0.5,
                  on_failure: Callable[[list[dict[str, Any]], str], None] | None = None,
-                 timeout: float = 60.0, region: str | None = None) -> None:
+                 timeout: float = 60.0, region: str | None = None, checkpoint: Path | None = None) -> None:
         super().__init__()
         self.table_name = table_name
+        # where the last record read of each shard is kept, as Lambda's event source mapping keeps
+        # it: a restart goes on after it (records written just before a stop are read, none twice)
+        self.checkpoint = checkpoint
         self.handler = handler
         self.patterns: list[Pattern] = [] if filter is None else (
             [filter] if isinstance(filter, Mapping) else list(filter))
@@ -304,6 +308,12 @@ class DynamoDBStreamPoller(_Loop):
             raise RuntimeError(f"table {self.table_name} has no stream")
         if arn != self._stream_arn:
             self._stream_arn, self._shards, self._seen_first = arn, {}, False
+            kept = self._load_checkpoint(arn)
+            if kept is not None:
+                # read before: the shards it names go on after their last record; others are newer
+                self._seen_first = True
+                for sid, (parent, last, closed) in kept.items():
+                    self._shards[sid] = _Shard(sid, parent, last_sequence=last, closed=closed)
         kwargs: dict[str, Any] = {"StreamArn": arn}
         while True:
             desc = streams.describe_stream(**kwargs)["StreamDescription"]
@@ -319,6 +329,31 @@ class DynamoDBStreamPoller(_Loop):
                 break
             kwargs["ExclusiveStartShardId"] = last
         self._seen_first = True
+
+    def _load_checkpoint(self, arn: str) -> dict[str, tuple[str | None, str | None, bool]] | None:
+        if self.checkpoint is None or not self.checkpoint.exists():
+            return None
+        try:
+            data = json.loads(self.checkpoint.read_text())
+        except (OSError, ValueError):
+            LOG.warning("%s: unreadable checkpoint %s, reading from %s", self.name, self.checkpoint,
+                        self.starting_position)
+            return None
+        if data.get("stream") != arn:  # another table (a new data directory): its own start
+            return None
+        return {sid: (v.get("parent"), v.get("last"), bool(v.get("closed")))
+                for sid, v in (data.get("shards") or {}).items()}
+
+    def _save_checkpoint(self) -> None:
+        if self.checkpoint is None:
+            return
+        data = {"stream": self._stream_arn, "shards": {
+            s.shard_id: {"parent": s.parent, "last": s.last_sequence, "closed": s.closed}
+            for s in self._shards.values() if s.last_sequence or s.closed}}
+        tmp = self.checkpoint.with_suffix(".tmp")
+        self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(data))
+        os.replace(tmp, self.checkpoint)
 
     def _iterator(self, shard: _Shard) -> str:
         _, streams = self._clients()
@@ -360,6 +395,9 @@ class DynamoDBStreamPoller(_Loop):
                     shard.last_sequence = records[-1]["dynamodb"]["SequenceNumber"]
                 if shard.iterator is None:
                     shard.closed = True
+                if records or shard.closed:
+                    self._save_checkpoint()
+                if shard.closed:
                     break
                 if not records:
                     break

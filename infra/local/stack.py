@@ -285,7 +285,8 @@ class LocalStack:
             schedules = triggers.schedules_in(functions, resolver, self.problems)
             triggers.mirror_schedules(schedules)
         self._seed_on_first_start(table_created)
-        self.pollers = triggers.pollers_for(functions, resolver, self.problems, from_start=table_created)
+        self.pollers = triggers.pollers_for(functions, resolver, self.problems, from_start=table_created,
+                                            checkpoints=self.files.root / "streams")
         triggers.start_pollers(self.pollers)
         if events_file is not None:  # stopped after the stream's pollers: it writes their last events
             self.pollers.append(events_file)

@@ -12,6 +12,7 @@ import importlib
 import json
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from infra.local import template_wiring as tw
@@ -55,9 +56,10 @@ def check_event_sources(functions: dict[str, tw.FunctionDef]) -> list[str]:
 
 
 def pollers_for(functions: dict[str, tw.FunctionDef], resolver: tw.Resolver, problems: list[str], *,
-                from_start: bool = False) -> list[Any]:
+                from_start: bool = False, checkpoints: Path | None = None) -> list[Any]:
     """A poller per SQS and DynamoDB event source, not started yet (``start_pollers``); the stream's
-    read from its start when ``from_start`` (a table created by this start)."""
+    read from its start when ``from_start`` (a table created by this start), else after the last
+    record each stream function read before (kept in ``checkpoints``), else from now."""
     from infra.local.event_sources import DynamoDBStreamPoller, SqsPoller
 
     pollers: list[Any] = []
@@ -85,12 +87,14 @@ def pollers_for(functions: dict[str, tw.FunctionDef], resolver: tw.Resolver, pro
         kwargs: dict[str, Any] = {"function_name": source.function.name, "region": REGION,
                                   "timeout": source.function.timeout_seconds,
                                   # a new table's stream from its start (the demo data is counted by the
-                                  # views); a restart does not replay it: nothing was written while down
+                                  # views); a restart goes on from its checkpoint
                                   "starting_position": "TRIM_HORIZON" if from_start else "LATEST"}
         if isinstance(retries, int) and retries >= 0:
             kwargs["max_retries"] = retries
         if on_failure is not None:
             kwargs["on_failure"] = on_failure
+        if checkpoints is not None:
+            kwargs["checkpoint"] = checkpoints / f"{source.function.name}.json"
         poller = DynamoDBStreamPoller(TABLE_NAME, handler, patterns or None, int(props.get("BatchSize", 100)),
                                       **kwargs)
         pollers.append(poller)

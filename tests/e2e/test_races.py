@@ -62,12 +62,14 @@ def new_orders(http: Http, n: int, item: dict[str, Any] | None = None) -> list[d
 
 
 
-def settled(http: Http, order_id: str) -> dict[str, Any]:
-    """The order once no action runs on it."""
+def settled(http: Http, order_id: str, bulk_moves: int = 0) -> dict[str, Any]:
+    """The order once no action runs on it, and the history entries of at least `bulk_moves` bulk
+    moves are there (they follow from the table's stream, a moment after the job counted them)."""
     def check() -> Any:
         got = http.ok("GET", f"/orders/{order_id}")
-        return got if got["pending_action"] is None else None
-    return wait_for(check, 120, f"order {order_id} still locked")  # type: ignore[no-any-return]
+        moves = sum(h["action"] == "bulk status change" for h in got["history"])
+        return got if got["pending_action"] is None and moves >= bulk_moves else None
+    return wait_for(check, 120, f"order {order_id} still locked or its bulk moves not in its history")  # type: ignore[no-any-return]
 
 
 def bulk_done(http: Http, job_id: str) -> dict[str, Any]:
@@ -247,7 +249,7 @@ def test_bulk_changes_racing_accept_workflows_lose_no_update(local_stack: Runnin
              for job_id, job in zip(("Fraud", "Cancelled"), jobs_done, strict=True)}
     # AND for every order the final status is the last successful change, each success recorded once
     for order_id in ids:
-        got = settled(http, order_id)
+        got = settled(http, order_id, bulk_moves=sum(order_id in os for os in moved.values()))
         accepted = answers[order_id].status_code == 202
         if accepted:
             action = http.ok("GET", f"/orders/{order_id}/actions/{answers[order_id].json()['action']['id']}")

@@ -257,6 +257,44 @@ def test_dynamodb_local_keeps_data_on_disk_across_restarts(tmp_path: Path, aws_e
     assert (tmp_path / "shared-local-instance.db").is_file()
 
 
+def test_a_stream_poller_started_again_goes_on_after_its_checkpoint(tmp_path: Path,
+                                                                     aws_env: pytest.MonkeyPatch) -> None:
+    from infra.local.event_sources import DynamoDBStreamPoller
+
+    seen: list[str] = []
+
+    def handler(event: dict[str, Any], context: Any) -> None:
+        seen.extend(r["dynamodb"]["Keys"]["pk"]["S"] for r in event["Records"])
+
+    checkpoint = tmp_path / "streams" / "order-stream.json"
+    # GIVEN a stack's database on disk whose stream a poller read (o1, o2), then a record it had no
+    # time to read (o3) before everything stopped
+    with DynamoDBLocal(data_dir=tmp_path / "db") as first_run:
+        aws_env.setenv("AWS_ENDPOINT_URL_DYNAMODB", first_run.endpoint)
+        aws_env.setenv("AWS_ENDPOINT_URL_DYNAMODB_STREAMS", first_run.endpoint)
+        dynamodb = boto3.client("dynamodb")
+        create_table_with_stream(dynamodb, "orders")
+        first = DynamoDBStreamPoller("orders", handler, checkpoint=checkpoint)
+        for pk in ("o1", "o2"):
+            dynamodb.put_item(TableName="orders", Item={"pk": {"S": pk}})
+        first.run_once()
+        dynamodb.put_item(TableName="orders", Item={"pk": {"S": "o3"}})
+    assert seen == ["o1", "o2"]
+
+    # WHEN it all starts again on that directory, a record is written (o4) and a new poller, from
+    # "now" as a restarted stack's is, reads the stream
+    with DynamoDBLocal(data_dir=tmp_path / "db") as second_run:
+        aws_env.setenv("AWS_ENDPOINT_URL_DYNAMODB", second_run.endpoint)
+        aws_env.setenv("AWS_ENDPOINT_URL_DYNAMODB_STREAMS", second_run.endpoint)
+        boto3.client("dynamodb").put_item(TableName="orders", Item={"pk": {"S": "o4"}})
+        second = DynamoDBStreamPoller("orders", handler, starting_position="LATEST", checkpoint=checkpoint)
+        second.run_once()
+        second.run_once()
+
+    # THEN it goes on after the checkpoint: the record written before the stop too, none twice
+    assert seen == ["o1", "o2", "o3", "o4"]
+
+
 # moto's server
 
 
