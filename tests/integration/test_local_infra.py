@@ -257,8 +257,9 @@ def test_dynamodb_local_keeps_data_on_disk_across_restarts(tmp_path: Path, aws_e
     assert (tmp_path / "shared-local-instance.db").is_file()
 
 
-def test_a_stream_poller_started_again_goes_on_after_its_checkpoint(tmp_path: Path,
-                                                                     aws_env: pytest.MonkeyPatch) -> None:
+def test_a_stream_poller_started_again_goes_on_after_its_checkpoint(tmp_path: Path, aws_env: pytest.MonkeyPatch,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # (the endpoints set here are undone after this test: the module's database keeps its own)
     from infra.local.event_sources import DynamoDBStreamPoller
 
     seen: list[str] = []
@@ -270,8 +271,8 @@ def test_a_stream_poller_started_again_goes_on_after_its_checkpoint(tmp_path: Pa
     # GIVEN a stack's database on disk whose stream a poller read (o1, o2), then a record it had no
     # time to read (o3) before everything stopped
     with DynamoDBLocal(data_dir=tmp_path / "db") as first_run:
-        aws_env.setenv("AWS_ENDPOINT_URL_DYNAMODB", first_run.endpoint)
-        aws_env.setenv("AWS_ENDPOINT_URL_DYNAMODB_STREAMS", first_run.endpoint)
+        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", first_run.endpoint)
+        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB_STREAMS", first_run.endpoint)
         dynamodb = boto3.client("dynamodb")
         create_table_with_stream(dynamodb, "orders")
         first = DynamoDBStreamPoller("orders", handler, checkpoint=checkpoint)
@@ -284,8 +285,8 @@ def test_a_stream_poller_started_again_goes_on_after_its_checkpoint(tmp_path: Pa
     # WHEN it all starts again on that directory, a record is written (o4) and a new poller, from
     # "now" as a restarted stack's is, reads the stream
     with DynamoDBLocal(data_dir=tmp_path / "db") as second_run:
-        aws_env.setenv("AWS_ENDPOINT_URL_DYNAMODB", second_run.endpoint)
-        aws_env.setenv("AWS_ENDPOINT_URL_DYNAMODB_STREAMS", second_run.endpoint)
+        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", second_run.endpoint)
+        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB_STREAMS", second_run.endpoint)
         boto3.client("dynamodb").put_item(TableName="orders", Item={"pk": {"S": "o4"}})
         second = DynamoDBStreamPoller("orders", handler, starting_position="LATEST", checkpoint=checkpoint)
         second.run_once()
