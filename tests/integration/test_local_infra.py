@@ -5,6 +5,7 @@ EventBridge Scheduler on the same port)."""
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 from collections import Counter
@@ -17,6 +18,7 @@ import pytest
 
 from infra.local.dynamodb_local import DynamoDBLocal, find_dynamodb_local
 from infra.local.moto_server import MotoServer
+from tests.listening import listening_sockets
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/local-states"
 TABLE_KEYS: dict[str, Any] = {
@@ -203,6 +205,18 @@ def test_dynamodb_local_is_found_in_the_npm_package() -> None:
 
     assert jar.name == "DynamoDBLocal.jar" and jar.is_file()
     assert any(lib_dir.glob("libsqlite4java-linux-*.so"))
+
+
+def test_dynamodb_local_and_moto_listen_on_127_0_0_1_only(dynamodb_local: DynamoDBLocal,
+                                                          moto_server: MotoServer) -> None:
+    # GIVEN DynamoDB Local's JVM and moto's server, started as the local stack and the tests start them
+    assert dynamodb_local._process is not None
+    # WHEN the sockets each listens on are read from /proc/net/tcp{,6} (what `ss -ltnp` shows)
+    database = listening_sockets({dynamodb_local._process.pid})
+    moto = [s for s in listening_sockets({os.getpid()}) if s.port == moto_server.port]
+    # THEN both ports are found, each bound to 127.0.0.1 alone: not 0.0.0.0, not :: (every interface)
+    assert {s.port for s in database} == {dynamodb_local.port} and len(moto) == 1, (database, moto)
+    assert [s.address for s in database + moto] == ["127.0.0.1"] * len(database + moto), database + moto
 
 
 def test_dynamodb_local_put_get_and_stream(dynamodb_local: DynamoDBLocal) -> None:
