@@ -96,7 +96,14 @@ function hash(text) {
   return 4294967296 * (2097151 & h2) + (h1 >>> 0);
 }
 
-/** One Idempotency-Key per intended change: a retry of the same body reuses it, a new body gets a new key. */
+/**
+ * One Idempotency-Key per attempt at a change. Sending the same body again while the attempt has no
+ * answer (the network failed, the API answered 5xx) reuses the key, so a request that did reach the
+ * API is not carried out twice; a new body gets a new key. Once the API has taken the attempt
+ * (`settled()`, after a 2xx), the next submission is a new attempt with a new key, even with the same
+ * body: pressing Accept again after the accept's workflow failed starts a new run instead of being
+ * answered with the failed one.
+ */
 export class Once {
   key(body) {
     const digest = hash(JSON.stringify(body ?? null));
@@ -105,6 +112,11 @@ export class Once {
       this.value = uuid();
     }
     return this.value;
+  }
+
+  settled() {
+    this.digest = undefined;
+    this.value = undefined;
   }
 }
 

@@ -271,6 +271,7 @@ class OrderPage {
       if (err.status === 409) await this.load();
       return;
     }
+    this.once.accept.settled();
     this.started(result.action, "accept");
   }
 
@@ -328,6 +329,7 @@ class OrderPage {
       }
       if (type === "pending") {
         this.order = await busy(button, () => api.post(`/orders/${this.id}/pending`, {}, { idempotencyKey: this.once.action.key({ type, at: o.history.length }) }));
+        this.once.action.settled();
         this.draw();
         toast(ACTION_DONE.pending);
         return;
@@ -336,6 +338,7 @@ class OrderPage {
       const body = type === "cancel" ? { refund: false } : type === "cancel_refund" ? { refund: true } : {};
       const result = await busy(button, () => api.post(`/orders/${this.id}/${path}`, body,
         { idempotencyKey: this.once.action.key({ type, at: o.history.length }) }));
+      this.once.action.settled();
       this.started(result.action, type);
     } catch (err) {
       this.actionError.replaceChildren(errorBox(err));

@@ -19,7 +19,6 @@ import pytest
 import requests
 
 from infra.local.stack import AUTH_AUDIENCE, AUTH_ISSUER, LocalStack, StackError, dynamodb_pids
-from tests.listening import descendants, listening_sockets
 from tests.e2e.stack_fixture import (
     REPO_ROOT,
     RunningStack,
@@ -28,6 +27,7 @@ from tests.e2e.stack_fixture import (
     stop_stack_process,
     wait_for,
 )
+from tests.listening import descendants, listening_sockets
 
 # `local_stack` (session): tests/e2e/conftest.py, from tests/e2e/stack_fixture.py
 

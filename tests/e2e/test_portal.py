@@ -446,6 +446,47 @@ def test_accept_with_item_fields(page, stack: PortalStack, http: HttpApi):  # ty
     assert "s3cret-Passw0rd" not in page.content()
 
 
+def test_accept_pressed_again_after_a_failed_run_starts_a_new_run(page, stack: PortalStack, http: HttpApi):  # type: ignore[no-untyped-def]
+    require(stack, "workflows", "POST /orders/{id}/accept, GET /orders/{id}/actions/{action_id} and the accept workflow")
+    from tests.integration.workflow_support import WEBHOOK_SECRET, RemoteStub
+
+    # GIVEN a pending order of a product on a provisioning webhook that refuses its first create (422)
+    creates: list[str] = []
+
+    def webhook(request):  # type: ignore[no-untyped-def]
+        creates.append(request.json.get("command"))
+        return (422, {"error": "plan unknown"}) if len(creates) == 1 else (200, {})
+
+    hook = RemoteStub(webhook, secret=WEBHOOK_SECRET)
+    hook.start()
+    try:
+        server = http.post("/servers", {"name": f"Hook {client_tag()}", "module": "webhook", "url": hook.url,
+                                        "credentials": WEBHOOK_SECRET})
+        order = http.order(http.client()["id"], items=[
+            {"kind": "product", "description": "Business Hosting", "amount": "24.00", "server_id": server["id"]}])
+        sign_in(page, stack)
+        page.goto(f"/#/orders/{order['id']}")
+        # WHEN it is accepted, and the run fails
+        page.get_by_label("Username for Business Hosting").fill("retry1")
+        page.locator("#accept-submit").click()
+        expect(page.locator("#progress-summary")).to_contain_text("Failed", timeout=WORKFLOW_TIMEOUT)
+        expect(page.locator("#accept-submit")).to_be_visible(timeout=WORKFLOW_TIMEOUT)
+        failed = http.get(f"/orders/{order['id']}")["actions"]
+        # AND Accept is pressed again with the very same fields
+        page.get_by_label("Username for Business Hosting").fill("retry1")
+        page.locator("#accept-submit").click()
+        # THEN a new run starts (not the failed one shown again) and succeeds: the order is Active
+        expect(page.locator("#progress-summary")).to_contain_text("Succeeded", timeout=WORKFLOW_TIMEOUT)
+        expect(page.locator(".page-head .badge").first).to_have_text("Active", timeout=WORKFLOW_TIMEOUT)
+        actions = http.get(f"/orders/{order['id']}")["actions"]
+        assert [a["status"] for a in failed] == ["FAILED"]
+        assert sorted(a["status"] for a in actions) == ["FAILED", "SUCCEEDED"], actions
+        assert creates == ["create", "create"]
+        shot(page, "accept-retried")
+    finally:
+        hook.stop()
+
+
 def test_cancel_and_refund_a_paid_order(page, stack: PortalStack, http: HttpApi):  # type: ignore[no-untyped-def]
     require(stack, "workflows", "POST /orders/{id}/cancel, GET /orders/{id}/actions/{action_id} and the cancel workflow")
     # GIVEN a paid order

@@ -263,6 +263,70 @@ def test_accept_that_fails_for_good_leaves_the_order_consistent_and_a_rerun_fini
     assert items[b]["last_error"] and all(i["last_error"] is None for i in got["items"])
 
 
+def refused_accept(api: Any, remote: Any, headers: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any], Any]:
+    """A pending order of one webhook product whose accept (sent with `headers`) FAILED: the
+    webhook refused the create (422); it accepts from now on. Returns the order, the failed
+    action and the accept's body."""
+    refusing = [True]
+    hook = remote(lambda r: (422, {"error": "plan unknown"}) if refusing[0] else (200, {}))
+    order = new_order(api, [{"kind": "product", "description": "Hosting", "amount": "10.00",
+                             "server_id": new_server(api, hook.url)}])
+    body = {"items": {order["items"][0]["id"]: {"username": "ada1"}}, "send_welcome_email": False}
+    r = api.post(f"/orders/{order['id']}/accept", body, role="support", headers=headers)
+    assert r.status_code == 202, r.data
+    failed = wait_for_action(api, order["id"], r.data["action"]["id"])
+    assert failed["status"] == "FAILED", failed
+    refusing[0] = False
+    return order, failed, body
+
+
+def test_a_failed_accept_sent_again_with_a_new_key_starts_a_new_run(api, workflows, remote):  # type: ignore[no-untyped-def]
+    # GIVEN an accept that FAILED (the webhook refused), sent with an Idempotency-Key; the webhook now accepts
+    order, failed, body = refused_accept(api, remote, {"Idempotency-Key": "accept-attempt-1"})
+    # WHEN the same body is sent again under a new key (the portal's next attempt)
+    r = api.post(f"/orders/{order['id']}/accept", body, role="support", headers={"Idempotency-Key": "accept-attempt-2"})
+    # THEN it is a new action, which runs and succeeds; the failed one stays as it was
+    assert r.status_code == 202 and r.data["action"]["id"] != failed["id"], r.data
+    assert wait_for_action(api, order["id"], r.data["action"]["id"])["status"] == "SUCCEEDED"
+    got = order_of(api, order["id"])
+    assert got["status"] == "Active" and {a["id"]: a["status"] for a in got["actions"]} == {
+        failed["id"]: "FAILED", r.data["action"]["id"]: "SUCCEEDED"}
+
+
+def test_an_accept_key_past_its_replay_window_is_the_same_action_for_its_body_and_409_for_another(  # type: ignore[no-untyped-def]
+        api, workflows, remote, monkeypatch):
+    # GIVEN stored answers kept 1 s (24 h in AWS), and an accept that FAILED under a key, its answer since expired
+    from orderdesk.config import reset_settings
+
+    monkeypatch.setenv("IDEMPOTENCY_TTL_SECONDS", "1")
+    reset_settings()
+    key = {"Idempotency-Key": "accept-past-window"}
+    order, failed, body = refused_accept(api, remote, key)
+    time.sleep(2.1)
+    # WHEN the same key comes again with another body, then with the same body
+    other = api.post(f"/orders/{order['id']}/accept", {**body, "send_welcome_email": True}, role="support",
+                     headers=key)
+    same = api.post(f"/orders/{order['id']}/accept", body, role="support", headers=key)
+    # THEN the same body is the same action (a repeat, nothing run again); another body is a 409
+    assert same.status_code == 202 and same.data["action"]["id"] == failed["id"], same.data
+    assert other.status_code == 409 and other.data["error"]["code"] == "idempotency_conflict", other.data
+    got = order_of(api, order["id"])
+    assert [a["id"] for a in got["actions"]] == [failed["id"]] and got["pending_action"] is None
+
+
+def test_one_accept_key_sent_by_two_callers_is_two_actions(api, workflows, remote, token):  # type: ignore[no-untyped-def]
+    # GIVEN an accept that FAILED, sent by one operator under a key
+    key = "accept-shared-key"
+    order, failed, body = refused_accept(api, remote, {"Idempotency-Key": key})
+    # WHEN another operator sends the same body under the same key
+    r = api.post(f"/orders/{order['id']}/accept", body, role="support", headers={
+        "Idempotency-Key": key, "Authorization": f"Bearer {token('support', subject='another-operator')}"})
+    # THEN theirs is an action of its own, which runs (the first caller's failure is not theirs)
+    assert r.status_code == 202 and r.data["action"]["id"] != failed["id"], r.data
+    assert wait_for_action(api, order["id"], r.data["action"]["id"])["status"] == "SUCCEEDED"
+    assert order_of(api, order["id"])["status"] == "Active"
+
+
 # -- cancel, fraud -------------------------------------------------------------------------------------
 
 

@@ -91,6 +91,26 @@ def test_execution_names_are_deterministic_per_key_and_valid_for_step_functions(
     assert execution_arn(arn, "o1-cancel-x") == "arn:aws:states:eu-west-1:111122223333:execution:orderdesk-cancel:o1-cancel-x"
 
 
+def test_an_action_id_names_the_caller_key_and_body_but_not_a_password_text() -> None:
+    # GIVEN an accept's parameters with a password, sent under a key by one operator
+    accept = {"items": {"i1": {"username": "ada", "password": "hunter2-secret"}}, "send_welcome_email": True,
+              "idempotency_key": "k"}
+
+    def id_of(caller: str = "ops@example.com", **changes: object) -> str:
+        return action_id_for("o1", ActionType.ACCEPT, "k", caller, {**accept, **changes})
+
+    mine = id_of()
+    # THEN a repeat is the same id; another caller's is another id, the key's half included
+    assert id_of() == mine and id_of("other@example.com")[:8] != mine[:8]
+    # AND another body shares the key's half only (what a 409 is told by)
+    other = id_of(send_welcome_email=False)
+    assert other[:8] == mine[:8] and other != mine
+    # AND a password counts by being given, never by its text (an id is shown to viewers)
+    assert id_of(items={"i1": {"username": "ada", "password": "another-one"}}) == mine
+    assert id_of(items={"i1": {"username": "ada"}}) != mine
+    assert len(mine) == 16 and all(c in "0123456789abcdef" for c in mine)
+
+
 def test_error_text_reads_the_lambda_error_inside_a_caught_step_functions_error() -> None:
     cause = json.dumps({"errorMessage": "http://h/p answered 422: nope", "errorType": "RemoteRejected"})
     assert error_text({"Error": "RemoteRejected", "Cause": cause}) == "RemoteRejected: http://h/p answered 422: nope"

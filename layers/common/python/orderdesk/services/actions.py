@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import re
 from typing import Any
 
@@ -22,6 +23,7 @@ from ..domain.changes import OrderChange
 from ..domain.errors import (
     ActionInProgress,
     ConcurrentUpdate,
+    IdempotencyConflict,
     NotFound,
     OrderNotFound,
     PermanentError,
@@ -71,12 +73,36 @@ def _machine_arn(action_type: ActionType) -> str:
     return arn
 
 
-def action_id_for(order_id: str, action_type: ActionType, idempotency_key: str | None) -> str:
-    """A fresh id, or, for a caller's idempotency key, the same id for every repeat of that key."""
+def action_id_for(order_id: str, action_type: ActionType, idempotency_key: str | None, caller: str = "",
+                  body: dict[str, Any] | None = None) -> str:
+    """A fresh id, or, for a caller's idempotency key, the same id for every repeat of that key by
+    that caller with that body (SPEC §3): its first half names the order, the action, the caller
+    and the key (`_key_part`), its second half the body. Another caller's key is another action;
+    the same key with another body shares the first half only, which `_start_action_once`
+    refuses (409), also long after the API's stored answers have expired."""
     if not idempotency_key:
         return new_id()
-    digest = hashlib.sha256(f"{order_id}|{action_type.value}|{idempotency_key}".encode()).hexdigest()
-    return digest[:16]
+    return _key_part(order_id, action_type, idempotency_key, caller) + _digest(json.dumps(
+        _body_of(body or {}), sort_keys=True, default=str))[:8]
+
+
+def _key_part(order_id: str, action_type: ActionType, idempotency_key: str, caller: str) -> str:
+    return _digest(json.dumps([order_id, action_type.value, caller, idempotency_key]))[:8]
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _body_of(params: dict[str, Any]) -> dict[str, Any]:
+    """What a start asked for, as its id covers it: every parameter but the key itself, and of a
+    password only that one was given (an id is shown to viewers; a digest of a password is not
+    for them to test guesses against)."""
+    body = {k: v for k, v in params.items() if k != "idempotency_key"}
+    if isinstance(body.get("items"), dict):
+        body["items"] = {item_id: {k: (bool(v) if k == "password" else v) for k, v in (opts or {}).items()}
+                         for item_id, opts in body["items"].items()}
+    return body
 
 
 def execution_name(order_id: str, action_type: ActionType, action_id: str) -> str:
@@ -111,7 +137,8 @@ def _start_action_once(order_id: str, action_type: ActionType, params: dict[str,
 
     `params`: for accept, `items` ({item id: {server_id, username, password, registrar,
     run_module_create, send_to_registrar}}) and `send_welcome_email`; optional
-    `idempotency_key` makes a repeat of the same start return the same action. Passwords are
+    `idempotency_key` makes a repeat of the same start (same caller, same parameters) return the
+    same action, and the key with other parameters a 409 (`action_id_for`). Passwords are
     encrypted onto their items here and go nowhere else (not the execution input, not the
     action record, not the logs)."""
     action_type = ActionType(action_type)
@@ -120,11 +147,13 @@ def _start_action_once(order_id: str, action_type: ActionType, params: dict[str,
     data = stores()
     order = data.orders.get_order(order_id)
     key = params.get("idempotency_key")
-    action_id = action_id_for(order.id, action_type, key)
+    action_id = action_id_for(order.id, action_type, key, actor, params)
     if key:
         earlier = next((a for a in order.actions if a.id == action_id), None)
         if earlier is not None:
             return earlier  # a repeat of a start that already happened
+        if any(a.id[:8] == action_id[:8] for a in order.actions):
+            raise IdempotencyConflict("this Idempotency-Key was used with another request body")
     if order.pending_action is not None:
         raise ActionInProgress.held_by(order.id, order.pending_action)
     _unchanged(order, seen)
