@@ -15,6 +15,7 @@ from cryptography.fernet import Fernet
 from infra.local import gateway
 from infra.local.dynamodb_local import DynamoDBLocal
 from infra.local.keys import new_rsa_keypair
+from infra.local.moto_server import MotoServer
 from infra.local.table import create_table
 from orderdesk.config import reset_settings
 
@@ -36,7 +37,7 @@ STOREFRONT_CLIENT_ID = "test-storefront-client"  # the one machine client the te
 # their data), and every test asking for moto's server (the workflows running the real ASL, the
 # queues, the bus) is marked so here, not module by module
 STACK_FOLDERS = ("e2e", "bench")
-EMULATED = frozenset({"workflows", "moto", "bulk_queue", "bus", "stripe_api"})
+EMULATED = frozenset({"workflows", "moto", "bulk_queue", "bus", "stripe_api", "kms"})
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -76,6 +77,35 @@ def dynamodb_local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DynamoD
     os.environ["AWS_ENDPOINT_URL_DYNAMODB_STREAMS"] = ddb.endpoint
     yield ddb
     ddb.stop()
+
+
+@pytest.fixture(scope="session")
+def kms_server() -> Iterator[MotoServer]:
+    """moto's server for KMS alone: no Step Functions, so it never takes MOTO_PORT from the
+    `workflows` fixture's server running beside it."""
+    server = MotoServer(step_functions=False)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture()
+def kms(kms_server: MotoServer) -> Iterator[str]:
+    """A KMS key of its own in moto's KMS, the code pointed at it as template.yaml points the
+    functions at SecretsKmsKey (AWS_ENDPOINT_URL_KMS, SECRETS_KMS_KEY_ID); its ARN. The `workflows`
+    fixture has one already."""
+    from orderdesk.adapters import aws
+
+    client = boto3.client("kms", region_name="us-east-1", endpoint_url=kms_server.endpoint)
+    arn = str(client.create_key(Description="test secrets")["KeyMetadata"]["Arn"])
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("AWS_ENDPOINT_URL_KMS", kms_server.endpoint)
+        env.setenv("SECRETS_KMS_KEY_ID", arn)
+        reset_settings()
+        aws.reset_clients()
+        yield arn
+    reset_settings()
+    aws.reset_clients()
 
 
 @pytest.fixture(scope="session")

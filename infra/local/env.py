@@ -70,7 +70,8 @@ def base_environment(files: LocalFiles) -> dict[str, str | None]:
         "AUTH_JWKS_URL": None,
         "COGNITO_DOMAIN": None,
         "COGNITO_CLIENT_ID": None,
-        "SECRETS_KEY": files.secrets_key.read_text().strip(),
+        # only a data directory of before KMS has one (its values are re-encrypted at start)
+        "SECRETS_KEY": files.secrets_key.read_text().strip() if files.secrets_key.exists() else None,
         "CURSOR_SECRET": files.cursor_secret.read_text().strip(),
         # sign registrar events to POST /registrar/events with it (README: For registrars)
         "REGISTRAR_WEBHOOK_SECRET": files.registrar_secret.read_text().strip(),
@@ -90,11 +91,11 @@ def dynamodb_environment(endpoint: str) -> dict[str, str | None]:
 
 
 def moto_environment(endpoint: str) -> dict[str, str | None]:
-    # botocore's names: SFN (not STEPFUNCTIONS), SCHEDULER, SQS, EVENTBRIDGE; LAMBDA for a direct
-    # Invoke (the export function's start); S3 for the export files, whose presigned URLs then
-    # point at moto's port, which the browser downloads from
+    # botocore's names: SFN (not STEPFUNCTIONS), SCHEDULER, SQS, EVENTBRIDGE, KMS; LAMBDA for a
+    # direct Invoke (the export function's start); S3 for the export files, whose presigned URLs
+    # then point at moto's port, which the browser downloads from
     return {f"AWS_ENDPOINT_URL_{service}": endpoint
-            for service in ("SFN", "SQS", "SCHEDULER", "LAMBDA", "EVENTBRIDGE", "S3")}
+            for service in ("SFN", "SQS", "SCHEDULER", "LAMBDA", "EVENTBRIDGE", "S3", "KMS")}
 
 
 def reset_cached_clients() -> None:

@@ -30,7 +30,17 @@ class LocalFiles:
 
     @property
     def secrets_key(self) -> Path:
+        """The Fernet key of secrets stored before KMS: made by stacks of before, never now; read
+        while values it encrypted may remain (``migrate_secrets`` re-encrypts them at start)."""
         return self.root / "secrets.key"
+
+    @property
+    def secrets_migrated(self) -> Path:
+        return self.root / "secrets.migrated"
+
+    def kms_key(self, logical_id: str) -> Path:
+        """Key id and key material of a KMS key of template.yaml, as moto made it the first time."""
+        return self.root / f"kms-{logical_id}.json"
 
     @property
     def cursor_secret(self) -> Path:
@@ -85,11 +95,6 @@ class LocalFiles:
             write_private(self.private_key, private.encode())
             write_private(self.public_key, public.encode(), mode=0o644)
             created.append("JWT key pair")
-        if not self.secrets_key.exists():
-            from cryptography.fernet import Fernet
-
-            write_private(self.secrets_key, Fernet.generate_key())
-            created.append("secrets key")
         if not self.cursor_secret.exists():
             write_private(self.cursor_secret, secrets.token_urlsafe(32).encode())
             created.append("cursor secret")

@@ -324,7 +324,8 @@ class MotoServer:
     ``lambda_functions`` maps a function name (or an ARN suffix) to ``"module.function"``,
     a callable, or a :class:`LocalFunction`. One instance per process: moto's backends,
     its config and ``MOTO_PORT`` (which its interpreter reads on each Lambda call) are
-    process-wide.
+    process-wide. ``step_functions=False`` leaves those three alone (a server for KMS or SQS
+    alone, beside another that runs workflows).
     """
 
     def __init__(
@@ -337,8 +338,10 @@ class MotoServer:
         dynamodb_endpoint: str | None = None,
         account_id: str = DEFAULT_ACCOUNT_ID,
         log_requests: bool = False,
+        step_functions: bool = True,
     ) -> None:
         self.functions = LambdaFunctions(lambda_functions or {})
+        self.step_functions = step_functions
         self.log_requests = log_requests
         self.host = host
         self.requested_port = port
@@ -391,6 +394,8 @@ class MotoServer:
         self._thread = threading.Thread(target=self._server.serve_forever, name="moto-server", daemon=True)
         self._thread.start()
 
+        if not self.step_functions:
+            return self.endpoint
         previous_port = os.environ.get("MOTO_PORT")
         os.environ["MOTO_PORT"] = str(self.port)
         self._undo.append(lambda: _restore_env("MOTO_PORT", previous_port))

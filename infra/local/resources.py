@@ -1,15 +1,18 @@
 """template.yaml's resources, made locally at each start of the stack: the table in DynamoDB
 Local (kept across restarts), and in moto (whose state is in memory, so made afresh) the queues
 with their redrive policies, the S3 buckets with their encryption, public access block and
-lifecycle, the state machines from their ASL files, and the environment the template gives its
-functions, which points the code at them (``!Ref BulkQueue`` → ``BULK_QUEUE_URL``, ``!Ref
-ExportOrdersFunction`` → ``EXPORT_FUNCTION_NAME``: the name moto's Invoke route serves it by...).
+lifecycle, the state machines from their ASL files, the KMS keys (pinned to the key id and
+material of their first start, so what they encrypted still decrypts), and the environment the
+template gives its functions, which points the code at them (``!Ref BulkQueue`` →
+``BULK_QUEUE_URL``, ``!Ref ExportOrdersFunction`` → ``EXPORT_FUNCTION_NAME``: the name moto's
+Invoke route serves it by...).
 
 Each function records what it made in the template's ``Resolver`` (``!Ref`` and ``!GetAtt``
 values), so later references resolve to the local resources."""
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -110,6 +113,49 @@ def register_functions(functions: dict[str, tw.FunctionDef], resolver: tw.Resolv
     for logical_id in functions:
         resolver.refs[logical_id] = logical_id
         resolver.attributes[(logical_id, "Arn")] = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{logical_id}"
+
+
+def create_kms_keys(template: dict[str, Any], resolver: tw.Resolver, files: LocalFiles) -> dict[str, str]:
+    """Every KMS key of the template (``AWS::KMS::Key``) in moto's KMS; returns {logical id: ARN}.
+
+    moto makes a new key id and new key material at each start, and a ciphertext names its key:
+    what the last run encrypted would never decrypt again. So the first start keeps each key's
+    id and material in ``.local/kms-<logical id>.json`` (the local stand-in for the key that never
+    leaves KMS), and later starts put them back into moto's key before anything uses it."""
+    import boto3
+
+    kms = boto3.client("kms")
+    made: dict[str, str] = {}
+    for logical_id, resource in tw.resources_of_type(template, "AWS::KMS::Key").items():
+        props = resource.get("Properties") or {}
+        created = kms.create_key(Description=str(resolver.try_resolve(props.get("Description")) or ""),
+                                 KeyUsage=props.get("KeyUsage", "ENCRYPT_DECRYPT"),
+                                 KeySpec=props.get("KeySpec", "SYMMETRIC_DEFAULT"))["KeyMetadata"]
+        key_id, arn = _pin_key(files.kms_key(logical_id), created["KeyId"])
+        resolver.refs[logical_id] = key_id
+        resolver.attributes.update({(logical_id, "Arn"): arn, (logical_id, "KeyId"): key_id})
+        made[logical_id] = arn
+        LOG.info("KMS key %s (%s)", logical_id, key_id)
+    return made
+
+
+def _pin_key(saved: Path, key_id: str) -> tuple[str, str]:
+    """moto's key `key_id` given the id and material kept in `saved` (or, the first time, kept
+    there): its (key id, ARN) from now on."""
+    from moto.kms.models import kms_backends
+
+    backend = kms_backends[ACCOUNT_ID][REGION]
+    key = backend.keys[key_id]
+    if not saved.exists():
+        write_private(saved, json.dumps({"key_id": key.id, "key_material": base64.b64encode(
+            key.key_material).decode()}).encode())
+        return key.id, key.arn
+    kept = json.loads(saved.read_text())
+    del backend.keys[key_id]
+    key.id, key.arn = kept["key_id"], key.arn.replace(key_id, kept["key_id"])
+    key.key_material = base64.b64decode(kept["key_material"])
+    backend.keys[key.id] = key
+    return key.id, key.arn
 
 
 def create_state_machines(template_path: Path, resolver: tw.Resolver) -> dict[str, str]:

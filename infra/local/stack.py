@@ -2,18 +2,20 @@
 
 ``python -m infra.local.stack --port 8000`` (or ``LocalStack(...)`` in a test) starts, in order:
 
-1. ``.local/`` (the data directory): an RSA key pair for signing local tokens, a Fernet key for
-   write-only secrets and a cursor-signing secret, generated once and kept; the environment the
-   code reads (``TABLE_NAME``, ``AUTH_*``, ``SECRETS_KEY``, ``CURSOR_SECRET``,
+1. ``.local/`` (the data directory): an RSA key pair for signing local tokens and a
+   cursor-signing secret, generated once and kept; the environment the
+   code reads (``TABLE_NAME``, ``AUTH_*``, ``CURSOR_SECRET``,
    ``EMAIL_OUTBOX_DIR``, credentials ``local``, and the botocore ``AWS_ENDPOINT_URL_<SERVICE>``
    variables, so no code path differs from AWS).
 2. DynamoDB Local with its database in ``.local/dynamodb/`` (kept across restarts), and the table
    created from template.yaml when it is missing.
 3. moto's server in-process: Step Functions (the ASL really executed, its Lambda tasks answered
-   by the project's handlers), SQS and EventBridge Scheduler. moto keeps its state in memory, so
-   the queues (with the template's redrive policies), state machines and schedules are created
-   afresh at every start; their URLs and ARNs reach the code through the environment variables
-   that template.yaml gives the functions (``!Ref BulkQueue`` → ``BULK_QUEUE_URL``...).
+   by the project's handlers), SQS, EventBridge Scheduler and KMS. moto keeps its state in memory,
+   so the queues (with the template's redrive policies), state machines, schedules and the KMS key
+   of write-only secrets are created afresh at every start (the key pinned to its first id and
+   material, kept in ``.local/``); their URLs and ARNs reach the code through the environment
+   variables that template.yaml gives the functions (``!Ref BulkQueue`` → ``BULK_QUEUE_URL``...).
+   Secrets a data directory of before KMS holds are re-encrypted with it, once.
 4. Demo data on the first start only (``infra.local.seed``; ``.local/seeded`` marks it done).
 5. The event sources of template.yaml: the SQS queue and the table's stream polled and fed to
    their functions with Lambda's event shapes (``infra.local.event_sources``), and a timer
@@ -86,6 +88,7 @@ PREWARM_MODULES = (
     "moto.stepfunctions.responses",
     "moto.sqs.responses",
     "moto.scheduler.responses",
+    "moto.kms.responses",
     "infra.local.event_sources",
 )
 
@@ -136,6 +139,7 @@ class LocalStack:
         self.problems: list[str] = []  # what could not be wired (shown in the banner and to tests)
         self.queues: dict[str, str] = {}  # logical id → queue URL
         self.buckets: dict[str, str] = {}  # logical id → bucket name
+        self.kms_keys: dict[str, str] = {}  # logical id → key ARN
         self.state_machines: dict[str, str] = {}  # logical id → ARN
         self.pollers: list[Any] = []
         self.schedules: ScheduleRunner | None = None
@@ -279,11 +283,13 @@ class LocalStack:
             resources.register_functions(functions, resolver)
             self.problems += resources.restore_queued_messages(self.files, self.queues)
             self.state_machines = resources.create_state_machines(self.template_path, resolver)
+            self.kms_keys = resources.create_kms_keys(template, resolver, self.files)
             events_file = event_bus.events_file(self.files.root, event_bus.create_event_buses(template, resolver))
             self.problems += resources.apply_template_environment(self._env, functions, resolver,
                                                                   self.state_machines, self.template_path)
             schedules = triggers.schedules_in(functions, resolver, self.problems)
             triggers.mirror_schedules(schedules)
+        self._migrate_secrets()
         self._seed_on_first_start(table_created)
         self.pollers = triggers.pollers_for(functions, resolver, self.problems, from_start=table_created,
                                             checkpoints=self.files.root / "streams")
@@ -380,6 +386,24 @@ class LocalStack:
         self._ports["stripe"] = self.stripe.port
         self._env.apply(stripe_environment(self.stripe.url))
         reset_cached_clients()
+
+    def _migrate_secrets(self) -> None:
+        """Values a data directory of before KMS holds (Fernet under ``secrets.key``), re-encrypted
+        with KMS once (``infra.local.migrate_secrets``); then ``secrets.migrated`` says so."""
+        if self.files.secrets_migrated.exists() or not self.files.secrets_key.exists():
+            return
+        from infra.local.migrate_secrets import migrate_secrets
+
+        with self._timed("secrets"):
+            done = migrate_secrets()
+        if done.items or done.servers or done.unreadable:
+            LOG.info("re-encrypted with KMS: %d item password(s), %d server credential(s)%s", done.items,
+                     done.servers, f"; {len(done.unreadable)} unreadable, left" if done.unreadable else "")
+        for name in done.unreadable:
+            self.problems.append(f"the stored secret of {name} does not decrypt with .local/secrets.key: left as it was")
+        if done.done:
+            self.files.secrets_migrated.write_text(f"{done.items} item password(s), {done.servers} server "
+                                                   f"credential(s), {datetime.now(UTC).isoformat(timespec='seconds')}\n")
 
     def _seed_on_first_start(self, table_created: bool) -> None:
         self.seeded_now = False

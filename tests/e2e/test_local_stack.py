@@ -109,6 +109,46 @@ def test_local_stack_serves_the_api_and_keeps_its_data_across_a_restart(tmp_path
     assert dynamodb_pids(tmp_path / "dynamodb") == []
 
 
+def test_secrets_of_a_data_directory_of_before_kms_are_migrated_and_kms_ones_survive_a_restart(
+        tmp_path: Path) -> None:
+    from cryptography.fernet import Fernet
+
+    from infra.local.files import write_private
+    from orderdesk.adapters import crypto
+    from orderdesk.domain.model import Server, iso, new_id, utcnow
+    from orderdesk.services.ports import stores
+
+    # GIVEN a data directory of before KMS: its Fernet key, as the stacks of before made it
+    fernet = Fernet.generate_key()
+    write_private(tmp_path / "secrets.key", fernet)
+    stack = LocalStack(port=0, data_dir=tmp_path, seed=False, retry_sleep_scale=0.01)
+    with stack:
+        # AND a server stored now, through the API (KMS), and one as those stacks stored it (Fernet)
+        made = requests.post(f"{stack.url}/servers", headers=bearer(stack.admin_token), timeout=10, json={
+            "name": "new", "module": "cpanel", "hostname": "whm.example.net", "credentials": "WHMTOKEN-NEW"})
+        assert made.status_code == 201, made.text
+        new = made.json()["id"]
+        old = Server(id=new_id(), name="old", module="cpanel", hostname="whm.example.net", has_credentials=True,
+                     created_at=iso(utcnow()))
+        stores().directory.put_server(old, Fernet(fernet).encrypt(b"WHMTOKEN-OLD").decode())
+        key_arn = os.environ["SECRETS_KMS_KEY_ID"]
+    (tmp_path / "secrets.migrated").unlink()  # a directory of before has not been migrated
+
+    # WHEN the stack starts again on it
+    with stack:
+        directory = stores().directory
+        stored_old, stored_new = directory.server_credentials(old.id), directory.server_credentials(new)
+        # THEN the old value was re-encrypted with KMS at the start, bound to its server ...
+        assert stored_old is not None and crypto.is_kms(stored_old)
+        assert crypto.decrypt(stored_old, crypto.server_context(old.id)) == "WHMTOKEN-OLD"
+        # ... and what the first run encrypted with moto's KMS still decrypts: the same key again
+        assert stored_new is not None and crypto.is_kms(stored_new)
+        assert crypto.decrypt(stored_new, crypto.server_context(new)) == "WHMTOKEN-NEW"
+        assert os.environ["SECRETS_KMS_KEY_ID"] == key_arn and stack.problems == []
+    assert (tmp_path / "kms-SecretsKmsKey.json").stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "secrets.migrated").read_text().startswith("0 item password(s), 1 server credential(s)")
+
+
 def test_one_stack_per_data_directory(tmp_path: Path) -> None:
     # GIVEN a stack running on a directory
     with LocalStack(port=0, data_dir=tmp_path, seed=False):

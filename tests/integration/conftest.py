@@ -1,5 +1,6 @@
 """Fixtures for the action workflows, run for real: moto's server executing the ASL of
-infra/statemachines/ with template.yaml's step functions served in-process (`workflows`),
+infra/statemachines/ with template.yaml's step functions served in-process, and its KMS holding
+the key of write-only secrets (`workflows`),
 DynamoDB Local behind them (the `table` fixture), and loopback HTTP servers standing in for a
 provisioning webhook or registrar (`remote`) and Stripe's refund endpoint (`stripe_api`)."""
 
@@ -50,6 +51,10 @@ def workflows(dynamodb_local: Any, keypair: Any, tmp_path_factory: pytest.TempPa
             env.setenv(f"AWS_ENDPOINT_URL_{service}", server.endpoint)
         sfn = boto3.client("stepfunctions", region_name="us-east-1")
         arns = create_state_machines(sfn)
+        # the key of write-only secrets (template.yaml's SecretsKmsKey), in the same moto
+        kms = boto3.client("kms", region_name="us-east-1", endpoint_url=server.endpoint)
+        env.setenv("AWS_ENDPOINT_URL_KMS", server.endpoint)
+        env.setenv("SECRETS_KMS_KEY_ID", kms.create_key(Description="test secrets")["KeyMetadata"]["Arn"])
         for name, value in state_machine_environment(arns).items():
             env.setenv(name, value)
         env.setenv("EMAIL_OUTBOX_DIR", str(outbox))

@@ -372,7 +372,7 @@ def test_a_path_id_unlike_any_id_is_a_400_naming_it(api, path):
     assert r.data["error"]["fields"], r.data
 
 
-def test_server_credentials_are_write_only(api):
+def test_server_credentials_are_write_only(api, kms):
     r = api.post("/servers", {"name": "web1", "module": "webhook", "url": "https://hooks.example.com/p",
                               "credentials": "s3cret-token-value"})
     assert r.status_code == 201, r.data

@@ -75,7 +75,7 @@ def test_a_cpanel_hostname_at_a_non_public_address_is_a_400_naming_hostname(api,
         reset_settings()
 
 
-def test_loopback_urls_are_refused_unless_the_setting_allows_them(api, monkeypatch):  # type: ignore[no-untyped-def]
+def test_loopback_urls_are_refused_unless_the_setting_allows_them(api, monkeypatch, kms):  # type: ignore[no-untyped-def]
     body = {"name": "local", "module": "webhook", "url": "http://127.0.0.1:9/provision", "credentials": WEBHOOK_SECRET}
     # GIVEN loopback not allowed (the default, AWS) THEN a loopback URL is a 400 naming `url`
     monkeypatch.setenv("ALLOW_LOOPBACK_OUTBOUND", "false")
@@ -102,11 +102,12 @@ def put_old_server(url: str, credentials: str | None = None) -> Server:
     """A server as data saved before credentials in URLs were refused (straight to the table)."""
     server = Server(id=new_id(), name="old hook", module="webhook", url=url, has_credentials=credentials is not None,
                     created_at=iso(utcnow()))
-    stores().directory.put_server(server, crypto.encrypt(credentials) if credentials else None)
+    encrypted = crypto.encrypt(credentials, crypto.server_context(server.id)) if credentials else None
+    stores().directory.put_server(server, encrypted)
     return server
 
 
-def test_viewers_never_see_userinfo_or_query_secrets_of_a_stored_url(api):  # type: ignore[no-untyped-def]
+def test_viewers_never_see_userinfo_or_query_secrets_of_a_stored_url(api, kms):  # type: ignore[no-untyped-def]
     # GIVEN a server stored with a password and a token in its URL
     put_old_server("https://admin:hunter2pass@hooks.example.com/p?region=eu&token=T0KENVALUE", WEBHOOK_SECRET)
     # WHEN a viewer lists the servers

@@ -241,3 +241,91 @@ def test_rejected_secrets_are_not_quoted_back(recorded, workflows, logs):  # typ
     assert "items." + product + ".password" in answers[0].data["error"]["fields"]
     assert_nowhere({"short": short, "long": long_, "typed": typed}, responses="\n".join(api.answers),
                    logs=logs.text())
+
+
+# -- KMS: each value is an envelope bound to its record (issue 17) ------------------------------------
+
+
+def raw_secrets() -> dict[str, str]:
+    """Every stored password and credential, straight from the table: {pk|sk: value}."""
+    import os
+
+    ddb = boto3.client("dynamodb")
+    found: dict[str, str] = {}
+    for page in ddb.get_paginator("scan").paginate(TableName=os.environ["TABLE_NAME"], ConsistentRead=True):
+        for item in page["Items"]:
+            for name in ("password_enc", "credentials_enc"):
+                if name in item:
+                    found[f"{item['pk']['S']}|{item['sk']['S']}|{name}"] = item[name]["S"]
+    return found
+
+
+def overwrite(key: str, value: str) -> None:
+    """Put `value` into the attribute `key` names (pk|sk|attribute), straight into the table: what
+    someone with write access to it could do."""
+    import os
+
+    pk, sk, name = key.split("|")
+    boto3.client("dynamodb").update_item(TableName=os.environ["TABLE_NAME"], Key={"pk": {"S": pk}, "sk": {"S": sk}},
+                                         UpdateExpression="SET #v = :v", ExpressionAttributeNames={"#v": name},
+                                         ExpressionAttributeValues={":v": {"S": value}})
+
+
+def test_a_password_copied_onto_another_item_is_never_sent(api, workflows, remote):  # type: ignore[no-untyped-def]
+    # GIVEN an order of two products on a webhook that refuses the second one's create for now,
+    # accepted with a password for each: the first is created with its password, the second fails
+    refusing = [True]
+    hook = remote(lambda r: (422, {"error": "no"}) if refusing[0] and r.json["account"]["item_id"] == second
+                  else (200, {}))
+    server = api.post("/servers", {"name": "web1", "module": "webhook", "url": hook.url,
+                                   "credentials": "whsec-test-0123456789"}).data
+    order = new_order(api, server["id"], products=2)
+    first, second = (i["id"] for i in order["items"])
+    passwords = {first: secret("PwOne"), second: secret("PwTwo")}
+    r = api.post(f"/orders/{order['id']}/accept", {"items": {i: {"username": f"u{n}", "password": passwords[i]}
+                                                             for n, i in enumerate((first, second))}}, role="support")
+    assert wait_for_action(api, order["id"], r.data["action"]["id"], timeout=90)["status"] == "FAILED"
+    # THEN what is stored is a KMS envelope per password, neither password in it
+    envelopes = raw_secrets()
+    (mine,) = [k for k in envelopes if f"ITEM#{first}" in k]
+    (theirs,) = [k for k in envelopes if f"ITEM#{second}" in k]
+    assert all(v.startswith("kms1:") for v in envelopes.values()), envelopes
+    assert not any(p in v for p in passwords.values() for v in envelopes.values())
+
+    # WHEN the first item's ciphertext is copied onto the second (someone with write access to the
+    # table), the webhook takes every create again, and the order is accepted again
+    overwrite(theirs, envelopes[mine])
+    refusing[0] = False
+    hook.received.clear()
+    r = api.post(f"/orders/{order['id']}/accept", {}, role="support")
+    failed = wait_for_action(api, order["id"], r.data["action"]["id"], timeout=90)
+
+    # THEN the second item fails for good (KMS refuses the context), saying so, and nothing is sent:
+    # the first item's password never reaches the webhook as the second's
+    assert failed["status"] == "FAILED", failed
+    step = {s["name"]: s for s in failed["steps"]}[f"provision:{second}"]
+    assert step["status"] == "FAILED" and "encrypted for another record" in step["error"], step
+    assert hook.received == [] and passwords[first] not in json.dumps(failed)
+
+
+def test_credentials_copied_onto_another_server_are_never_used(api, workflows, remote):  # type: ignore[no-untyped-def]
+    # GIVEN two webhook servers, each with its own signing secret, and an order on the second
+    one_secret, two_secret = secret("whsec-one-01234"), secret("whsec-two-01234")
+    one_hook, two_hook = remote(secret=one_secret), remote(secret=None)  # the second records whatever arrives
+    one = api.post("/servers", {"name": "one", "module": "webhook", "url": one_hook.url, "credentials": one_secret}).data
+    two = api.post("/servers", {"name": "two", "module": "webhook", "url": two_hook.url, "credentials": two_secret}).data
+    order = new_order(api, two["id"], products=1)
+
+    # WHEN the first server's stored credentials are copied onto the second, and the order accepted
+    stored = raw_secrets()
+    (ones,) = [k for k in stored if k.startswith(f"SERVER#{one['id']}|")]
+    (twos,) = [k for k in stored if k.startswith(f"SERVER#{two['id']}|")]
+    overwrite(twos, stored[ones])
+    r = api.post(f"/orders/{order['id']}/accept", {}, role="support")
+    failed = wait_for_action(api, order["id"], r.data["action"]["id"], timeout=90)
+
+    # THEN nothing is sent to the second server, signed with the first one's secret or at all
+    assert failed["status"] == "FAILED", failed
+    (step,) = [s for s in failed["steps"] if s["name"].startswith("provision:")]
+    assert "credentials: encrypted for another record" in step["error"], step
+    assert two_hook.received == [] and one_hook.received == []

@@ -165,8 +165,8 @@ def test_layer_is_built_for_the_functions_runtime_and_architecture() -> None:
 
 
 def test_generated_fernet_key_shape_is_a_valid_key() -> None:
-    # GIVEN the SecretsKey secret's generator (letters and digits), handed to the API by its ARN,
-    # and the '=' the secret store appends to what it fetches
+    # GIVEN the SecretsKey secret's generator (letters and digits), handed by its ARN to the steps
+    # that still read values stored before KMS, and the '=' the secret store appends to what it fetches
     import random
     import string
 
@@ -176,7 +176,7 @@ def test_generated_fernet_key_shape_is_a_valid_key() -> None:
 
     gen = support.resources("AWS::SecretsManager::Secret")["SecretsKey"]["Properties"]["GenerateSecretString"]
     assert gen["ExcludePunctuation"] is True
-    env = FUNCTIONS["ApiFunction"]["Environment"]["Variables"]
+    env = FUNCTIONS["ProvisionItemFunction"]["Environment"]["Variables"]
     assert env["SECRETS_KEY_ARN"] == {"Ref": "SecretsKey"} and "SECRETS_KEY" not in env
     rng = random.Random(8)
 

@@ -3,6 +3,8 @@ policies SAM adds on its own for event sources and tracing are checked too)."""
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 import pytest
@@ -86,3 +88,68 @@ def test_the_checks_catch_a_wildcard() -> None:
     (statement,) = statements(role)
     assert is_wildcard(statement["Resource"]) and is_wildcard("arn:aws:sqs:*:*:*")
     assert not is_wildcard({"Fn::Sub": "arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:${Q}"})
+
+
+# -- write-only secrets: the KMS key's permissions (issue 17) ----------------------------------------
+
+SECRETS_KEY_ARN = {"Fn::GetAtt": ["SecretsKmsKey", "Arn"]}
+PURPOSES = {"item-password", "server-credentials"}
+# the steps that run module commands: they read a server's credentials (and an item's password)
+DECRYPTERS = {"ProvisionItemFunctionRole": PURPOSES, "ItemCommandFunctionRole": PURPOSES,
+              "TerminateItemFunctionRole": {"server-credentials"}}
+
+
+def kms_grants(role: dict[str, Any]) -> list[tuple[set[str], Any, set[str]]]:
+    """(KMS actions, resource, purposes the encryption context must name) of each statement."""
+    out = []
+    for statement in statements(role):
+        actions = {a for a in as_list(statement.get("Action", [])) if a.startswith("kms:")}
+        if actions and statement.get("Effect") == "Allow":
+            purpose = statement.get("Condition", {}).get("StringEquals", {}).get("kms:EncryptionContext:purpose")
+            out.append((actions, statement.get("Resource"), set(as_list(purpose)) if purpose else set()))
+    return out
+
+
+def test_only_the_steps_that_run_module_commands_may_decrypt_secrets() -> None:
+    # GIVEN every role of the deployed stack
+    decrypting = {lid: set().union(*(p for actions, _, p in kms_grants(role) if "kms:Decrypt" in actions))
+                  for lid, role in ROLES.items() if any("kms:Decrypt" in a for a, _, _ in kms_grants(role))}
+    # THEN only the provisioning, item command and terminate steps may Decrypt, each for its purposes
+    assert decrypting == DECRYPTERS
+
+
+def test_the_api_may_only_generate_data_keys_and_holds_no_fernet_secret() -> None:
+    # GIVEN the internet-facing API's role and environment
+    grants = kms_grants(ROLES["ApiFunctionRole"])
+    env = support.functions()["ApiFunction"]["Environment"]["Variables"]
+    # THEN it may GenerateDataKey under the secrets key, for passwords and credentials, and nothing
+    # else of KMS (no Decrypt, no Encrypt of its own plaintext data keys, no ReEncrypt)
+    assert grants == [({"kms:GenerateDataKey"}, SECRETS_KEY_ARN, PURPOSES)]
+    assert env["SECRETS_KMS_KEY_ID"] == SECRETS_KEY_ARN
+    # AND the Fernet key of before is neither in its environment nor readable by it
+    assert "SECRETS_KEY" not in env and "SECRETS_KEY_ARN" not in env
+    readable = {ref for s in statements(ROLES["ApiFunctionRole"])
+                if "secretsmanager:GetSecretValue" in as_list(s.get("Action", []))
+                for ref in re.findall(r'"Ref": "(\w+)"', json.dumps(s["Resource"]))}
+    assert readable == {"CursorSecret"}
+
+
+def test_every_kms_permission_names_the_secrets_key_and_a_purpose() -> None:
+    # GIVEN every KMS statement of every role (the API's and the decrypting steps' at least)
+    grants = [(lid, grant) for lid, role in ROLES.items() for grant in kms_grants(role)]
+    assert {lid for lid, _ in grants} >= {"ApiFunctionRole", *DECRYPTERS}
+    for lid, (actions, resource, purposes) in grants:
+        # THEN it is on the secrets key alone, for the data-key actions only, and only for values
+        # whose encryption context names a purpose of OrderDesk's
+        assert resource == SECRETS_KEY_ARN, f"{lid}: {actions} on {resource}"
+        assert actions <= {"kms:GenerateDataKey", "kms:Decrypt"}, f"{lid}: {actions}"
+        assert purposes and purposes <= PURPOSES, f"{lid}: {actions} for {purposes or 'any context'}"
+
+
+def test_the_secrets_key_is_customer_managed_rotated_and_retained() -> None:
+    key = support.resources("AWS::KMS::Key")["SecretsKmsKey"]
+    assert key["Properties"]["EnableKeyRotation"] is True and key["Properties"]["KeySpec"] == "SYMMETRIC_DEFAULT"
+    assert key["DeletionPolicy"] == key["UpdateReplacePolicy"] == "Retain"
+    # the key policy delegates to the account's IAM policies (the roles above), to no other principal
+    (statement,) = key["Properties"]["KeyPolicy"]["Statement"]
+    assert statement["Principal"] == {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}}

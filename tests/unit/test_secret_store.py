@@ -222,6 +222,7 @@ def test_the_log_filter_drops_only_answers_carrying_a_secret() -> None:
 
     assert not drop.filter(record(b'{"ARN": "arn", "SecretString": "s3cr3t"}'))
     assert not drop.filter(record(b'{"ARN": "arn", "SecretBinary": "czNjcjN0"}'))
+    assert not drop.filter(record(b'{"CiphertextBlob": "AQID", "Plaintext": "ZGF0YWtleQ==", "KeyId": "arn"}'))
     assert drop.filter(record(b'{"TableNames": []}'))
 
 
@@ -252,19 +253,26 @@ def test_importing_the_store_and_its_readers_loads_no_sdk_and_fetches_nothing() 
 # -- every reader goes through the store ----------------------------------------------------
 
 
-def test_write_only_secrets_encrypt_with_the_fetched_key(env: pytest.MonkeyPatch, sm: SecretsManager) -> None:
+def test_a_secret_stored_before_kms_is_read_with_the_fetched_fernet_key(env: pytest.MonkeyPatch,
+                                                                        sm: SecretsManager) -> None:
     from orderdesk.adapters import crypto
 
-    # GIVEN only SECRETS_KEY_ARN, the secret holding the 43 characters the template generates
+    # GIVEN only SECRETS_KEY_ARN, the secret holding the 43 characters the template generates, and
+    # a password encrypted with that key the way OrderDesk stored them before KMS
     stored = Fernet.generate_key().decode().rstrip("=")
     configure(env, SECRETS_KEY_ARN=sm.create("fernet", stored))
+    token = Fernet((stored + "=").encode()).encrypt(b"hunter2-password").decode()
 
-    # WHEN a password is encrypted
-    token = crypto.encrypt("hunter2-password")
+    # WHEN it is decrypted (for whichever record: a Fernet token names none)
+    plain = crypto.decrypt(token, crypto.item_context("o1", "i1"))
 
-    # THEN it round-trips, and the key is the stored one with its '='
-    assert crypto.decrypt(token) == "hunter2-password"
-    assert Fernet((stored + "=").encode()).decrypt(token.encode()) == b"hunter2-password"
+    # THEN it is the password, read with the stored key and its '='; it is not a KMS envelope
+    assert plain == "hunter2-password" and not crypto.is_kms(token)
+    # AND another Fernet key does not read it: a PermanentError that quotes nothing stored
+    configure(env, SECRETS_KEY=Fernet.generate_key().decode())
+    with pytest.raises(PermanentError, match="does not decrypt with the configured SECRETS_KEY") as refused:
+        crypto.decrypt(token, crypto.item_context("o1", "i1"))
+    assert token not in str(refused.value)
 
 
 def test_cursors_are_signed_with_the_fetched_key(env: pytest.MonkeyPatch, sm: SecretsManager) -> None:
@@ -311,3 +319,143 @@ def test_stripe_registrar_and_minfraud_use_the_fetched_keys(env: pytest.MonkeyPa
     assert gateways._client_for == ("sk_test_from_arn", None)
     assert isinstance(registrar, registrars.WebhookRegistrar) and registrar.secret == "signing-from-arn"
     assert maxmind._client_key is not None and maxmind._client_key[1] == "licence-from-arn"
+
+
+# -- write-only secrets under KMS (adapters.crypto): envelopes bound to their record -------------------
+
+
+@pytest.fixture()
+def kms(env: pytest.MonkeyPatch, sm: SecretsManager) -> Iterator[list[tuple[str, dict[str, Any]]]]:
+    """moto's KMS (in-process, as Secrets Manager above) with a key configured as template.yaml
+    configures SecretsKmsKey; yields every KMS call made, (operation, its answer)."""
+    from botocore.client import BaseClient
+
+    key = boto3.client("kms", region_name="us-east-1").create_key(Description="secrets")["KeyMetadata"]["Arn"]
+    configure(env, SECRETS_KMS_KEY_ID=key)
+    calls: list[tuple[str, dict[str, Any]]] = []
+    counted = BaseClient._make_api_call
+
+    def recorded(client: BaseClient, operation: str, params: Any) -> Any:
+        answer: dict[str, Any] = {}
+        try:
+            answer = counted(client, operation, params)
+            return answer
+        finally:  # a refused call too
+            if client.meta.service_model.service_name == "kms":
+                calls.append((operation, answer))
+
+    env.setattr(BaseClient, "_make_api_call", recorded)
+    yield calls
+
+
+def test_a_secret_round_trips_in_an_envelope_bound_to_its_record(kms: list[tuple[str, dict[str, Any]]]) -> None:
+    from orderdesk.adapters import crypto
+
+    # GIVEN a password of an order's item
+    context = crypto.item_context("order-1", "item-1")
+
+    # WHEN it is encrypted twice
+    first, second = crypto.encrypt("hunter2-password", context), crypto.encrypt("hunter2-password", context)
+
+    # THEN each is a versioned envelope (its own data key and nonce) that quotes nothing in clear ...
+    assert first.startswith("kms1:") and second.startswith("kms1:") and first != second
+    assert "hunter2" not in first
+    # ... made with GenerateDataKey alone (what the API may do), under the configured key, with the context
+    assert [op for op, _ in kms] == ["GenerateDataKey", "GenerateDataKey"]
+    # AND each decrypts, for that record, with one Decrypt call (what only the steps may do)
+    kms.clear()
+    assert crypto.decrypt(first, context) == crypto.decrypt(second, context) == "hunter2-password"
+    assert [op for op, _ in kms] == ["Decrypt", "Decrypt"]
+
+
+@pytest.mark.parametrize("other", [
+    {"purpose": "item-password", "order_id": "order-1", "item_id": "item-2"},  # another item of the order
+    {"purpose": "item-password", "order_id": "order-2", "item_id": "item-1"},  # the same item id, another order
+    {"purpose": "server-credentials", "server_id": "item-1"},  # a server
+], ids=["other-item", "other-order", "server"])
+def test_a_ciphertext_replayed_onto_another_record_does_not_decrypt(kms: list[tuple[str, dict[str, Any]]],
+                                                                    other: dict[str, str]) -> None:
+    from orderdesk.adapters import crypto
+
+    # GIVEN a password encrypted for item-1 of order-1
+    stored = crypto.encrypt("hunter2-password", crypto.item_context("order-1", "item-1"))
+
+    # WHEN it is decrypted as the value of another record THEN KMS refuses the context: a
+    # PermanentError (retrying cannot help) saying so, quoting neither the value nor the envelope
+    with pytest.raises(PermanentError, match="encrypted for another record") as refused:
+        crypto.decrypt(stored, other)
+    assert "hunter2" not in str(refused.value) and stored[5:40] not in str(refused.value)
+    assert [op for op, _ in kms][-1] == "Decrypt"
+
+
+def test_server_credentials_copied_to_another_server_do_not_decrypt(kms: list[tuple[str, dict[str, Any]]]) -> None:
+    from orderdesk.adapters import crypto
+
+    stored = crypto.encrypt("WHMTOKEN-0123456789", crypto.server_context("srv-1"))
+    assert crypto.decrypt(stored, crypto.server_context("srv-1")) == "WHMTOKEN-0123456789"
+    with pytest.raises(PermanentError, match="credentials: encrypted for another record"):
+        crypto.decrypt(stored, crypto.server_context("srv-2"))
+
+
+def test_an_altered_envelope_does_not_decrypt(kms: list[tuple[str, dict[str, Any]]]) -> None:
+    import base64
+
+    from orderdesk.adapters import crypto
+
+    # GIVEN two passwords of one item's context, and the same under another context
+    context = crypto.item_context("order-1", "item-1")
+    one, two = crypto.encrypt("first-password", context), crypto.encrypt("second-password", context)
+    _, one_key, one_sealed = one.split(":")
+    _, two_key, two_sealed = two.split(":")
+    flipped = base64.b64decode(one_sealed)
+    flipped = base64.b64encode(flipped[:-1] + bytes([flipped[-1] ^ 1])).decode()
+
+    # WHEN a value is sealed under another data key, has a bit flipped, or is not an envelope at all
+    # THEN none decrypts; each is a PermanentError
+    for bad in (f"kms1:{one_key}:{two_sealed}", f"kms1:{one_key}:{flipped}", "kms1:not-base64!:x"):
+        with pytest.raises(PermanentError):
+            crypto.decrypt(bad, context)
+    assert crypto.decrypt(two, context) == "second-password"
+
+
+def test_no_data_key_reaches_a_log_record_at_debug(kms: list[tuple[str, dict[str, Any]]],
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    import base64
+
+    from orderdesk.adapters import crypto
+
+    # GIVEN every logger at DEBUG (botocore logs each answer's raw body there, KMS's too)
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="botocore")
+    context = crypto.server_context("srv-1")
+
+    # WHEN a value is encrypted and decrypted
+    assert crypto.decrypt(crypto.encrypt("WHMTOKEN-NEVER-LOGGED", context), context) == "WHMTOKEN-NEVER-LOGGED"
+
+    # THEN botocore logged the calls, and no record carries a plaintext data key (with it and the
+    # stored envelope anyone reading the logs could open the value) nor the value
+    data_keys = [base64.b64encode(answer["Plaintext"]).decode() for _, answer in kms if "Plaintext" in answer]
+    assert len(data_keys) == 2 and any(r.name.startswith("botocore") for r in caplog.records)
+    logged = "\n".join(f"{r.name} {r.getMessage()}" for r in caplog.records)
+    assert not any(k in logged for k in data_keys) and "NEVER-LOGGED" not in logged
+
+
+def test_without_a_kms_key_configured_nothing_is_stored(env: pytest.MonkeyPatch) -> None:
+    from orderdesk.adapters import crypto
+
+    with pytest.raises(PermanentError, match="SECRETS_KMS_KEY_ID is not configured"):
+        crypto.encrypt("hunter2-password", crypto.server_context("srv-1"))
+
+
+def test_kms_throttling_is_transient(kms: list[tuple[str, dict[str, Any]]]) -> None:
+    from botocore.stub import Stubber
+
+    from orderdesk.adapters import crypto
+    from orderdesk.domain.errors import TransientError
+
+    # GIVEN KMS throttling (stubbed on the shared client)
+    with Stubber(aws.client("kms")) as stub:
+        stub.add_client_error("generate_data_key", "ThrottlingException", http_status_code=400)
+        # WHEN a value is stored THEN it is a TransientError (the workflows retry it, the API says 503)
+        with pytest.raises(TransientError, match="KMS"):
+            crypto.encrypt("hunter2-password", crypto.server_context("srv-1"))

@@ -63,9 +63,13 @@ class Settings:
     cognito_client_id: str | None = None
     # Secrets: read them through adapters.secret_store.secret(name), never from here. The plain
     # value (locally and in tests) wins; in AWS only the *_arn is set and the value is fetched.
-    # key for encrypting write-only credentials and passwords; cursor signing key
+    # the Fernet key write-only credentials and passwords were encrypted with before KMS (read
+    # only, for values not yet re-encrypted); cursor signing key
     secrets_key: str | None = None
     secrets_key_arn: str | None = None
+    # the KMS key (id, ARN or alias) that write-only credentials and passwords are encrypted under
+    # (adapters.crypto: envelope encryption, one data key per value)
+    secrets_kms_key_id: str | None = None
     cursor_secret: str | None = None  # unset everywhere: services.cursor has a local default
     cursor_secret_arn: str | None = None
     max_body_bytes: int = 262_144
@@ -150,6 +154,7 @@ class Settings:
             cognito_client_id=env.get("COGNITO_CLIENT_ID") or None,
             secrets_key=env.get("SECRETS_KEY") or None,
             secrets_key_arn=env.get("SECRETS_KEY_ARN") or None,
+            secrets_kms_key_id=env.get("SECRETS_KMS_KEY_ID") or None,
             cursor_secret=env.get("CURSOR_SECRET") or None,
             cursor_secret_arn=env.get("CURSOR_SECRET_ARN") or None,
             max_body_bytes=_int("MAX_BODY_BYTES", cls.max_body_bytes),

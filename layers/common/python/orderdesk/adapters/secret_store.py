@@ -10,7 +10,8 @@ with it.
 
 Nothing is imported or built at module import (the Parameters utility and the client come with
 the first fetch). A value is never logged: not here, and not by botocore, whose
-DEBUG log of every answer's body is kept from printing a GetSecretValue answer."""
+DEBUG log of every answer's body is kept from printing a GetSecretValue answer, or a KMS answer
+carrying a plaintext data key (`quiet_botocore_bodies`, which adapters.crypto calls too)."""
 
 from __future__ import annotations
 
@@ -76,7 +77,7 @@ def _secrets_provider() -> Any:
 def _fetch(name: str, arn: str) -> str:
     from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
-    _quiet_botocore_bodies()
+    quiet_botocore_bodies()
     try:
         value = _secrets_provider().get(arn, max_age=MAX_AGE_SECONDS)
     except GetParameterError as exc:
@@ -97,15 +98,17 @@ def _sdk_error(exc: BaseException) -> BaseException:
 
 
 class _NoSecretBodies(logging.Filter):
-    """botocore.parsers logs every answer's raw body at DEBUG: drop the ones carrying a secret."""
+    """botocore.parsers logs every answer's raw body at DEBUG: drop the ones carrying a secret (a
+    secret's value, or KMS's plaintext data key, which opens the value stored beside it)."""
+
+    MARKS = (b'"SecretString"', b'"SecretBinary"', b'"Plaintext"')
 
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args if isinstance(record.args, tuple) else (record.args,)
-        return not any(isinstance(a, bytes | bytearray) and (b'"SecretString"' in a or b'"SecretBinary"' in a)
-                       for a in args)
+        return not any(isinstance(a, bytes | bytearray) and any(m in a for m in self.MARKS) for a in args)
 
 
-def _quiet_botocore_bodies() -> None:
+def quiet_botocore_bodies() -> None:
     global _quieted
     with _quiet:
         if not _quieted:

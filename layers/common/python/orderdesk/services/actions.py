@@ -253,7 +253,7 @@ def _plan_accept(order: Order, params: dict[str, Any], actor_fields: dict[str, s
         if opts.get("registrar"):
             fields["registrar"] = opts["registrar"]
         if opts.get("password"):
-            fields["password_enc"] = crypto.encrypt(opts["password"])
+            fields["password_enc"] = crypto.encrypt(opts["password"], crypto.item_context(order.id, item.id))
         if fields:
             item_fields[item.id] = fields
         public_items[item.id] = {k: v for k, v in opts.items() if k != "password"} | {

@@ -71,7 +71,8 @@ def list_affiliates() -> list[Affiliate]:
 def create_server(cmd: ServerIn) -> Server:
     server = Server(id=new_id(), name=cmd.name, module=cmd.module, hostname=cmd.hostname, url=cmd.url,
                     username=cmd.username, has_credentials=cmd.credentials is not None, created_at=iso(utcnow()))
-    stores().directory.put_server(server, crypto.encrypt(cmd.credentials) if cmd.credentials else None)
+    encrypted = crypto.encrypt(cmd.credentials, crypto.server_context(server.id)) if cmd.credentials else None
+    stores().directory.put_server(server, encrypted)
     return server
 
 

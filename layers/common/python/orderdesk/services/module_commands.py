@@ -73,13 +73,14 @@ def create(inp: StepInput, order: Order, item: OrderItem, run_create: bool = Tru
         username = f"u{item.id[:7]}"
         fields["username"] = username
     encrypted = data.orders.item_password(inp.order_id, item.id)
+    context = crypto.item_context(inp.order_id, item.id)
     if encrypted is None and server.module == "cpanel":
         # chosen once and stored (encrypted) before use, so a retry creates the same account
-        encrypted = crypto.encrypt(_random.token_urlsafe(18))
+        encrypted = crypto.encrypt(_random.token_urlsafe(18), context)
         data.writes.update_item(inp.order_id, item.id, expect_status=item.status, password_enc=encrypted,
                                 username=username)
         fields.pop("username", None)
-    password = crypto.decrypt(encrypted) if encrypted else None
+    password = crypto.decrypt(encrypted, context) if encrypted else None
     module_for(server, credentials).create(_account(order, item, "create", username, password))
     return ItemOutcome(ItemStatus.ACTIVE, f"account {username} created on {server.name} ({server.module})", fields)
 

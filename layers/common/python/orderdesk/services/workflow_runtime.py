@@ -113,7 +113,7 @@ def server_of(server_id: str | None) -> tuple[Server, str | None] | None:
         encrypted = directory.server_credentials(server_id)
     except NotFound as exc:
         raise PermanentError(f"server {server_id} no longer exists") from exc
-    return server, crypto.decrypt(encrypted) if encrypted else None
+    return server, crypto.decrypt(encrypted, crypto.server_context(server_id)) if encrypted else None
 
 
 def change_item(inp: StepInput, item: OrderItem, to: ItemStatus, history: HistoryEntry, **fields: Any) -> None:
