@@ -4,7 +4,12 @@ A generated order names a random client, server or affiliate, which the API righ
 "unknown client"), so the fuzzer would rarely get past POST /orders to the order's own operations.
 Three generated orders in four get ids of real records instead (ORDERDESK_FUZZ_IDS, a JSON object
 of lists written by the test), but only where the generated value was a well-formed id: a case
-generated to be invalid stays exactly as invalid."""
+generated to be invalid stays exactly as invalid.
+
+Item commands (POST /orders/{order_id}/item-commands) name an order and its items: outside the
+stateful phase (whose links bring a created order and its first item) three cases in four get a
+real order and items of that order in place of well-formed generated ids, so commands reach the
+module workflow instead of a 404 or "not an item of this order"."""
 
 from __future__ import annotations
 
@@ -38,10 +43,29 @@ def _swap(obj: dict[str, Any], key: str, kind: str, seed: str) -> None:
             obj[key] = real
 
 
+def _item_command(case: Any) -> None:
+    orders = _IDS.get("orders") or []
+    params = case.path_parameters or {}
+    phase = getattr(getattr(getattr(case, "meta", None), "phase", None), "name", "")
+    if phase == "stateful" or not orders or not _ID.match(str(params.get("order_id", ""))):
+        return
+    digest = hashlib.sha256(json.dumps([params, case.body], sort_keys=True, default=str).encode()).digest()
+    if digest[0] % 4 == 0:
+        return  # one in four keeps the generated (unknown) order
+    order = orders[digest[1] % len(orders)]
+    params["order_id"] = order["id"]
+    wanted = case.body.get("item_ids") if isinstance(case.body, dict) else None
+    if isinstance(wanted, list) and order["items"] and all(isinstance(i, str) and _ID.match(i) for i in wanted):
+        case.body["item_ids"] = [order["items"][(digest[2] + n) % len(order["items"])] for n in range(len(wanted))]
+
+
 @schemathesis.hook
 def before_call(context: Any, case: Any, **kwargs: Any) -> None:
     if case.operation.method.upper() == "POST" and case.operation.path == "/servers/{server_id}/test":
         _known_server_only(case)
+        return
+    if case.operation.method.upper() == "POST" and case.operation.path == "/orders/{order_id}/item-commands":
+        _item_command(case)
         return
     if case.operation.method.upper() != "POST" or case.operation.path != "/orders" or not isinstance(case.body, dict):
         return

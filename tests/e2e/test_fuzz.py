@@ -1,7 +1,11 @@
 """Fuzzing: schemathesis against the running local stack's /openapi.json with an admin token —
 every operation, every phase (examples, coverage, fuzzing, and stateful sequences that follow the
 document's OpenAPI links, e.g. POST /orders → GET /orders/{order_id} → POST .../cancel → GET
-.../actions/{action_id}), a bounded number of examples per operation.
+.../actions/{action_id}, or POST /orders → POST .../item-commands on its first item → GET
+.../actions/{action_id}), a bounded number of examples per operation. Every route the document
+lists is fuzzed (the test counts them), so a route added later is fuzzed without a change here;
+the hooks (fuzz_hooks.py) put real clients, servers, affiliates, orders and items into generated
+requests where a random id could only be refused.
 
 What must hold, for every generated request (valid or not):
   * no 5xx (`not_a_server_error`);
@@ -42,6 +46,7 @@ from tests.e2e.stack_fixture import REPO_ROOT, RunningStack, running_stack
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(shutil.which("java") is None, reason="DynamoDB Local needs Java")]
 
 EXCLUDED_CHECKS = ["positive_data_acceptance"]
+STATEFUL_STEPS = 10
 
 
 def schemathesis_cli() -> str:
@@ -72,19 +77,30 @@ def known_ids(url: str, token: str) -> dict[str, list[str]]:
                           json={"name": "Fuzz Partner", "email": "fuzz.partner@example.com"})
         assert r.status_code == 201, r.text
         affiliates = [r.json()["id"]]
-    return {"clients": ids("/clients", "clients")[:20], "servers": servers, "affiliates": affiliates}
+    orders = []
+    for order_id in ids("/orders?limit=10", "orders"):  # with their items, for the item commands
+        r = requests.get(f"{url}/orders/{order_id}", headers=headers, timeout=30)
+        assert r.status_code == 200, r.text
+        orders.append({"id": order_id, "items": [i["id"] for i in r.json()["items"]]})
+    return {"clients": ids("/clients", "clients")[:20], "servers": servers, "affiliates": affiliates,
+            "orders": orders}
 
 
 def run_schemathesis(url: str, token: str, workdir: Path, *, examples: int, seed: str) -> tuple[int, str, float]:
     env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.e2e.fuzz_hooks", "NO_COLOR": "1",
            "ORDERDESK_FUZZ_IDS": json.dumps(known_ids(url, token)),
            "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
-    args = [schemathesis_cli(), "run", f"{url}/openapi.json",
+    config = workdir / "schemathesis.toml"
+    # longer stateful sequences than the default (6 steps, as many scenarios as examples): enough
+    # for POST /orders → POST .../item-commands → GET .../actions/{id} and the like to come up
+    config.write_text(f"[phases.stateful]\nmax-steps = {STATEFUL_STEPS}\n\n"
+                      f"[phases.stateful.generation]\nmax-examples = {examples * 4}\n")
+    args = [schemathesis_cli(), "--config-file", str(config), "run", f"{url}/openapi.json",
             "--header", f"Authorization: Bearer {token}",
             "--checks", "all", "--exclude-checks", ",".join(EXCLUDED_CHECKS),
             "--max-examples", str(examples), "--seed", seed,
             "--workers", "1", "--request-timeout", "30", "--continue-on-failure",
-            "--report", "junit", "--report-dir", str(workdir)]
+            "--report", "junit,har", "--report-dir", str(workdir)]
     started = time.monotonic()
     proc = subprocess.run(args, cwd=workdir, env=env, capture_output=True, text=True, timeout=540)
     return proc.returncode, proc.stdout + proc.stderr, time.monotonic() - started

@@ -102,6 +102,12 @@ def test_the_document_links_created_resources_to_their_operations(api):
     assert job["parameters"] == {"job_id": "$response.body#/job/id"}
     invoice = doc["paths"]["/invoices/{invoice_id}"]["get"]["responses"]["200"]["links"]
     assert invoice["get_order"]["parameters"] == {"order_id": "$response.body#/order_id"}
+    # AND a created order links to an item command on its first item, whose action links on
+    command = links["run_item_commands"]
+    assert command["parameters"] == {"order_id": "$response.body#/id"}
+    assert command["requestBody"] == {"item_ids": ["$response.body#/items/0/id"]}
+    started = doc["paths"]["/orders/{order_id}/item-commands"]["post"]["responses"]["202"]["links"]["get_action"]
+    assert started["parameters"] == {"order_id": "$request.path.order_id", "action_id": "$response.body#/action/id"}
     # AND every link names an operation and fills exactly its path parameters
     ops = {op["operationId"]: path for path, methods in doc["paths"].items() for op in methods.values()}
     for path, methods in doc["paths"].items():

@@ -130,7 +130,8 @@ def _links(spec: RouteSpec, specs: list[RouteSpec], response: dict[str, Any] | N
     that follows the collection's path (POST /orders → /orders/{order_id}...), a top-level
     `<name>_id` fills `{<name>_id}` (invoice_id → /invoices/{invoice_id}), an envelope's
     `<name>.id` fills `{<name>_id}` (action.id → .../actions/{action_id}), and the operation's own
-    path parameters carry over."""
+    path parameters carry over. A target whose body names items (`item_ids`: the item commands)
+    gets the answer's first item, so a sequence reaches a command on a real item of the order."""
     if response is None or spec.response is None or spec.response_is_list:
         return {}
     schema = response["content"][JSON]["schema"]
@@ -155,7 +156,19 @@ def _links(spec: RouteSpec, specs: list[RouteSpec], response: dict[str, Any] | N
         if all(p in found or p in own for p in wanted):
             links[target.name] = {"operationId": target.name,
                                   "parameters": {p: found.get(p, own.get(p)) for p in wanted}}
+            if "items" in props and "item_ids" in _body_properties(target, components):
+                # merged into the generated body (the command stays the fuzzer's choice)
+                links[target.name]["requestBody"] = {"item_ids": ["$response.body#/items/0/id"]}
     return links
+
+
+def _body_properties(spec: RouteSpec, components: dict[str, Any]) -> dict[str, Any]:
+    body = spec.models().body
+    if body is None:
+        return {}
+    found: dict[str, Any] = _resolve({"$ref": f"#/components/schemas/{body.__name__}"}, components).get(
+        "properties", {})
+    return found
 
 
 def _resolve(schema: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
