@@ -131,7 +131,9 @@ def test_the_api_may_only_generate_data_keys_and_holds_no_fernet_secret() -> Non
     readable = {ref for s in statements(ROLES["ApiFunctionRole"])
                 if "secretsmanager:GetSecretValue" in as_list(s.get("Action", []))
                 for ref in re.findall(r'"Ref": "(\w+)"', json.dumps(s["Resource"]))}
-    assert readable == {"CursorSecret"}
+    # (it reads the cursor key, and the registrar's signing secret to check POST /registrar/events)
+    assert "SecretsKey" not in readable
+    assert readable == {"CursorSecret", "RegistrarWebhookSecret"}
 
 
 def test_every_kms_permission_names_the_secrets_key_and_a_purpose() -> None:
