@@ -9,7 +9,14 @@ generated to be invalid stays exactly as invalid.
 Item commands (POST /orders/{order_id}/item-commands) name an order and its items: outside the
 stateful phase (whose links bring a created order and its first item) three cases in four get a
 real order and items of that order in place of well-formed generated ids, so commands reach the
-module workflow instead of a 404 or "not an item of this order"."""
+module workflow instead of a 404 or "not an item of this order".
+
+Signed routes take no token (POST /registrar/events: the registrar's HMAC of timestamp and body).
+A generated signature could only be a 401, so where the case carries the signature header (the
+security scheme's value, generated) the hook signs the exact body requests will send with the
+stack's secret (ORDERDESK_FUZZ_SIGNING, path → secret) and a fresh timestamp: the fuzzer reaches
+the body's validation, the unknown domain, the duplicate event. A case without the header, and
+schemathesis's own auth probes (sent around this hook), stay unsigned and must be refused."""
 
 from __future__ import annotations
 
@@ -17,12 +24,16 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import MutableMapping
 from typing import Any
 
+import requests
 import schemathesis
+from schemathesis.core import NOT_SET
 
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _IDS: dict[str, list[str]] = json.loads(os.environ.get("ORDERDESK_FUZZ_IDS") or "{}")
+_SIGNING: dict[str, str] = json.loads(os.environ.get("ORDERDESK_FUZZ_SIGNING") or "{}")
 
 
 def _pick(kind: str, seed: str) -> str | None:
@@ -59,10 +70,32 @@ def _item_command(case: Any) -> None:
         case.body["item_ids"] = [order["items"][(digest[2] + n) % len(order["items"])] for n in range(len(wanted))]
 
 
+def _sign(case: Any, secret: str) -> None:
+    from orderdesk.adapters.signing import SIGNATURE_HEADER, event_headers
+
+    headers = case.headers if isinstance(case.headers, MutableMapping) else None
+    if headers is None or not isinstance(headers.get(SIGNATURE_HEADER), str):
+        return
+    if case.media_type not in (None, "application/json") or isinstance(case.body, bytes):
+        return  # a body sent as other media: left as generated (and refused as unsigned)
+    if case.body is NOT_SET:
+        body: bytes | str | None = b""
+    else:
+        try:  # the bytes requests will send (schemathesis hands it the body as `json=`)
+            body = requests.Request("POST", "http://127.0.0.1/", json=case.body).prepare().body
+        except (TypeError, ValueError):  # NaN and the like: requests refuses to send it, nothing to sign
+            return
+    headers.update(event_headers(secret, body if isinstance(body, bytes) else str(body or "").encode()))
+
+
 @schemathesis.hook
 def before_call(context: Any, case: Any, **kwargs: Any) -> None:
     if case.operation.method.upper() == "POST" and case.operation.path == "/servers/{server_id}/test":
         _known_server_only(case)
+        return
+    secret = _SIGNING.get(case.operation.path)
+    if secret and case.operation.method.upper() == "POST":
+        _sign(case, secret)
         return
     if case.operation.method.upper() == "POST" and case.operation.path == "/orders/{order_id}/item-commands":
         _item_command(case)

@@ -5,7 +5,8 @@ document's OpenAPI links, e.g. POST /orders → GET /orders/{order_id} → POST 
 .../actions/{action_id}), a bounded number of examples per operation. Every route the document
 lists is fuzzed (the test counts them), so a route added later is fuzzed without a change here;
 the hooks (fuzz_hooks.py) put real clients, servers, affiliates, orders and items into generated
-requests where a random id could only be refused.
+requests where a random id could only be refused, and sign the requests of the routes that take a
+signature instead of a token (SIGNING_SECRETS: a new signed route fails the test until it is there).
 
 What must hold, for every generated request (valid or not):
   * no 5xx (`not_a_server_error`);
@@ -37,6 +38,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -46,6 +48,9 @@ from tests.e2e.stack_fixture import REPO_ROOT, RunningStack, running_stack
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(shutil.which("java") is None, reason="DynamoDB Local needs Java")]
 
 EXCLUDED_CHECKS = ["positive_data_acceptance"]
+# a route signed instead of carrying a token → the file of the local stack's data directory
+# holding the secret its sender signs with (the hooks sign generated requests with it)
+SIGNING_SECRETS = {"/registrar/events": "registrar.secret"}
 STATEFUL_STEPS = 10
 
 
@@ -86,9 +91,11 @@ def known_ids(url: str, token: str) -> dict[str, list[str]]:
             "orders": orders}
 
 
-def run_schemathesis(url: str, token: str, workdir: Path, *, examples: int, seed: str) -> tuple[int, str, float]:
+def run_schemathesis(url: str, token: str, workdir: Path, *, examples: int, seed: str,
+                     signing: dict[str, str] | None = None) -> tuple[int, str, float]:
     env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.e2e.fuzz_hooks", "NO_COLOR": "1",
            "ORDERDESK_FUZZ_IDS": json.dumps(known_ids(url, token)),
+           "ORDERDESK_FUZZ_SIGNING": json.dumps(signing or {}),
            "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
     config = workdir / "schemathesis.toml"
     # longer stateful sequences than the default (6 steps, as many scenarios as examples): enough
@@ -104,6 +111,18 @@ def run_schemathesis(url: str, token: str, workdir: Path, *, examples: int, seed
     started = time.monotonic()
     proc = subprocess.run(args, cwd=workdir, env=env, capture_output=True, text=True, timeout=540)
     return proc.returncode, proc.stdout + proc.stderr, time.monotonic() - started
+
+
+def har_answers(report_dir: Path) -> dict[tuple[str, str], set[int]]:
+    """The status codes each operation (method, templated path) answered, from the HAR report."""
+    answers: dict[tuple[str, str], set[int]] = {}
+    for har in report_dir.rglob("har-*.json"):
+        for entry in json.loads(har.read_text())["log"]["entries"]:
+            path = urlsplit(entry["request"]["url"]).path
+            if path.startswith("/orders/") and path.endswith("/item-commands"):
+                path = "/orders/{order_id}/item-commands"
+            answers.setdefault((entry["request"]["method"], path), set()).add(entry["response"]["status"])
+    return answers
 
 
 @pytest.fixture(scope="module")
@@ -122,14 +141,30 @@ def test_schemathesis_finds_no_server_error_and_no_schema_break(fuzzed_stack: Ru
         seed = str(random.randrange(2**63))
     examples = int(os.environ.get("FUZZ_EXAMPLES", "6"))
 
+    doc = requests.get(f"{local_stack.url}/openapi.json", timeout=30).json()
+    signed = sorted(path for path, methods in doc["paths"].items() for op in methods.values()
+                    if op.get("security") and "bearer" not in op["security"][0])
+    assert set(signed) <= set(SIGNING_SECRETS), (
+        f"signed routes the fuzzer cannot sign (give each its secret in SIGNING_SECRETS): {signed}")
+
     # WHEN schemathesis runs every phase against every operation of /openapi.json
-    code, output, took = run_schemathesis(local_stack.url, token, tmp_path, examples=examples, seed=seed)
+    # (the signed routes signed as their sender would: fuzzed past the signature)
+    signing = {path: (local_stack.data_dir / SIGNING_SECRETS[path]).read_text().strip() for path in signed}
+    code, output, took = run_schemathesis(local_stack.url, token, tmp_path, examples=examples, seed=seed,
+                                          signing=signing)
+
+    print(f"schemathesis: {took:.0f} s, seed {seed}, {examples} examples")  # the figure for tests/README (-s)
 
     # THEN it ends clean: no failure of any check, every operation tested
     summary = output[output.find("SUMMARY"):] if "SUMMARY" in output else output[-3000:]
     assert code == 0, f"schemathesis found failures (seed {seed}, {took:.0f} s):\n{output[-12000:]}"
     assert "Tested: " in summary and "failures" not in summary.splitlines()[-1], summary
-    doc = requests.get(f"{local_stack.url}/openapi.json", timeout=30).json()
     operations = sum(len(ops) for ops in doc["paths"].values())
     assert f"Selected: {operations}/{operations}" in summary and f"Tested: {operations}" in summary, summary
     assert "Stateful" in summary, summary
+    # AND the hooks brought requests past the refusals a random id or signature gets: an item
+    # command started on a real item, a signed event read (an unknown domain, not a bad signature)
+    answers = har_answers(tmp_path)
+    assert 202 in answers.get(("POST", "/orders/{order_id}/item-commands"), set()), answers
+    for path in signed:
+        assert answers.get(("POST", path), set()) & {200, 201, 202, 204, 400, 404, 409}, (path, answers.get(("POST", path)))
