@@ -11,12 +11,14 @@ stateful phase (whose links bring a created order and its first item) three case
 real order and items of that order in place of well-formed generated ids, so commands reach the
 module workflow instead of a 404 or "not an item of this order".
 
-Signed routes take no token (POST /registrar/events: the registrar's HMAC of timestamp and body).
-A generated signature could only be a 401, so where the case carries the signature header (the
-security scheme's value, generated) the hook signs the exact body requests will send with the
-stack's secret (ORDERDESK_FUZZ_SIGNING, path → secret) and a fresh timestamp: the fuzzer reaches
-the body's validation, the unknown domain, the duplicate event. A case without the header, and
-schemathesis's own auth probes (sent around this hook), stay unsigned and must be refused."""
+Routes that take no token are signed by their sender instead (ORDERDESK_FUZZ_SIGNING: path →
+its scheme and the stack's secret); a generated signature could only be refused, so the hook signs
+the exact body requests will send, and the fuzzer reaches the body's validation, the unknown
+domain or invoice, the duplicate event:
+* POST /registrar/events (OrderDesk's HMAC of timestamp and body, declared as a security scheme):
+  signed where the case carries the scheme's header; a case without it, and schemathesis's own
+  auth probes (sent around this hook), stay unsigned and must be refused;
+* POST /gateways/stripe/webhook (Stripe-Signature, no scheme declared): three cases in four."""
 
 from __future__ import annotations
 
@@ -32,8 +34,8 @@ import schemathesis
 from schemathesis.core import NOT_SET
 
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_IDS: dict[str, list[str]] = json.loads(os.environ.get("ORDERDESK_FUZZ_IDS") or "{}")
-_SIGNING: dict[str, str] = json.loads(os.environ.get("ORDERDESK_FUZZ_SIGNING") or "{}")
+_IDS: dict[str, list[Any]] = json.loads(os.environ.get("ORDERDESK_FUZZ_IDS") or "{}")
+_SIGNING: dict[str, dict[str, str]] = json.loads(os.environ.get("ORDERDESK_FUZZ_SIGNING") or "{}")
 
 
 def _pick(kind: str, seed: str) -> str | None:
@@ -70,22 +72,49 @@ def _item_command(case: Any) -> None:
         case.body["item_ids"] = [order["items"][(digest[2] + n) % len(order["items"])] for n in range(len(wanted))]
 
 
-def _sign(case: Any, secret: str) -> None:
+def _sent_body(case: Any) -> bytes | None:
+    """The bytes requests will send for the case (schemathesis hands it the body as `json=`);
+    None when there is nothing to sign (another media type, or a body requests refuses)."""
+    if case.media_type not in (None, "application/json") or isinstance(case.body, bytes):
+        return None
+    if case.body is NOT_SET:
+        return b""
+    try:
+        body = requests.Request("POST", "http://127.0.0.1/", json=case.body).prepare().body
+    except (TypeError, ValueError):  # NaN and the like: requests refuses to send it
+        return None
+    return body if isinstance(body, bytes) else str(body or "").encode()
+
+
+def _sign_event(case: Any, secret: str) -> None:
+    """OrderDesk's own scheme (a registrar's events): signed where the case carries the header."""
     from orderdesk.adapters.signing import SIGNATURE_HEADER, event_headers
 
     headers = case.headers if isinstance(case.headers, MutableMapping) else None
-    if headers is None or not isinstance(headers.get(SIGNATURE_HEADER), str):
+    body = _sent_body(case)
+    if headers is None or not isinstance(headers.get(SIGNATURE_HEADER), str) or body is None:
         return
-    if case.media_type not in (None, "application/json") or isinstance(case.body, bytes):
-        return  # a body sent as other media: left as generated (and refused as unsigned)
-    if case.body is NOT_SET:
-        body: bytes | str | None = b""
-    else:
-        try:  # the bytes requests will send (schemathesis hands it the body as `json=`)
-            body = requests.Request("POST", "http://127.0.0.1/", json=case.body).prepare().body
-        except (TypeError, ValueError):  # NaN and the like: requests refuses to send it, nothing to sign
-            return
-    headers.update(event_headers(secret, body if isinstance(body, bytes) else str(body or "").encode()))
+    headers.update(event_headers(secret, body))
+
+
+def _sign_stripe(case: Any, secret: str) -> None:
+    """Stripe's webhook declares no security scheme (Stripe-Signature is checked by the stripe
+    library): three cases in four are signed as Stripe signs, the fourth is left unsigned."""
+    import stripe
+
+    body = _sent_body(case)
+    if body is None or not isinstance(case.headers, MutableMapping | None):
+        return
+    if hashlib.sha256(body).digest()[0] % 4 == 0:
+        return
+    payload = body.decode("utf-8", "replace")
+    if payload.encode() != body:
+        return
+    case.headers = case.headers if case.headers is not None else {}
+    case.headers["Stripe-Signature"] = stripe.WebhookSignature.generate_signature_header(payload, secret)
+
+
+_SIGNERS = {"orderdesk": _sign_event, "stripe": _sign_stripe}
 
 
 @schemathesis.hook
@@ -93,9 +122,9 @@ def before_call(context: Any, case: Any, **kwargs: Any) -> None:
     if case.operation.method.upper() == "POST" and case.operation.path == "/servers/{server_id}/test":
         _known_server_only(case)
         return
-    secret = _SIGNING.get(case.operation.path)
-    if secret and case.operation.method.upper() == "POST":
-        _sign(case, secret)
+    signing = _SIGNING.get(case.operation.path)
+    if signing and case.operation.method.upper() == "POST":
+        _SIGNERS[signing["scheme"]](case, signing["secret"])
         return
     if case.operation.method.upper() == "POST" and case.operation.path == "/orders/{order_id}/item-commands":
         _item_command(case)

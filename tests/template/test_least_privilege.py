@@ -131,9 +131,10 @@ def test_the_api_may_only_generate_data_keys_and_holds_no_fernet_secret() -> Non
     readable = {ref for s in statements(ROLES["ApiFunctionRole"])
                 if "secretsmanager:GetSecretValue" in as_list(s.get("Action", []))
                 for ref in re.findall(r'"Ref": "(\w+)"', json.dumps(s["Resource"]))}
-    # (it reads the cursor key, and the registrar's signing secret to check POST /registrar/events)
+    # (it reads the cursor key, and the signing secrets of the routes without a token: the
+    # registrar's for POST /registrar/events, Stripe's for its webhook)
     assert "SecretsKey" not in readable
-    assert readable == {"CursorSecret", "RegistrarWebhookSecret"}
+    assert readable == {"CursorSecret", "RegistrarWebhookSecret", "StripeWebhookSecret"}
 
 
 def test_every_kms_permission_names_the_secrets_key_and_a_purpose() -> None:
