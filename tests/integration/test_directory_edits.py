@@ -1,22 +1,30 @@
 """What the Clients and Servers screens need beyond adding and listing: editing a client, editing a
 server with write-only credentials, a server's connection test through its module's own check
-(against loopback stand-ins for a signed webhook and for WHM), and the registrars a domain item
-may name."""
+(against loopback stand-ins for a signed webhook and for WHM; in process, and through the
+connection-test function as deployed, since only it may decrypt the credentials), and the
+registrars a domain item may name. Credentials are stored under a KMS key of moto's (`kms`)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
+from infra.local.moto_server import MotoServer
+from infra.local.statemachines import lambda_functions_from_template
+from orderdesk.adapters import aws
 from orderdesk.config import reset_settings
 from orderdesk.domain.errors import ConcurrentUpdate
 from orderdesk.domain.model import CreditChange
 from orderdesk.services.ports import stores
 from tests.integration.workflow_support import WEBHOOK_SECRET
 
+pytestmark = pytest.mark.usefixtures("kms")  # server credentials are encrypted with KMS
+
+CHECK_FUNCTION = "ServerCheckFunction"
 ADA = {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com", "company": "Analytical Engines",
        "country": "GB", "address": "12 St James's Square, London", "phone": "+44 20 7946 0000"}
 
@@ -142,7 +150,31 @@ def test_editing_servers_is_for_admins(api, table):
     assert api.post("/servers/nothing/test", role="admin").status_code == 404
 
 
-def test_a_webhook_servers_test_is_a_signed_ping(api, table, remote):
+@pytest.fixture(scope="module")
+def moto_lambda() -> Iterator[MotoServer]:
+    """moto's server with Lambda's Invoke route, serving the template's connection-test function."""
+    server = MotoServer({CHECK_FUNCTION: lambda_functions_from_template()[CHECK_FUNCTION]}, step_functions=False)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["in process", "through its function"])
+def check_runs(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Where the connection test runs: in the API's process (no function configured), or in the
+    connection-test function the API invokes and waits for, as template.yaml deploys it."""
+    if request.param == "through its function":
+        server = request.getfixturevalue("moto_lambda")
+        monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", server.endpoint)
+        monkeypatch.setenv("SERVER_CHECK_FUNCTION_NAME", CHECK_FUNCTION)
+    reset_settings()
+    aws.reset_clients()
+    yield str(request.param)
+    reset_settings()
+    aws.reset_clients()
+
+
+def test_a_webhook_servers_test_is_a_signed_ping(api, table, remote, check_runs):
     # GIVEN a webhook receiver that checks signatures
     receiver = remote(secret=WEBHOOK_SECRET)
     server = add_server(api, name="hooks", module="webhook", url=f"{receiver.url}/provision",
@@ -165,7 +197,7 @@ def test_a_webhook_that_fails_is_a_failed_test_not_an_error(api, table, remote):
     assert WEBHOOK_SECRET not in r.data["detail"]
 
 
-def test_a_cpanel_servers_test_asks_whm_its_version_with_the_token(api, table, remote):
+def test_a_cpanel_servers_test_asks_whm_its_version_with_the_token(api, table, remote, check_runs):
     # GIVEN a WHM answering `version` to its token
     def whm(r):  # type: ignore[no-untyped-def]
         if r.headers.get("authorization") != "whm root:WHMTOKEN123":
@@ -186,6 +218,25 @@ def test_a_cpanel_servers_test_asks_whm_its_version_with_the_token(api, table, r
     # THEN the test fails with WHM's reason, the token cut out of it
     assert r.data["ok"] is False and "Access denied" in r.data["detail"], r.data
     assert "WRONGTOKEN999" not in r.data["detail"]
+
+
+def test_with_a_function_configured_the_api_never_runs_the_test_itself(api, table, remote, moto_lambda, monkeypatch):
+    # GIVEN a webhook server, and the API pointed at a connection-test function Lambda does not have
+    receiver = remote(secret=WEBHOOK_SECRET)
+    server = add_server(api, name="hooks", module="webhook", url=f"{receiver.url}/provision",
+                        credentials=WEBHOOK_SECRET)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", moto_lambda.endpoint)
+    monkeypatch.setenv("SERVER_CHECK_FUNCTION_NAME", "NoSuchFunction")
+    reset_settings()
+    aws.reset_clients()
+    # WHEN the server is tested
+    r = api.post(f"/servers/{server['id']}/test", role="admin")
+    # THEN the answer is an error, not a test run by the API with credentials it decrypted itself:
+    # nothing reached the receiver, and no credential is quoted
+    assert r.status_code >= 500 and r.data["error"]["code"] != "internal", r.data
+    assert receiver.received == [] and WEBHOOK_SECRET not in json.dumps(r.data)
+    reset_settings()
+    aws.reset_clients()
 
 
 def test_a_server_with_nothing_to_connect_to_passes_and_one_unreachable_fails(api, table):

@@ -77,12 +77,13 @@ def test_the_export_function_writes_its_files_and_the_api_only_reads_them():
     assert others == set()
 
 
-def test_the_api_may_start_the_export_function_and_no_other():
+def test_the_api_may_start_the_export_function_and_the_connection_test_and_no_other():
     env = FUNCTIONS["ApiFunction"]["Environment"]["Variables"]
     assert env["EXPORT_FUNCTION_NAME"] == {"Ref": "ExportOrdersFunction"} and env["EXPORT_BUCKET"] == {"Ref": "ExportBucket"}
     invoked = [p["LambdaInvokePolicy"]["FunctionName"] for p in FUNCTIONS["ApiFunction"]["Policies"]
                if isinstance(p, dict) and "LambdaInvokePolicy" in p]
-    assert invoked == [{"Ref": "ExportOrdersFunction"}]
+    # (and the connection test of a server, run apart because only it may decrypt credentials)
+    assert invoked == [{"Ref": "ExportOrdersFunction"}, {"Ref": "ServerCheckFunction"}]
 
 
 def test_the_export_function_is_retried_then_parked_with_alarms_and_outlives_its_stale_limit():

@@ -94,9 +94,10 @@ def test_the_checks_catch_a_wildcard() -> None:
 
 SECRETS_KEY_ARN = {"Fn::GetAtt": ["SecretsKmsKey", "Arn"]}
 PURPOSES = {"item-password", "server-credentials"}
-# the steps that run module commands: they read a server's credentials (and an item's password)
+# the steps that run module commands: they read a server's credentials (and an item's password);
+# the connection test of a server (POST /servers/{id}/test, run apart from the API): credentials only
 DECRYPTERS = {"ProvisionItemFunctionRole": PURPOSES, "ItemCommandFunctionRole": PURPOSES,
-              "TerminateItemFunctionRole": {"server-credentials"}}
+              "TerminateItemFunctionRole": {"server-credentials"}, "ServerCheckFunctionRole": {"server-credentials"}}
 
 
 def kms_grants(role: dict[str, Any]) -> list[tuple[set[str], Any, set[str]]]:
@@ -110,12 +111,16 @@ def kms_grants(role: dict[str, Any]) -> list[tuple[set[str], Any, set[str]]]:
     return out
 
 
-def test_only_the_steps_that_run_module_commands_may_decrypt_secrets() -> None:
+def test_only_the_module_steps_and_the_connection_test_may_decrypt_secrets() -> None:
     # GIVEN every role of the deployed stack
     decrypting = {lid: set().union(*(p for actions, _, p in kms_grants(role) if "kms:Decrypt" in actions))
                   for lid, role in ROLES.items() if any("kms:Decrypt" in a for a, _, _ in kms_grants(role))}
-    # THEN only the provisioning, item command and terminate steps may Decrypt, each for its purposes
+    # THEN only the provisioning, item command and terminate steps and the connection test of a
+    # server may Decrypt, each for its purposes
     assert decrypting == DECRYPTERS
+    # AND the API runs the connection test by invoking that function (it may not decrypt itself)
+    env = support.functions()["ApiFunction"]["Environment"]["Variables"]
+    assert env["SERVER_CHECK_FUNCTION_NAME"] == {"Ref": "ServerCheckFunction"}
 
 
 def test_the_api_may_only_generate_data_keys_and_holds_no_fernet_secret() -> None:

@@ -132,6 +132,9 @@ class Settings:
     export_bucket: str | None = None
     export_function_name: str | None = None
     export_part_bytes: int = 5 * 1024 * 1024
+    # the connection test of a server runs in a function of its own (the API invokes it and waits):
+    # only there may KMS decrypt the stored credentials. Unset (tests in one process): run here
+    server_check_function_name: str | None = None
     # observability (Powertools reads its other POWERTOOLS_* variables itself)
     service_name: str = "orderdesk"
     metrics_namespace: str = "OrderDesk"
@@ -204,6 +207,7 @@ class Settings:
             export_bucket=env.get("EXPORT_BUCKET") or None,
             export_function_name=env.get("EXPORT_FUNCTION_NAME") or None,
             export_part_bytes=max(_int("EXPORT_PART_BYTES", cls.export_part_bytes), 5 * 1024 * 1024),
+            server_check_function_name=env.get("SERVER_CHECK_FUNCTION_NAME") or None,
             service_name=env.get("POWERTOOLS_SERVICE_NAME", cls.service_name),
             metrics_namespace=env.get("POWERTOOLS_METRICS_NAMESPACE") or cls.metrics_namespace,
         )

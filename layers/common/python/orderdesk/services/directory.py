@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from ..adapters import crypto, provisioning, registrars
-from ..domain.errors import OrderDeskError, ValidationFailed
+from ..adapters import crypto, invoke, provisioning, registrars
+from ..config import get_settings
+from ..domain.errors import OrderDeskError, TransientError, ValidationFailed
 from ..domain.model import Affiliate, Client, Server, iso, new_id, utcnow
 from ..domain.money import ZERO
 from ..domain.servers import server_problems
@@ -95,7 +96,7 @@ def update_server(server_id: str, cmd: ServerUpdateIn) -> Server:
                                    has_stored_credentials=before.has_credentials)
         if problems:
             raise ValidationFailed("the server would lack what its module needs", problems)
-        encrypted = crypto.encrypt(credentials) if credentials is not None else None
+        encrypted = crypto.encrypt(credentials, crypto.server_context(server_id)) if credentials is not None else None
         return data.directory.update_server(before, after, encrypted)
 
     return retry_on_conflict(edit, attempts=3)
@@ -104,14 +105,27 @@ def update_server(server_id: str, cmd: ServerUpdateIn) -> Server:
 def check_server(server_id: str) -> dict[str, Any]:
     """Run the server's module's own connection test (`check`) with its stored credentials:
     `{"ok", "detail", "module", "checked_at"}`. A failed test is an answer, not an error; the
-    detail never carries a credential."""
+    detail never carries a credential. The test runs in the connection-test function when one is
+    configured (template.yaml: the API may encrypt credentials, never decrypt them)."""
     data = stores()
-    server = data.directory.get_server(server_id)  # NotFound: 404
+    data.directory.get_server(server_id)  # NotFound: 404, before anything runs
+    function = get_settings().server_check_function_name
+    if function:
+        return dict(invoke.call(function, {"server_id": server_id}))
+    return run_server_check(server_id)
+
+
+def run_server_check(server_id: str) -> dict[str, Any]:
+    """The connection test itself, where the stored credentials may be decrypted."""
+    data = stores()
+    server = data.directory.get_server(server_id)
     encrypted = data.directory.server_credentials(server_id)
     checked_at = iso(utcnow())
     try:
-        credentials = crypto.decrypt(encrypted) if encrypted else None
-    except Exception:  # a key that changed since they were saved: say so, never what was stored
+        credentials = crypto.decrypt(encrypted, crypto.server_context(server_id)) if encrypted else None
+    except TransientError:
+        raise  # KMS throttled or out of reach: a 503, worth asking again
+    except Exception:  # a key that changed, or a value not of this server: say so, never what was stored
         return {"ok": False, "module": server.module, "checked_at": checked_at,
                 "detail": "the stored credentials cannot be read with the current secrets key: save them again"}
     try:
