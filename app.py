@@ -17,6 +17,7 @@ from orderdesk.services import (
     actions,
     activity,
     bulk,
+    credit,
     directory,
     exports,
     fraud,
@@ -41,12 +42,16 @@ if TYPE_CHECKING:  # routes name their models; orderdesk.api.http resolves them 
         ClientQuery,
         ClientUpdateIn,
         CreateOrderIn,
+        CreditIn,
+        CreditQuery,
         DailyStatsQuery,
         ExportIn,
         ItemCommandIn,
         NoteIn,
         OrderQuery,
         PaymentIn,
+        RefundConfirmIn,
+        RefundQuery,
         RegistrarEventIn,
         ServerIn,
         ServerUpdateIn,
@@ -129,6 +134,20 @@ def get_client(client_id: str):  # type: ignore[no-untyped-def]
            response="ClientOut", errors=(409,), tags=("clients",))
 def update_client(client_id: str, body: ClientUpdateIn):  # type: ignore[no-untyped-def]
     return directory.update_client(client_id, body)
+
+
+@api.route("/clients/{client_id}/credit", "GET", role=Role.VIEWER,
+           summary="A client's credit: the balance and its ledger, newest first", query="CreditQuery",
+           response="CreditLedgerOut", tags=("clients",))
+def get_credit(client_id: str, query: CreditQuery):  # type: ignore[no-untyped-def]
+    return credit.credit_of(client_id, query)
+
+
+@api.route("/clients/{client_id}/credit", "POST", role=Role.BILLING,
+           summary="Adjust a client's credit (negative takes it off, never below 0.00)", body="CreditIn",
+           response="CreditEntryOut", status=201, errors=(409,), tags=("clients",))
+def adjust_credit(client_id: str, body: CreditIn, ctx: Ctx):  # type: ignore[no-untyped-def]
+    return credit.adjust_credit(client_id, body, ctx.actor)
 
 
 @api.route("/affiliates", "POST", role=Role.SUPPORT, summary="Add an affiliate", body="AffiliateIn",
@@ -294,6 +313,19 @@ def get_invoice(invoice_id: str):  # type: ignore[no-untyped-def]
            body="PaymentIn", response="InvoiceOut", status=201, errors=(409,), tags=("invoices",))
 def record_payment(invoice_id: str, body: PaymentIn, ctx: Ctx):  # type: ignore[no-untyped-def]
     return invoices.record_payment(invoice_id, body, ctx.actor)
+
+
+@api.route("/invoices/{invoice_id}/refunds/{refund_id}/confirm", "POST", role=Role.BILLING,
+           summary="Confirm an owed refund paid back (with its reference)", body="RefundConfirmIn",
+           response="InvoiceOut", errors=(409,), tags=("invoices",))
+def confirm_refund(invoice_id: str, refund_id: str, body: RefundConfirmIn, ctx: Ctx):  # type: ignore[no-untyped-def]
+    return invoices.confirm_refund(invoice_id, refund_id, body.reference, ctx.actor)
+
+
+@api.route("/refunds", "GET", role=Role.BILLING, summary="Refunds owed: recorded, not yet paid back",
+           query="RefundQuery", response="OwedRefundListOut", tags=("invoices",))
+def list_refunds(query: RefundQuery):  # type: ignore[no-untyped-def]
+    return invoices.list_owed_refunds(query)
 
 
 # -- payment gateways: Stripe's webhook (no JWT: Stripe signs each event) and what it could not match --

@@ -39,10 +39,11 @@ function draw(main, ctx, inv, order, once) {
       h("th", { scope: "col", class: i === 4 ? "num" : null }, t)))),
     h("tbody", {}, txns.map((t) => h("tr", { dataset: { type: t.type } },
       h("td", { class: "nowrap" }, when(t.at)),
-      h("td", {}, t.type === "refund" ? badge("refunded", "Refund") : badge("paid", "Payment"),
+      h("td", {}, t.type === "refund" ? (t.state === "owed" ? badge("owed", "Refund owed") : badge("refunded", "Refund"))
+        : badge("paid", "Payment"),
         t.refund_of && byId.get(t.refund_of) ? h("div", { class: "muted" }, `of ${byId.get(t.refund_of).transaction_id}`) : null),
       h("td", {}, t.gateway),
-      h("td", { class: "mono" }, t.transaction_id),
+      h("td", { class: "mono" }, t.state === "owed" ? "to pay back by hand" : t.transaction_id),
       h("td", { class: "num" }, t.type === "refund" ? `−${money(t.amount, cur)}` : money(t.amount, cur)))))))
     : h("p", { class: "muted" }, "No payments or refunds yet.");
 

@@ -421,7 +421,7 @@ class OrderPage {
     if (this.liveError) parts.push(errorBox(this.liveError, { title: "The action's progress could not be read." }));
     if (action) {
       const label = ACTION_LABELS[action.type] || humanize(action.type);
-      const doneSteps = action.steps.filter((s) => /^(SUCCEEDED|DONE|SKIPPED)$/i.test(s.status)).length;
+      const doneSteps = action.steps.filter((s) => /^(SUCCEEDED|DONE|SKIPPED|OWED)$/i.test(s.status)).length;
       parts.push(
         h("h3", { id: "progress-title" }, action.status === "RUNNING" ? `Running: ${label}` : `Last action: ${label}`),
         h("p", { "aria-live": "polite", id: "progress-summary" }, badge(action.status, humanize(action.status.toLowerCase())), " ",

@@ -404,12 +404,16 @@ def refund_transactions(api: Any, invoice_id: str) -> list[dict[str, Any]]:
 
 
 def test_cancel_and_refund_refunds_each_payment_through_its_gateway(api, workflows, remote, stripe_api):  # type: ignore[no-untyped-def]
-    # GIVEN an accepted order paid 20.00 by card (Stripe) and 2.00 from the client's credit
+    # GIVEN an accepted order paid 20.00 by card (Stripe) and 2.00 from the client's credit (given
+    # by billing first: a credit payment takes its amount off the balance, never from nothing)
     hook = remote()
     order = active_order(api, hook, paid_with=None)
+    client_id = order["client"]["id"]
+    assert api.post(f"/clients/{client_id}/credit", {"amount": "2.00", "reason": "goodwill"},
+                    role="billing").status_code == 201
     pay(api, order, "20.00", "stripe", "pi_3Qabc")
     pay(api, order, "2.00", "credit", "credit-1")
-    client_id = order["client"]["id"]
+    assert api.get(f"/clients/{client_id}").data["credit_balance"] == "0.00"
 
     # WHEN it is cancelled with refund
     done = run(api, order["id"], "cancel", {"refund": True})
@@ -424,7 +428,10 @@ def test_cancel_and_refund_refunds_each_payment_through_its_gateway(api, workflo
     by_gateway = {r["gateway"]: r for r in refunds}
     assert by_gateway["stripe"]["transaction_id"] == "re_0001" and by_gateway["stripe"]["amount"] == "20.00"
     assert by_gateway["credit"]["amount"] == "2.00"
-    assert api.get(f"/clients/{client_id}").data["credit_balance"] == "2.00"
+    assert {r["state"] for r in refunds} == {"done"}
+    # the credit is back on the balance, once: given 2.00, paid 2.00, refunded 2.00
+    credit = api.get(f"/clients/{client_id}/credit").data
+    assert credit["balance"] == "2.00" and [e["amount"] for e in credit["entries"]] == ["2.00", "-2.00", "2.00"]
     got = order_of(api, order["id"])
     assert got["status"] == "Cancelled" and got["invoice"]["status"] == "Refunded"
     assert got["payment_status"] == "Refunded" and {i["status"] for i in got["items"]} == {"Cancelled"}

@@ -13,8 +13,11 @@ from orderdesk.adapters.workflows import WorkflowUnavailable
 from orderdesk.api.http import RETRY_AFTER_SECONDS, domain_error_response
 from orderdesk.domain.errors import (
     ConcurrentUpdate,
+    DuplicateTransaction,
+    InsufficientCredit,
     OrderNotFound,
     PermanentError,
+    RefundNotOwed,
     TransientError,
     TransitionNotAllowed,
     ValidationFailed,
@@ -47,6 +50,9 @@ def test_a_transient_error_is_a_503_with_retry_after(error, status, code):
     (OrderNotFound("no order o1"), 404, "not_found"),
     (TransitionNotAllowed("Cancelled cannot be accepted"), 409, "invalid_transition"),
     (ConcurrentUpdate("lost a race"), 409, "concurrent_update"),
+    (DuplicateTransaction("stripe pi_1 is on inv-a"), 409, "duplicate_transaction"),
+    (InsufficientCredit("client c has 1.00 of credit"), 409, "insufficient_credit"),
+    (RefundNotOwed("refund r was confirmed already"), 409, "refund_not_owed"),
     (PermanentError("the registrar refused"), 502, "permanent"),
 ])
 def test_other_domain_errors_keep_their_status_and_carry_no_retry_after(error, status, code):

@@ -7,11 +7,11 @@
   addresses only, pinned), and a refusal is a `GatewayError`, not worth retrying.
 * `credit`: the amount goes back to the client's credit balance (`Refund.to_credit_of`), which
   the caller changes in the same transaction that records the refund, so it is credited once.
-* `manual` (and any gateway without a refund API): the refund is recorded for the operator to
-  pay back by hand.
+* `manual` (and any gateway without a refund API: banktransfer, paypal...): nothing is paid back
+  here. The refund is `owed` (`Refund.state`), with no refund id, for a person to pay back and
+  confirm with their reference; it is never reported as made.
 
-The refund transaction id is deterministic for `manual` and `credit`, and Stripe's refund id for
-`stripe`, so whoever records it can tell a repeat from a second refund."""
+The refund transaction id is deterministic for `credit`, and Stripe's refund id for `stripe`."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from ..config import get_settings
 from ..domain import currencies
 from ..domain.errors import GatewayError, TransientError
-from ..domain.model import Transaction
+from ..domain.model import REFUND_DONE, REFUND_OWED, Transaction
 from ..domain.outbound import scrub_urls, url_refusal
 from . import outbound
 from .secret_store import secret
@@ -36,9 +36,10 @@ class GatewayUnavailable(TransientError):
 @dataclass(frozen=True)
 class Refund:
     gateway: str
-    transaction_id: str
+    transaction_id: str  # the gateway's refund id; empty for a refund owed (none was made)
     note: str | None = None
     to_credit_of: str | None = None  # the client whose credit balance the refund goes to
+    state: str = REFUND_DONE  # done: the gateway paid it back; owed: a person must
 
 
 class PaymentGateway(Protocol):
@@ -54,8 +55,8 @@ class ManualGateway:
         self.gateway = gateway
 
     def refund(self, payment: Transaction, amount: Decimal, idempotency_key: str) -> Refund:
-        note = None if self.gateway == "manual" else f"{self.gateway} has no refund API here: refund it by hand"
-        return Refund(gateway=self.gateway, transaction_id=f"refund-{payment.transaction_id}", note=note)
+        return Refund(gateway=self.gateway, transaction_id="", state=REFUND_OWED,
+                      note=f"{self.gateway} has no refund API here: pay it back by hand, then confirm it")
 
 
 class CreditGateway:

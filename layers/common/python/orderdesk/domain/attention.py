@@ -10,13 +10,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from .model import Attention, Order, OrderItem, RegistrationState
+from .money import ZERO
 from .statuses import ItemKind, ItemStatus, OrderStatus
 
 LIVE_SERVICE = "live_service"
 DOMAIN_WAITING = "domain_waiting"
 REFUND_OWED = "refund_owed"
 FAILED_ITEM = "failed_item"
-CODES = (LIVE_SERVICE, DOMAIN_WAITING, REFUND_OWED, FAILED_ITEM)
+PART_PAID = "part_paid"
+CODES = (LIVE_SERVICE, DOMAIN_WAITING, REFUND_OWED, FAILED_ITEM, PART_PAID)
 
 # an account on a server is a service the client uses: it must not outlive the order's end
 _NOT_SERVING = frozenset({OrderStatus.CANCELLED, OrderStatus.FRAUD, OrderStatus.PENDING})
@@ -42,11 +44,27 @@ def attention_of(order: Order, now: datetime, domain_wait_hours: int) -> list[At
             found.append(Attention(FAILED_ITEM, item.id, f"the last command on {_label(item)} failed: "
                                                          f"{item.last_error[:200]}"))
     if order.invoice is not None:
-        for refund in order.invoice.owed_refunds():
-            found.append(Attention(REFUND_OWED, None, f"refund {refund.transaction_id} of {refund.amount} "
-                                                      f"{order.invoice.currency} is recorded but not yet paid back: "
-                                                      f"pay it and confirm"))
+        invoice = order.invoice
+        for refund in invoice.owed_refunds():
+            paid = next((t for t in invoice.transactions if t.id == refund.refund_of), None)
+            what = f"{paid.gateway} payment {paid.transaction_id}" if paid else "a payment"
+            found.append(Attention(REFUND_OWED, None, f"refund {refund.id} of {refund.amount} {invoice.currency} "
+                                                      f"({what}) is recorded but not yet paid back: pay it back "
+                                                      f"and confirm it"))
+        if part_paid(order):
+            found.append(Attention(PART_PAID, None, f"{invoice.paid_amount() - invoice.refunded_amount()} "
+                                                    f"{invoice.currency} is paid and {invoice.balance} still due on "
+                                                    f"this pending order: take the rest, or cancel and refund"))
     return found
+
+
+def part_paid(order: Order) -> bool:
+    """A Pending order whose invoice holds money paid (payments less refunds) with a balance still
+    due: neither unpaid (cancelling it would keep what was paid) nor paid. A person decides."""
+    invoice = order.invoice
+    if order.status is not OrderStatus.PENDING or invoice is None:
+        return False
+    return invoice.paid_amount() - invoice.refunded_amount() > ZERO and invoice.balance > ZERO
 
 
 def _waited_too_long(item: OrderItem, now: datetime, hours: int) -> bool:

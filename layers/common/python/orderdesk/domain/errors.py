@@ -85,6 +85,8 @@ class GatewayError(PermanentError):
 
 
 class DuplicateTransaction(Conflict):
+    """A gateway's transaction id is recorded already (on any invoice): one payment, once."""
+
     code = "duplicate_transaction"
 
 
@@ -92,6 +94,18 @@ class DuplicateEvent(Conflict):
     """An event (by its id) was received before: it is not acted on a second time."""
 
     code = "duplicate_event"
+
+
+class InsufficientCredit(Conflict):
+    """A client's credit balance is short of what a credit payment or a negative adjustment takes."""
+
+    code = "insufficient_credit"
+
+
+class RefundNotOwed(Conflict):
+    """Only an owed refund is confirmed: one a gateway made, or one confirmed already, is done."""
+
+    code = "refund_not_owed"
 
 
 class LockLost(PermanentError):

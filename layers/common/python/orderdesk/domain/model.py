@@ -150,6 +150,12 @@ class Transaction:
     # when it is recorded but someone must still pay the money back by hand
     state: str = "done"
     reference: str | None = None  # the operator's reference when confirming an owed refund
+    confirmed_by: str | None = None  # who confirmed an owed refund paid back, and when
+    confirmed_at: str | None = None
+
+
+REFUND_DONE = "done"
+REFUND_OWED = "owed"
 
 
 @dataclass
@@ -177,6 +183,9 @@ class Invoice:
     payment_method: str
     transactions: list[Transaction] = field(default_factory=list)
     version: int = 0  # as stored: a write of the invoice is guarded on the version it was read at
+    # the payments it had when it was read (the services change an invoice in place): the payments
+    # a write adds are the others (`payments.new_payments`), each guarded unique per gateway
+    stored_payment_ids: frozenset[str] = field(default_factory=frozenset, repr=False, compare=False)
 
     @staticmethod
     def totals(lines: list[InvoiceLine], discount: Decimal, tax: Decimal = ZERO) -> tuple[Decimal, Decimal]:
@@ -249,7 +258,7 @@ class HistoryEntry:
 @dataclass
 class ActionStep:
     name: str
-    status: str  # PENDING | RUNNING | SUCCEEDED | FAILED | SKIPPED
+    status: str  # PENDING | RUNNING | SUCCEEDED | FAILED | SKIPPED | OWED (a refund recorded, not made)
     error: str | None = None
 
 
@@ -326,12 +335,37 @@ class Client:
 
 @dataclass(frozen=True)
 class CreditChange:
-    """A change of a client's credit balance and why (a refund to credit, a credit payment)."""
+    """A change of a client's credit balance and why (a refund to credit, a credit payment, an
+    operator's adjustment): written as one entry of the client's credit ledger, with the balance
+    moved by the same amount in the same transaction."""
 
     client_id: str
     amount: Decimal  # positive adds to the balance
     reason: str
+    ref: str | None = None  # what caused it: the invoice of a payment or refund
+    actor: str | None = None
+    at: str | None = None  # when; the time of the write when not given
+
+
+@dataclass(frozen=True)
+class CreditEntry:
+    """One entry of a client's credit ledger: the balance is the sum of the entries."""
+
+    at: str
+    amount: Decimal
+    reason: str
     ref: str | None = None
+    actor: str | None = None
+
+
+@dataclass
+class CreditLedger:
+    """A client's credit balance with its entries, newest first (a page of them)."""
+
+    client_id: str
+    balance: Decimal
+    entries: list[CreditEntry]
+    last_key: str | None = None  # where the next page starts, None when there is no more
 
 
 @dataclass

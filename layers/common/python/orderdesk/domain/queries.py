@@ -25,6 +25,7 @@ class OrderFilter:
     max_total: Decimal | None = None
     q: str | None = None
     attention: bool | None = None  # True: only the orders needing attention
+    attention_code: str | None = None  # only those whose attention list has this code (with attention)
 
     def admits(self, order: Order) -> bool:
         """The order passes every filter but `q` (whose words are the search index's: `search`)."""
@@ -42,6 +43,7 @@ class OrderFilter:
             self.min_total is None or order.total >= self.min_total,
             self.max_total is None or order.total <= self.max_total,
             not self.attention or bool(order.attention),
+            self.attention_code is None or any(a.code == self.attention_code for a in order.attention),
         )
         return all(checks)
 

@@ -2,7 +2,7 @@
 source of the OpenAPI document, so the three never disagree.
 
 One module per area: `orders` (adding and listing orders), `order_detail` (one order in full),
-`directory`, `invoices`, `actions`, `fraud`, `gateways` (Stripe's webhook and its unmatched events),
+`directory`, `credit`, `invoices`, `actions`, `fraud`, `gateways` (Stripe's webhook and its unmatched events),
 `bulk`, `activity` (the activity log), `registrar` (a registrar's events), `exports`, `stats`; the
 shared field types and base classes in `common`. Importing this package imports neither pydantic
 nor any model: `from orderdesk.schemas import OrderOut` loads the module that defines it on first
@@ -48,7 +48,12 @@ if TYPE_CHECKING:
     from .common import MoneyOut as MoneyOut
     from .common import Out as Out
     from .common import ShortText as ShortText
+    from .common import SignedMoney as SignedMoney
     from .common import Strict as Strict
+    from .credit import CreditEntryOut as CreditEntryOut
+    from .credit import CreditIn as CreditIn
+    from .credit import CreditLedgerOut as CreditLedgerOut
+    from .credit import CreditQuery as CreditQuery
     from .directory import AffiliateIn as AffiliateIn
     from .directory import AffiliateListOut as AffiliateListOut
     from .directory import AffiliateOut as AffiliateOut
@@ -77,7 +82,11 @@ if TYPE_CHECKING:
     from .invoices import InvoiceLineOut as InvoiceLineOut
     from .invoices import InvoiceOut as InvoiceOut
     from .invoices import InvoiceSummaryOut as InvoiceSummaryOut
+    from .invoices import OwedRefundListOut as OwedRefundListOut
+    from .invoices import OwedRefundOut as OwedRefundOut
     from .invoices import PaymentIn as PaymentIn
+    from .invoices import RefundConfirmIn as RefundConfirmIn
+    from .invoices import RefundQuery as RefundQuery
     from .invoices import TransactionOut as TransactionOut
     from .order_detail import AffiliateAssignIn as AffiliateAssignIn
     from .order_detail import DomainRegistrationOut as DomainRegistrationOut
@@ -108,7 +117,8 @@ if TYPE_CHECKING:
 # which module defines each name (kept in step with the modules by tests/unit/test_schemas.py)
 AREAS: dict[str, tuple[str, ...]] = {
     "common": ("MONEY_PATTERN", "BillingCycle", "Code", "Country", "Currency", "DateOrTimestamp", "DomainName", "Id",
-               "IpAddress", "Money", "MoneyOut", "ShortText", "Strict", "Out", "HealthOut", "ErrorBody", "ErrorOut"),
+               "IpAddress", "Money", "SignedMoney", "MoneyOut", "ShortText", "Strict", "Out", "HealthOut",
+               "ErrorBody", "ErrorOut"),
     "directory": ("ClientIn", "AffiliateIn", "ServerIn", "ClientQuery", "ClientOut", "ClientListOut", "AffiliateOut",
                   "AffiliateListOut", "ServerOut", "ServerListOut", "ClientUpdateIn", "ServerUpdateIn",
                   "ServerCheckOut", "RegistrarOut", "RegistrarListOut"),
@@ -117,7 +127,9 @@ AREAS: dict[str, tuple[str, ...]] = {
     "order_detail": ("AffiliateAssignIn", "NoteIn", "ServiceAccountOut", "DomainRegistrationOut", "OrderItemOut",
                      "HistoryOut", "NoteOut", "OrderOut", "WelcomeItemOut", "WelcomeEmailOut"),
     "actions": ("AcceptItemIn", "AcceptIn", "CancelIn", "ItemCommandIn", "ActionStepOut", "ActionOut", "ActionEnvelope"),
-    "invoices": ("PaymentIn", "TransactionOut", "InvoiceLineOut", "InvoiceOut", "InvoiceSummaryOut"),
+    "invoices": ("PaymentIn", "TransactionOut", "InvoiceLineOut", "InvoiceOut", "InvoiceSummaryOut",
+                 "RefundConfirmIn", "RefundQuery", "OwedRefundOut", "OwedRefundListOut"),
+    "credit": ("CreditIn", "CreditQuery", "CreditEntryOut", "CreditLedgerOut"),
     "fraud": ("FraudSignalOut", "FraudCheckOut"),
     "gateways": ("StripeWebhookOut", "UnmatchedQuery", "GatewayEventOut", "UnmatchedListOut"),
     "bulk": ("BulkIn", "BulkJobSummary", "BulkJobEnvelope", "BulkFailureOut", "BulkJobOut"),

@@ -40,6 +40,25 @@ Money = Annotated[
     PlainSerializer(fmt, return_type=str),
     WithJsonSchema({"type": "string", "pattern": MONEY_PATTERN, "example": "12.50"}),
 ]
+
+
+def _signed_money_in(value: Any) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, str):
+        raise ValueError('must be a decimal string such as "10.00" or "-5.00", not a JSON number')
+    try:
+        return parse_money(value, allow_negative=True)
+    except InvalidMoney as exc:
+        raise ValueError(str(exc)) from exc
+
+
+SIGNED_MONEY_PATTERN = r"^-?\d{1,12}(\.\d{1,2})?$"
+# an amount that may take away as well as add (a credit adjustment)
+SignedMoney = Annotated[
+    Decimal,
+    BeforeValidator(_signed_money_in),
+    PlainSerializer(fmt, return_type=str),
+    WithJsonSchema({"type": "string", "pattern": SIGNED_MONEY_PATTERN, "example": "-5.00"}),
+]
 MoneyOut = Annotated[
     Decimal,
     PlainSerializer(fmt, return_type=str),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from ..domain.statuses import InvoiceStatus
 from .common import Code, Money, MoneyOut, Out, Strict
@@ -31,7 +31,9 @@ class TransactionOut(Out):
     at: str
     refund_of: str | None
     state: Literal["done", "owed"] = Field(description="a refund: done (paid back) or owed (to pay back by hand)")
-    reference: str | None = None
+    reference: str | None = Field(default=None, description="an owed refund confirmed: the operator's reference")
+    confirmed_by: str | None = None
+    confirmed_at: str | None = None
 
 
 class InvoiceLineOut(Out):
@@ -65,3 +67,38 @@ class InvoiceSummaryOut(Out):
     balance: MoneyOut
     due_date: str
     date_paid: str | None
+
+
+class RefundConfirmIn(Strict):
+    reference: Annotated[str, Field(min_length=1, max_length=200,
+                                    description="how it was paid back: the bank transfer's or PayPal's reference")]
+
+
+class RefundQuery(Strict):
+    """Query string of GET /refunds; every value arrives as a string."""
+
+    model_config = ConfigDict(extra="forbid", strict=False, str_strip_whitespace=True)
+    state: Literal["owed"] = Field(default="owed", description="owed: recorded, not yet paid back (from the "
+                                                               "attention index; no other state is listed)")
+    limit: Annotated[int, Field(ge=1, le=100, description="orders per page (an order may owe several)")] = 25
+    cursor: Annotated[str, Field(max_length=2000)] | None = None
+
+
+class OwedRefundOut(Out):
+    refund_id: str
+    invoice_id: str
+    order_id: str
+    order_number: str
+    client_id: str
+    client_name: str
+    gateway: str
+    payment_transaction_id: str | None = Field(description="the gateway's id of the payment to pay back")
+    refund_of: str | None
+    amount: MoneyOut
+    currency: str
+    at: str
+
+
+class OwedRefundListOut(Out):
+    refunds: list[OwedRefundOut]
+    next_cursor: str | None

@@ -137,7 +137,7 @@ class AffiliateRefOut(Out):
 
 
 class AttentionOut(Out):
-    code: Literal["live_service", "domain_waiting", "refund_owed", "failed_item"]
+    code: Literal["live_service", "domain_waiting", "refund_owed", "failed_item", "part_paid"]
     item_id: str | None
     message: str
 

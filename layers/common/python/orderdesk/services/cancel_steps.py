@@ -4,7 +4,8 @@
 
 A refund is made once per payment: Powertools idempotency keyed on the payment, the gateway's own
 idempotency key, and the invoice's refund transactions (`refund_of`) checked under the invoice's
-version guard."""
+version guard. A gateway with no refund API makes none: the refund is recorded `owed` and its step
+says OWED, never SUCCEEDED, until a person pays it back and confirms it (`invoices.confirm_refund`)."""
 
 from __future__ import annotations
 
@@ -17,8 +18,9 @@ from ..adapters.idempotency import once_per_key
 from ..domain.changes import OrderChange
 from ..domain.errors import ConcurrentUpdate, PermanentError
 from ..domain.items import has_live_service
-from ..domain.model import CreditChange, Transaction, iso, new_id, utcnow
+from ..domain.model import REFUND_DONE, REFUND_OWED, Transaction, iso, new_id, utcnow
 from ..domain.money import fmt
+from ..domain.payments import credit_given_back
 from ..domain.statuses import ActionType, InvoiceStatus, ItemStatus
 from ..retry import retry_on_conflict
 from . import module_commands
@@ -96,8 +98,10 @@ def refund_payment(event: dict[str, Any], lambda_context: Any = None) -> dict[st
         result = once_per_key(REFUND_SCOPE, key, lambda data: _refund_once(inp, data), lambda_context=lambda_context)
         if result.get("repeat"):
             outcome.skip()
+        elif result.get("state") == REFUND_OWED:
+            outcome.owe()  # recorded, not made: the step never says it refunded
     return as_dict(RefundResult(payment_id=task.payment_id, step=task.step, refund_id=result["refund_id"],
-                                skipped=bool(result.get("repeat"))))
+                                state=result.get("state", REFUND_DONE), skipped=bool(result.get("repeat"))))
 
 
 def _refund_once(inp: StepInput, data: dict[str, Any]) -> dict[str, Any]:
@@ -111,7 +115,7 @@ def _refund_once(inp: StepInput, data: dict[str, Any]) -> dict[str, Any]:
 
     done = recorded(invoice.transactions)
     if done is not None:
-        return {"refund_id": done.id, "transaction_id": done.transaction_id, "repeat": True}
+        return {"refund_id": done.id, "transaction_id": done.transaction_id, "state": done.state, "repeat": True}
     refund = gateway_for(payment.gateway, client_id=invoice.client_id, currency=invoice.currency).refund(
         payment, payment.amount, refund_key(invoice.id, payment.id))
 
@@ -122,19 +126,22 @@ def _refund_once(inp: StepInput, data: dict[str, Any]) -> dict[str, Any]:
             raise PermanentError(f"order {order.id} has no invoice")
         done = recorded(current.transactions)
         if done is not None:
-            return {"refund_id": done.id, "transaction_id": done.transaction_id, "repeat": True}
+            return {"refund_id": done.id, "transaction_id": done.transaction_id, "state": done.state, "repeat": True}
         txn = Transaction(id=new_id(), type="refund", gateway=refund.gateway, transaction_id=refund.transaction_id,
-                          amount=payment.amount, at=iso(utcnow()), refund_of=payment.id)
+                          amount=payment.amount, at=iso(utcnow()), refund_of=payment.id, state=refund.state)
         current.transactions.append(txn)
         note = f"; {refund.note}" if refund.note else ""
-        history = replace(inp.history("payment refunded", detail=(
-            f"{fmt(payment.amount)} {current.currency} of {payment.gateway} payment {payment.transaction_id}: "
-            f"refund {refund.transaction_id}{note}")), amount=payment.amount, currency=current.currency)
-        credit = [CreditChange(client_id=refund.to_credit_of, amount=payment.amount, reason="refund",
-                               ref=txn.id)] if refund.to_credit_of else []
+        what = f"{fmt(payment.amount)} {current.currency} of {payment.gateway} payment {payment.transaction_id}"
+        if refund.state == REFUND_OWED:
+            history = inp.history("refund owed", detail=f"{what}: not paid back, refund {txn.id} is owed{note}")
+        else:
+            history = inp.history("payment refunded", detail=f"{what}: refund {refund.transaction_id}{note}")
+        # the activity log shows the money a refund moves, owed or made
+        history = replace(history, amount=payment.amount, currency=current.currency)
+        credit = [credit_given_back(refund.to_credit_of, current, payment, txn, inp.actor)] if refund.to_credit_of else []
         stores().writes.apply(order, OrderChange(invoice=current, credit=credit, history=[history]),
                               holder=inp.action_id)
-        return {"refund_id": txn.id, "transaction_id": txn.transaction_id}
+        return {"refund_id": txn.id, "transaction_id": txn.transaction_id, "state": txn.state}
 
     try:
         # another write to the invoice (a parallel refund) makes it read again

@@ -1,7 +1,9 @@
 """Scheduled cleanups (SPEC §4), one use case per rule:
 
 * `cancel_unpaid`: Pending orders whose invoice is still unpaid `ORDER_UNPAID_CANCEL_DAYS` after
-  they were placed go through the Cancel workflow (actor "cleanup"). 0 = off.
+  they were placed go through the Cancel workflow (actor "cleanup"). 0 = off. A part-paid order
+  (money paid, a balance still due: attention `part_paid`) is not unpaid: Cancel would keep what
+  was paid, so it is skipped, with the reason, and left for a person.
 * `release_locks`: an order's `pending_action` must never outlive its workflow. A lock whose
   execution has ended (or that Step Functions does not know) is released and its action marked
   FAILED; a lock with no execution recorded is stale after `STALE_LOCK_MINUTES`. A half-done
@@ -28,6 +30,7 @@ from typing import Any
 
 from ..adapters import workflows
 from ..config import get_settings
+from ..domain.attention import PART_PAID, part_paid
 from ..domain.changes import OrderChange
 from ..domain.errors import (
     ActionInProgress,
@@ -56,11 +59,16 @@ class RuleReport:
     examined: int = 0
     changed: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    reasons: dict[str, str] = field(default_factory=dict)  # why an order was skipped, where it says
     errors: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {"rule": self.rule, "enabled": self.enabled, "examined": self.examined, "changed": self.changed,
-                "skipped": self.skipped, "errors": self.errors}
+                "skipped": self.skipped, "reasons": self.reasons, "errors": self.errors}
+
+
+class Skip(Exception):
+    """An order a rule leaves alone on purpose, and why."""
 
 
 def rules_of(event: Any) -> list[str]:
@@ -105,8 +113,9 @@ def _each(report: RuleReport, orders: Iterable[Order], fn: Any) -> RuleReport:
         report.examined += 1
         try:
             (report.changed if fn(order) else report.skipped).append(order.id)
-        except _SKIP as exc:
+        except (Skip, *_SKIP) as exc:
             report.skipped.append(order.id)
+            report.reasons[order.id] = str(exc)
             logger.info("cleanup: order skipped", extra={"rule": report.rule, "order_id": order.id,
                                                          "reason": str(exc)})
         except Exception as exc:  # collected, the others still run; raised by run_rules
@@ -128,6 +137,12 @@ def cancel_unpaid() -> RuleReport:
     def cancel(order: Order) -> bool:
         if order.payment_status is not PaymentStatus.UNPAID or order.pending_action is not None:
             return False
+        whole = stores().orders.get_order(order.id)  # the header has no invoice: what was paid on it
+        if part_paid(whole):
+            invoice = whole.invoice
+            assert invoice is not None
+            raise Skip(f"part paid ({invoice.paid_amount() - invoice.refunded_amount()} paid, {invoice.balance} "
+                       f"{invoice.currency} due): left for a person (attention {PART_PAID})")
         actions.start_action(order.id, ActionType.CANCEL, {}, ACTOR)
         return True
 

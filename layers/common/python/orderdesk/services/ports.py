@@ -25,6 +25,9 @@ from ..domain.model import (
     BulkJob,
     BulkOrderState,
     Client,
+    CreditChange,
+    CreditEntry,
+    CreditLedger,
     FraudCheck,
     HistoryEntry,
     Invoice,
@@ -81,6 +84,7 @@ class ActionStore(Protocol):
 
 class InvoiceStore(Protocol):
     def get_invoice(self, invoice_id: str) -> Invoice: ...
+    def get_invoices(self, invoice_ids: Iterable[str]) -> list[Invoice]: ...
 
 
 class ClientStore(Protocol):
@@ -88,6 +92,8 @@ class ClientStore(Protocol):
     def get_client(self, client_id: str) -> Client: ...
     def list_clients(self, q: str | None = None, limit: int = 100) -> list[Client]: ...
     def update_client(self, before: Client, after: Client) -> Client: ...
+    def change_credit(self, change: CreditChange) -> CreditEntry: ...
+    def credit_ledger(self, client_id: str, limit: int, after_key: str | None = None) -> CreditLedger: ...
 
 
 class DirectoryStore(Protocol):

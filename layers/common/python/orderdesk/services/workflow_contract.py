@@ -211,7 +211,8 @@ class ItemResult:
 class RefundResult:
     payment_id: str
     step: str
-    refund_id: str
+    refund_id: str  # the refund transaction recorded on the invoice (not a gateway's id)
+    state: str = "done"  # done: the gateway paid it back; owed: recorded for a person to pay back
     skipped: bool = False
 
 

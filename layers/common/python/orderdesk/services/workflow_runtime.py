@@ -51,6 +51,10 @@ class Outcome:
     def skip(self) -> None:
         self.status = "SKIPPED"
 
+    def owe(self) -> None:
+        """A refund recorded but not made (no refund API): a person pays it back and confirms it."""
+        self.status = "OWED"
+
 
 def mark(inp: StepInput, name: str, status: str, error: str | None) -> None:
     stores().actions.set_action_step(inp.order_id, inp.action_id, ActionStep(name=name, status=status, error=error))
@@ -67,7 +71,7 @@ def _mark_quietly(inp: StepInput, name: str, status: str, error: str | None) -> 
 
 @contextmanager
 def step(inp: StepInput, name: str) -> Iterator[Outcome]:
-    """Run one step of an action: RUNNING, then SUCCEEDED or SKIPPED; on an error, the error —
+    """Run one step of an action: RUNNING, then SUCCEEDED, SKIPPED or OWED; on an error, the error —
     FAILED when retrying will not help, RUNNING "(retrying)" when the state machine retries."""
     outcome = Outcome()
     mark(inp, name, "RUNNING", None)

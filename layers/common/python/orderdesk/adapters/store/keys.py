@@ -18,6 +18,8 @@ One table, `pk`/`sk`:
 | domain lookup     | DOMAIN#<domain>     | ITEM#<order id>#<item id>| (which items carry a domain name)      |
 | registrar event   | REGEVENT#<event id> | REGEVENT                 | (an event a registrar sent; TTL)       |
 | client            | CLIENT#<id>         | CLIENT                   | by_type |
+| credit entry      | CLIENT#<id>         | CREDIT#<at>#<write time> | (the client's credit ledger, newest first backwards) |
+| payment guard     | PAYMENT#<gateway>#<transaction id> | PAYMENT   | (one gateway's transaction id, once across all invoices) |
 | affiliate         | AFFILIATE#<id>      | AFFILIATE                | by_type |
 | server            | SERVER#<id>         | SERVER                   | by_type |
 | bulk job          | BULKJOB#<id>        | JOB                      | |
@@ -104,6 +106,8 @@ MAX_SK = "~"  # sorts after every character of our sort keys
 
 CLIENTS = "CLIENT"
 OPEN_BULK_JOBS = "BULKJOBS_OPEN"  # by_type: the jobs not yet DONE (the stale-job sweep reads them)
+CREDIT_PREFIX = "CREDIT#"
+PAYMENT_GUARD_SK = "PAYMENT"
 AFFILIATES = "AFFILIATE"
 SERVERS = "SERVER"
 
@@ -191,6 +195,18 @@ def published_event_pk(event_id: str) -> str:
 
 def client_pk(client_id: str) -> str:
     return f"CLIENT#{client_id}"
+
+
+def credit_entry_sk(at: str, written_ns: int, suffix: str = "") -> str:
+    """At (seconds) then the write time, so a client's entries sort in the order they were made;
+    `suffix` tells apart entries of one write."""
+    return f"{CREDIT_PREFIX}{at}#{written_ns:020d}{suffix}"
+
+
+def payment_guard_pk(gateway: str, transaction_id: str) -> str:
+    """One gateway's transaction id. The gateway is a code without '#' (schemas.Code), in any case
+    (`Stripe` is `stripe`); the id comes last, so any character of it keeps two guards apart."""
+    return f"PAYMENT#{gateway.lower()}#{transaction_id}"
 
 
 def affiliate_pk(affiliate_id: str) -> str:

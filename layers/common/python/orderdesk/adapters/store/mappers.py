@@ -8,6 +8,7 @@ from typing import Any
 
 from ...domain.activity import ActivityEntry, ActivityType, DeletedOrder
 from ...domain.model import (
+    REFUND_OWED,
     Action,
     ActionStep,
     Affiliate,
@@ -15,6 +16,8 @@ from ...domain.model import (
     Attention,
     Client,
     ClientRef,
+    CreditChange,
+    CreditEntry,
     DomainRegistration,
     FraudCheck,
     FraudSignal,
@@ -31,6 +34,7 @@ from ...domain.model import (
     Transaction,
     new_id,
 )
+from ...domain.payments import refunds_by_api
 from ...domain.statuses import ActionStatus, InvoiceStatus, ItemKind, ItemStatus, OrderStatus, PaymentStatus
 from . import keys
 from . import records as r
@@ -131,13 +135,24 @@ def item_record(order_id: str, position: int, item: OrderItem, password_enc: str
 
 
 def invoice_from(rec: r.InvoiceRecord) -> Invoice:
+    transactions = [txn_from(t) for t in rec.transactions]
     return Invoice(
         id=rec.id, client_id=rec.client_id, order_id=rec.order_id, status=InvoiceStatus(rec.status),
         lines=[InvoiceLine(**line) for line in rec.lines], subtotal=rec.subtotal, discount=rec.discount,
         tax=rec.tax, total=rec.total, balance=rec.balance, currency=rec.currency, due_date=rec.due_date,
         date_paid=rec.date_paid, payment_method=rec.payment_method,
-        transactions=[Transaction(**t) for t in rec.transactions], version=int(rec.version or 0),
+        transactions=transactions, version=int(rec.version or 0),
+        stored_payment_ids=frozenset(t.id for t in transactions if t.type == "payment"),
     )
+
+
+def txn_from(t: dict[str, Any]) -> Transaction:
+    txn = Transaction(**t)
+    if txn.type == "refund" and "state" not in t and not refunds_by_api(txn.gateway):
+        # recorded before refunds had a state: one through a gateway with no refund API was
+        # never paid back by OrderDesk, so it is owed until someone confirms it
+        txn.state = REFUND_OWED
+    return txn
 
 
 def invoice_record(invoice: Invoice) -> r.InvoiceRecord:
@@ -156,6 +171,8 @@ def txn_dict(t: Transaction) -> dict[str, Any]:
            "amount": t.amount, "at": t.at, "refund_of": t.refund_of}
     if t.type == "refund":
         out.update({"state": t.state, "reference": t.reference})
+        if t.confirmed_by:
+            out.update({"confirmed_by": t.confirmed_by, "confirmed_at": t.confirmed_at})
     return out
 
 
@@ -221,6 +238,17 @@ def client_from(rec: r.ClientRecord) -> Client:
     )
 
 
+def credit_entry_from(rec: r.CreditEntryRecord) -> CreditEntry:
+    return CreditEntry(at=rec.at, amount=rec.amount, reason=rec.reason, ref=rec.ref, actor=rec.actor)
+
+
+def credit_entry_record(change: CreditChange, at: str, written_ns: int, seq: int = 0) -> r.CreditEntryRecord:
+    return r.CreditEntryRecord(pk=keys.client_pk(change.client_id),
+                               sk=keys.credit_entry_sk(at, written_ns, f"{seq:03d}{new_id()[:4]}"),
+                               client_id=change.client_id, at=at, amount=change.amount, reason=change.reason,
+                               ref=change.ref, actor=change.actor)
+
+
 def client_record(client: Client) -> r.ClientRecord:
     return r.ClientRecord(
         pk=keys.client_pk(client.id), sk=keys.CLIENTS, gsi4pk=keys.CLIENTS,
@@ -228,6 +256,8 @@ def client_record(client: Client) -> r.ClientRecord:
         id=client.id, first_name=client.first_name, last_name=client.last_name, email=client.email,
         company=client.company, country=client.country, address=client.address, phone=client.phone,
         credit_balance=client.credit_balance, created_at=client.created_at,
+        # a new client's ledger opens with it: what it starts with is its opening entry
+        credit_opening=client.credit_balance, ledger_opened=client.created_at,
         search=" ".join(x.lower() for x in (client.first_name, client.last_name, client.email, client.company) if x),
     )
 

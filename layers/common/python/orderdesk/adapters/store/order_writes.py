@@ -3,8 +3,10 @@
 A change (`OrderChange`, decided by the services) becomes, in one transaction guarded on the
 order as it was read (its status and, unless the change belongs to the action holding it, no
 lock): the order record's status with its status-index key, its payment status, lock,
-affiliate and review flag, the version bumped; every item moved; the invoice's status; the fraud
-check; and one history record per entry. Item changes of the workflow steps and bulk status
+affiliate and review flag, the version bumped; every item moved; the invoice (under its version);
+a guard per payment the invoice gains (its gateway's transaction id, once across all invoices);
+each credit change as an entry of the client's ledger with its balance; the fraud check; and one
+history record per entry. Item changes of the workflow steps and bulk status
 changes are written here too, from the same parts:
 
 * `status_fields` — what a status change sets on the order record, whoever makes it;
@@ -41,10 +43,12 @@ from ...domain.model import (
     PendingAction,
     utcnow,
 )
+from ...domain.payments import new_payments
 from ...domain.statuses import ItemStatus, OrderStatus, payment_status_of
 from . import keys, mappers, orders
 from . import records as r
-from .clients import credit_op
+from .clients import credit_ops, credit_refusal
+from .invoices import duplicate_refusal, guard_op
 from .table import TxOp, client, condition_failed, conflicted, table_name, transaction, translated
 
 BULK_ACTION = "bulk status change"
@@ -123,6 +127,10 @@ class OrderWrites:
                 for op in ops:
                     op(tx)
         except TransactWriteError as exc:
+            # a payment's transaction id taken, a client's credit short: the money says no, and why
+            money = duplicate_refusal(exc) or credit_refusal(exc)
+            if money is not None:
+                raise money from exc
             if condition_failed(exc) or conflicted(exc):
                 self.explain_refusal(order_id, exc, holder=holder)
             raise
@@ -181,12 +189,15 @@ class OrderWrites:
                 invoice = change.invoice
                 tx.update(r.InvoiceRecord(pk=keys.order_pk(order.id), sk=keys.INVOICE_SK, version=invoice.version),
                           actions=invoice_fields(invoice), condition=r.InvoiceRecord.pk.exists())
+                # every payment the change adds takes its gateway's transaction id, once for all invoices
+                for payment in new_payments(invoice):
+                    guard_op(invoice, payment)(tx)
             elif change.invoice_status is not None and order.invoice is not None:
                 tx.update(r.InvoiceRecord(pk=keys.order_pk(order.id), sk=keys.INVOICE_SK, version=0),
                           actions=[r.InvoiceRecord.status.set(change.invoice_status.value)],
                           condition=r.InvoiceRecord.status == order.invoice.status.value, add_version_condition=False)
-            for credit in change.credit:
-                credit_op(credit)(tx)
+            for credit in credit_ops(change.credit):
+                credit(tx)
             if change.fraud_check is not None:
                 tx.save(r.FraudCheckRecord(pk=keys.order_pk(order.id), sk=keys.FRAUD_SK,
                                            check=mappers.fraud_dict(change.fraud_check)))

@@ -313,10 +313,39 @@ class ClientRecord(Record, discriminator="client"):
     address = UnicodeAttribute(null=True)
     phone = UnicodeAttribute(null=True)
     credit_balance = DecimalAttribute()
+    # the balance the credit ledger opened with: 0.00 for a client created with the ledger; for a
+    # client stored before it, the balance it had, set by its first credit change (in that write,
+    # from the balance before it). Absent: no change yet, the whole balance is the opening.
+    credit_opening = DecimalAttribute(null=True)
+    ledger_opened = UnicodeAttribute(null=True)  # when the ledger opened
     created_at = UnicodeAttribute()
     # "first last email company", lower case: GET /clients?q= filters on it (a key of by_type may
     # not appear in a filter expression)
     search = UnicodeAttribute(null=True)
+
+
+class CreditEntryRecord(Record, discriminator="credit_entry"):
+    """One entry of a client's credit ledger, in the client's partition, written in the
+    transaction that moves the client's balance by its amount."""
+
+    client_id = UnicodeAttribute()
+    at = UnicodeAttribute()
+    amount = DecimalAttribute()
+    reason = UnicodeAttribute()
+    ref = UnicodeAttribute(null=True)
+    actor = UnicodeAttribute(null=True)
+
+
+class PaymentGuardRecord(Record, discriminator="payment_guard"):
+    """A gateway's transaction id taken by a payment: put, only if absent, in the transaction that
+    records the payment, so the id is recorded once across every invoice. Kept when the order is
+    deleted (the money was taken)."""
+
+    gateway = UnicodeAttribute()
+    transaction_id = UnicodeAttribute()
+    invoice_id = UnicodeAttribute()
+    payment_id = UnicodeAttribute()
+    at = UnicodeAttribute()
 
 
 class AffiliateRecord(Record, discriminator="affiliate"):

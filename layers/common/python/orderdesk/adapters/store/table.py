@@ -68,6 +68,16 @@ def conflicted(exc: Exception) -> bool:
     return False
 
 
+def refused_item(reason: Any, sk: str) -> dict[str, Any] | None:
+    """The item (DynamoDB JSON) one part of a refused transaction found when its condition failed,
+    if it is a record with that sort key; only parts that ask for it (`return_values=ALL_OLD`)
+    return it: they say why the transaction was refused (a client's credit, a payment guard)."""
+    if reason is None or reason.code != "ConditionalCheckFailed" or not reason.raw_item:
+        return None
+    item: dict[str, Any] = reason.raw_item
+    return item if item.get("sk", {}).get("S") == sk else None
+
+
 def translated(cls: type[T]) -> type[T]:
     """Every public method of a data module's class: DynamoDB being busy or unreachable becomes
     `StorageUnavailable` (a TransientError: 503 with Retry-After through the API, retried by the
