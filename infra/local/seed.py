@@ -140,7 +140,9 @@ def build_order(rng: random.Random, client: Client, status: OrderStatus, placed:
         inv_status = InvoiceStatus.REFUNDED
     txns = []
     if inv_status in (InvoiceStatus.PAID, InvoiceStatus.REFUNDED):
-        txns.append(Transaction(id=new_id(), type="payment", gateway="manual" if method != "credit" else "credit",
+        # recorded by hand, whatever the method: a seeded `credit` payment would take credit the
+        # client's ledger never had (credit is never created from nothing)
+        txns.append(Transaction(id=new_id(), type="payment", gateway="manual",
                                 transaction_id=f"TX{rng.randint(100000, 999999)}", amount=total, at=placed))
     if refunded:
         back = min(datetime.fromisoformat(placed.replace("Z", "+00:00")) + timedelta(hours=rng.randint(2, 48)),
@@ -148,6 +150,9 @@ def build_order(rng: random.Random, client: Client, status: OrderStatus, placed:
         txns.append(Transaction(id=new_id(), type="refund", gateway=txns[0].gateway,
                                 transaction_id=f"RF{rng.randint(100000, 999999)}", amount=total, at=iso(back),
                                 refund_of=txns[0].id))
+        # paid back by hand (no refund API): done only as a person confirmed it, with its reference
+        refund = txns[-1]
+        refund.reference, refund.confirmed_by, refund.confirmed_at = refund.transaction_id, "billing", refund.at
     invoice = Invoice(id=invoice_id_for(order_id), client_id=client.id, order_id=order_id, status=inv_status,
                       lines=lines, subtotal=subtotal, discount=discount, tax=ZERO, total=total,
                       balance=ZERO if inv_status is InvoiceStatus.PAID else total, currency="USD",
