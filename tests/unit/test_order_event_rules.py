@@ -150,6 +150,32 @@ def test_each_new_transaction_of_the_invoice_is_an_event_with_its_amount(placed)
     assert events_of(change(image(mappers.invoice_record(invoice)), image(mappers.invoice_record(invoice)))) == []
 
 
+def test_an_owed_refund_is_no_refund_event_until_it_is_confirmed_paid_back(placed) -> None:  # type: ignore[no-untyped-def]
+    order, _, invoice = placed
+    payment = Transaction(id="p1", type="payment", gateway="banktransfer", transaction_id="BT-1",
+                          amount=Decimal("19.90"), at="2026-03-02T10:20:00Z")
+    invoice.transactions = [payment]
+    paid = image(mappers.invoice_record(invoice))
+    # GIVEN Cancel & Refund recording the refund owed (a bank transfer has no refund API)
+    owed = Transaction(id="r1", type="refund", gateway="banktransfer", transaction_id="", amount=Decimal("19.90"),
+                       at="2026-03-05T08:00:00Z", refund_of="p1", state="owed")
+    invoice.transactions = [payment, owed]
+    recorded = image(mappers.invoice_record(invoice))
+    # THEN no event says it was refunded: nothing was paid back
+    assert events_of(change(paid, recorded)) == []
+
+    # WHEN a person confirms paying it back
+    done = copy.deepcopy(owed)
+    done.state, done.reference, done.transaction_id, done.confirmed_by = "done", "OUT-7", "OUT-7", "ann"
+    invoice.transactions = [payment, done]
+    confirmed = image(mappers.invoice_record(invoice))
+    found = events_of(change(recorded, confirmed))
+    # THEN the refund is an event then, once, with the reference as its transaction id
+    assert detail_types(found) == ["Order Payment Refunded"] and [e.id for e in found] == [f"{order.id}:refund:r1"]
+    assert found[0].detail["refund"]["transaction_id"] == "OUT-7"
+    assert events_of(change(confirmed, confirmed)) == []
+
+
 def test_the_same_change_always_has_the_same_event_ids(placed) -> None:  # type: ignore[no-untyped-def]
     order, item, _ = placed
     old = image(mappers.item_record(order.id, 0, item, None))

@@ -15,7 +15,8 @@ write path can forget to publish, and a write retried to no effect publishes not
 | Order Item Terminated    | a module terminated the item's account, whatever its status; or  |
 |                          | an item with no account to track left service                    |
 | Order Payment Recorded   | a payment transaction appears on the invoice (amount, gateway)    |
-| Order Payment Refunded   | a refund transaction appears on the invoice (amount, which payment)|
+| Order Payment Refunded   | a refund is made (amount, which payment): recorded done by its    |
+|                          | gateway, or an owed one confirmed paid back; never while owed     |
 | Order Deleted            | the order record is removed                                       |
 
 Every event has `source: orderdesk`, its detail-type, and a `detail` of version 1 whose JSON
@@ -34,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...adapters.bus import BusEvent, EventsNotPut, put_events
 from ...config import get_settings
-from ...domain.model import FraudCheck, Invoice, Order, OrderItem, Transaction
+from ...domain.model import REFUND_DONE, FraudCheck, Invoice, Order, OrderItem, Transaction
 from ...domain.money import fmt
 from ...domain.statuses import ActionType, ItemStatus, OrderStatus
 from ...observability import logger
@@ -171,10 +172,16 @@ def _item_events(before: OrderItem | None, after: OrderItem | None, seq: str,
 def _invoice_events(before: Invoice | None, after: Invoice | None, seq: str) -> list[BusEvent]:
     if after is None:
         return []
-    known = {t.id for t in before.transactions} if before is not None else set()
+    known = {t.id: t for t in before.transactions} if before is not None else {}
     out = []
     for txn in after.transactions:
-        if txn.id in known:
+        old = known.get(txn.id)
+        if txn.type == "refund":
+            # a refund is news when it is made: an owed one (no refund API) only once a person
+            # confirms paying it back, so no event says a refund was made that was not
+            if txn.state != REFUND_DONE or (old is not None and old.state == REFUND_DONE):
+                continue
+        elif old is not None:
             continue
         detail: dict[str, Any] = {
             "invoice_id": after.id, "client_id": after.client_id, "currency": after.currency,
