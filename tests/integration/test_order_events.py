@@ -115,21 +115,28 @@ def test_each_step_of_an_orders_life_puts_exactly_its_events_once_in_order(api, 
     assert {e["detail"]["item"]["id"] for e in accepted[:2]} == {product, domain}
     assert accepted[2]["detail"]["action"]["type"] == "accept"
 
-    # WHEN it is cancelled with a refund: the product terminated, the payment refunded, then the
-    # order cancelled with its domain (one transaction: those two in either order)
+    # WHEN it is cancelled with a refund: the product terminated, then the order cancelled with its
+    # domain (one transaction: those in either order). The payment was taken by hand (`manual`, no
+    # refund API): its refund is recorded owed, and no event says a refund was made
     run(api, oid, "cancel", {"refund": True})
     cancelled = step()
-    assert Counter(types(cancelled)) == Counter({"Order Item Terminated": 2, "Order Payment Refunded": 1,
-                                                 "Order Cancelled": 1})
+    assert Counter(types(cancelled)) == Counter({"Order Item Terminated": 2, "Order Cancelled": 1})
     # (the product was provisioned by hand: no account to terminate, so it leaves service with
-    # the domain in the finish's transaction, after the refund)
-    assert types(cancelled)[0] == "Order Payment Refunded"
+    # the domain in the finish's transaction)
     assert {e["detail"]["item"]["id"] for e in cancelled if e["detail-type"] == "Order Item Terminated"} == {
         product, domain}
-    refund = cancelled[0]["detail"]["refund"]
-    assert refund["amount"] == "27.00" and refund["refund_of"] == paid["detail"]["payment"]["id"]
     (cancel,) = [e for e in cancelled if e["detail-type"] == "Order Cancelled"]
     assert cancel["detail"]["refund"] is True and cancel["detail"]["from_status"] == "Active"
+
+    # WHEN billing confirms paying the refund back, THEN the payment is refunded, once
+    owed = next(t for t in api.get(f"/invoices/{order['invoice_id']}").data["transactions"] if t["type"] == "refund")
+    assert api.post(f"/invoices/{order['invoice_id']}/refunds/{owed['id']}/confirm", {"reference": "OUT-1"},
+                    role="billing").status_code == 200
+    (refunded,) = step()
+    assert refunded["detail-type"] == "Order Payment Refunded"
+    refund = refunded["detail"]["refund"]
+    assert refund["amount"] == "27.00" and refund["refund_of"] == paid["detail"]["payment"]["id"]
+    assert refund["transaction_id"] == "OUT-1"
 
     # WHEN it is set back to pending, then as fraud, then deleted
     assert api.post(f"/orders/{oid}/pending", role="support").status_code == 200
