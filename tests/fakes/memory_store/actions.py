@@ -8,6 +8,7 @@ from orderdesk.domain.errors import ActionInProgress, ConcurrentUpdate, NotFound
 from orderdesk.domain.model import Action, ActionStep, HistoryEntry, Order, PendingAction
 from orderdesk.domain.statuses import ActionStatus, OrderStatus
 
+from .credit import money_refusal
 from .order_writes import attention_after, change_holds, write_change
 from .state import MemoryState, clone
 
@@ -87,6 +88,9 @@ class MemoryActions:
             attention = attention_after(self.s, order, change, holder=action.id)
             p = self.s.partition(order.id)
             stored = p.actions.get(action.id) if p is not None else None
+            money = money_refusal(self.s, change)  # as any change of the order: its money first
+            if money is not None:
+                raise money
             if (p is None or not change_holds(self.s, p, order, change, holder=action.id) or stored is None
                     or stored.status is not ActionStatus.RUNNING):
                 self.s.refused(order.id, holder=action.id)

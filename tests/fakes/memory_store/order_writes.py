@@ -2,9 +2,11 @@
 `adapters.store.order_writes`: a change is guarded on the order as read (its status and version
 and, unless the change belongs to the action holding it, no lock), each item moves from the
 status it was read in, the invoice from the version (or, for a status alone, the status) it was
-read at, credit only to a client that exists; a change of the status, items or invoice, or the
-end of an action (or time alone: `refresh_attention`), recomputes the order's attention list from
-the order as the change leaves it; an item's other fields (`item_fields`) move from its status as read;
+read at, credit only to a client that exists (a taking only while the balance covers it), a
+payment only with a transaction id its gateway has not recorded (`credit`); a change of the
+status, items or invoice, or the end of an action (or time alone: `refresh_attention`),
+recomputes the order's attention list from the order as the change leaves it; an item's other
+fields (`item_fields`) move from its status as read;
 the order record's version is bumped whenever the record is written. `attention_after`,
 `change_holds` and `write_change` are the one write path here too: `actions` ends an action
 through them."""
@@ -21,6 +23,7 @@ from orderdesk.domain.errors import ConcurrentUpdate
 from orderdesk.domain.model import Attention, BulkDecision, BulkOrderState, HistoryEntry, Order, utcnow
 from orderdesk.domain.statuses import ItemStatus, OrderStatus, payment_status_of
 
+from .credit import money_refusal, write_money
 from .state import MemoryState, Partition, clone
 
 BULK_ACTION = "bulk status change"
@@ -116,8 +119,7 @@ def write_change(s: MemoryState, p: Partition, order: Order, change: OrderChange
     elif change.invoice_status is not None and order.invoice is not None and p.invoice is not None:
         p.invoice.status = change.invoice_status
         p.invoice_version += 1
-    for credit in change.credit:
-        s.clients[credit.client_id].credit_balance += credit.amount
+    write_money(s, change)  # the guards of new payments, the credit ledger with the balance
     if change.fraud_check is not None:
         p.fraud = clone(change.fraud_check)
     for seq, entry in enumerate(change.history):
@@ -160,6 +162,9 @@ class MemoryOrderWrites:
         with self.s.lock:
             attention = attention_after(self.s, order, change, holder)
             p = self.s.partition(order.id)
+            money = money_refusal(self.s, change)  # a transaction id taken, credit short: said first
+            if money is not None:
+                raise money
             if p is None or not change_holds(self.s, p, order, change, holder):
                 self.s.refused(order.id, holder)
             write_change(self.s, p, order, change, attention)

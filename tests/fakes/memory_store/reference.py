@@ -1,17 +1,21 @@
 """Clients, affiliates and servers in memory (`ClientStore`, `DirectoryStore`), with the semantics
 of `adapters.store.clients` and `adapters.store.directory`: lists sorted by name (a client by last
-name, then first), a client's credit balance changed only by the invoice writes that cause it; an
-edit written only if the record still has what the editor read (its editable fields), never the
-balance nor (unless given) the credentials."""
+name, then first), a client's credit balance changed only with an entry of its ledger (`credit`):
+by the invoice writes that cause it, or an adjustment (`change_credit`); an edit written only if
+the record still has what the editor read (its editable fields), never the balance nor (unless
+given) the credentials."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
+from orderdesk.adapters.store.clients import OPENING_REASON
 from orderdesk.domain.errors import ConcurrentUpdate, NotFound
-from orderdesk.domain.model import Affiliate, Client, Server
+from orderdesk.domain.model import Affiliate, Client, CreditChange, CreditEntry, CreditLedger, Server
+from orderdesk.domain.money import ZERO
 
-from .state import MemoryState, clone
+from .credit import credit_refusal, write_credit
+from .state import Ledger, MemoryState, clone
 
 
 def name_key(name: str, entity_id: str) -> str:
@@ -36,6 +40,8 @@ class MemoryClients:
             if client.id in self.s.clients:
                 raise ConcurrentUpdate("client id already taken")
             self.s.clients[client.id] = clone(client)
+            # its ledger opens with it, with what it starts with (as the DynamoDB mappers write it)
+            self.s.ledgers[client.id] = Ledger(opening=client.credit_balance, opened_at=client.created_at)
 
     def get_client(self, client_id: str) -> Client:
         with self.s.lock:
@@ -58,6 +64,32 @@ class MemoryClients:
             edited = replace(stored, **{name: getattr(after, name) for name in CLIENT_EDITABLE})
             self.s.clients[before.id] = clone(edited)
             return clone(edited)
+
+    def change_credit(self, change: CreditChange) -> CreditEntry:
+        with self.s.lock:
+            if change.client_id not in self.s.clients:
+                raise NotFound(f"client {change.client_id} not found")
+            refusal = credit_refusal(self.s, [change])
+            if refusal is not None:
+                raise refusal
+            (entry,) = write_credit(self.s, [change])
+            return clone(entry)
+
+    def credit_ledger(self, client_id: str, limit: int, after_key: str | None = None) -> CreditLedger:
+        with self.s.lock:
+            client = self.s.clients.get(client_id)
+            if client is None:
+                raise NotFound(f"client {client_id} not found")
+            ledger = self.s.ledgers.get(client_id, Ledger())
+            keys = sorted((k for k in ledger.entries if after_key is None or k < after_key), reverse=True)
+            entries = [clone(ledger.entries[k]) for k in keys[:limit]]
+            last = keys[limit - 1] if len(keys) > limit else None
+            if last is None:
+                opening = ledger.opening if ledger.opening is not None else client.credit_balance
+                if opening != ZERO:
+                    entries.append(CreditEntry(at=ledger.opened_at or client.created_at, amount=opening,
+                                               reason=OPENING_REASON))
+            return CreditLedger(client_id=client_id, balance=client.credit_balance, entries=entries, last_key=last)
 
 
 CLIENT_EDITABLE = ("first_name", "last_name", "email", "company", "country", "address", "phone")

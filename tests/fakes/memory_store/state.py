@@ -15,6 +15,7 @@ import copy
 import threading
 import time
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import NoReturn, TypeVar
 
 from orderdesk.domain.activity import ActivityEntry
@@ -27,6 +28,7 @@ from orderdesk.domain.model import (
     BulkDecision,
     BulkJob,
     Client,
+    CreditEntry,
     FraudCheck,
     HistoryEntry,
     Invoice,
@@ -85,11 +87,24 @@ class Partition:
 
 
 def read_invoice(p: Partition) -> Invoice | None:
-    """The invoice as stored, with the version a change of it is guarded on."""
+    """The invoice as stored, with the version a change of it is guarded on and the payments it
+    has (what a change adds to it is the others)."""
     invoice = clone(p.invoice)
     if invoice is not None:
         invoice.version = p.invoice_version
+        invoice.stored_payment_ids = frozenset(t.id for t in invoice.transactions if t.type == "payment")
     return invoice
+
+
+@dataclass
+class Ledger:
+    """A client's credit ledger: the balance it opened with (None: a client stored before the
+    ledger, whose whole balance is the opening until its first change) and its entries, each
+    under its write time."""
+
+    opening: Decimal | None = None
+    opened_at: str | None = None
+    entries: dict[str, CreditEntry] = field(default_factory=dict)  # key: as DynamoDB's sort key
 
 
 @dataclass
@@ -137,6 +152,9 @@ class MemoryState:
         self.search_docs: dict[str, SearchDoc] = {}
         self.postings: dict[str, set[str]] = {}  # term -> sort keys of the orders having it
         self.terms: set[str] = set()
+        self.ledgers: dict[str, Ledger] = {}  # client id -> its credit ledger
+        # (gateway in lower case, transaction id) -> the invoice whose payment took it
+        self.payment_guards: dict[tuple[str, str], str] = {}
         self._last_write = 0
 
     # -- partitions --------------------------------------------------------------------------------

@@ -30,6 +30,13 @@ def new_payments(invoice: Invoice) -> list[Transaction]:
     return [t for t in invoice.transactions if t.type == "payment" and t.id not in invoice.stored_payment_ids]
 
 
+def recorded_payment(invoice: Invoice, gateway: str, transaction_id: str) -> Transaction | None:
+    """The payment of this gateway's transaction id on the invoice (the gateway in any case), if it
+    has one: a repeat of it is a duplicate before anything else is said about the invoice."""
+    return next((t for t in invoice.transactions if t.type == "payment" and t.transaction_id == transaction_id
+                 and t.gateway.lower() == gateway.lower()), None)
+
+
 def credit_taken(invoice: Invoice, payment: Transaction, actor: str) -> list[CreditChange]:
     """A payment by the `credit` gateway takes its amount off the client's credit balance (the
     write refuses it when the balance is short); any other payment touches no credit."""

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from ..domain import payments
 from ..domain.attention import REFUND_OWED as REFUND_OWED_CODE
 from ..domain.changes import OrderChange
-from ..domain.errors import NotFound, OrderNotFound, TransitionNotAllowed, ValidationFailed
+from ..domain.errors import DuplicateTransaction, NotFound, OrderNotFound, TransitionNotAllowed, ValidationFailed
 from ..domain.model import (
     REFUND_OWED,
     HistoryEntry,
@@ -56,6 +56,11 @@ def record_payment(invoice_id: str, cmd: PaymentIn, actor: str) -> Invoice:
         order = _order_of(order_id, invoice_id)
         assert order.invoice is not None
         invoice = order.invoice
+        # a repeat of a payment this invoice has is a duplicate, whatever its status now (the write
+        # path refuses the id on any other invoice: the rule is its guard; this is its answer first)
+        if payments.recorded_payment(invoice, cmd.gateway, cmd.transaction_id) is not None:
+            raise DuplicateTransaction(f"{cmd.gateway} transaction {cmd.transaction_id} is already recorded as a "
+                                       f"payment on invoice {invoice.id}", invoice_id=invoice.id)
         if invoice.status not in PAYABLE:
             raise TransitionNotAllowed(
                 f"invoice {invoice_id} is {invoice.status.value}; payments are taken on unpaid invoices only",
