@@ -98,6 +98,7 @@ def test_a_client_stored_with_a_balance_opens_its_ledger_with_it(stores_impl: St
     stores_impl.clients.change_credit(adjustment(grace.id, "-2.50", "correction"))
     balance, entries = ledger_of(stores_impl, grace.id)
     assert balance == Decimal("10.00") and [amount for amount, _ in entries] == ["-2.50", "12.50"]
+    assert stores_impl.clients.credit_ledger(grace.id, 10).entries[-1].at == AT  # opened when stored
 
 
 def test_the_ledger_pages_newest_first_each_entry_once_the_opening_last(stores_impl: Stores) -> None:
