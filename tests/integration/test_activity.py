@@ -7,7 +7,6 @@ step handlers; a recording webhook server stands in for the provisioning server.
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -25,8 +24,6 @@ from tests.integration.test_workflows import new_order, new_server, order_of, pa
 
 pytestmark = pytest.mark.timeout(180)
 
-# the client credit ledger (SPEC §7 "Money"), being added: its entries are entries of the log too
-LEDGER = importlib.util.find_spec("orderdesk.services.credit") is not None
 
 
 def entries(api: Any, role: str = "viewer", **params: str) -> list[dict[str, Any]]:
@@ -69,10 +66,10 @@ def test_every_change_of_an_order_is_one_entry_once_newest_first_and_its_deletio
                             {"kind": "product", "description": "Backup", "amount": "5.00"}])
     oid, number, product = order["id"], order["number"], order["items"][0]["id"]
     assert api.post(f"/orders/{oid}/notes", {"text": "called the client"}, role="support").status_code == 201
-    if LEDGER:  # a credit payment takes what the client's credit holds
-        r = api.post(f"/clients/{order['client']['id']}/credit", {"amount": "5.00", "reason": "goodwill"},
-                     role="billing")
-        assert r.status_code == 201, r.data
+    # (a credit payment takes what the client's credit holds)
+    r = api.post(f"/clients/{order['client']['id']}/credit", {"amount": "5.00", "reason": "goodwill"},
+                 role="billing")
+    assert r.status_code == 201, r.data
     pay(api, order, "10.00", "manual", "BANK-1")
     pay(api, order, "5.00", "credit", "CR-1")
     order_stream.settle()  # (these entries read the order's number from the order itself)
@@ -93,9 +90,9 @@ def test_every_change_of_an_order_is_one_entry_once_newest_first_and_its_deletio
     order_stream.settle()  # read again: nothing new
     listed = entries(api, order_number=number)
     assert [e for e in entries(api) if e["order_id"] == oid] == listed
-    # (with the ledger, the credit the payment took and the refund gave back are entries of the order)
+    # (the credit the payment took and the refund gave back are entries of the order)
     credit = sorted(e["amount"] for e in listed if e["type"] == "credit")
-    assert credit == (["-5.00", "5.00"] if LEDGER else [])
+    assert credit == ["-5.00", "5.00"]
     got = [e for e in listed if e["type"] != "credit"]
 
     # THEN every history entry of the order is one entry, once, with the order's number, plus the
@@ -315,10 +312,9 @@ def test_entries_carry_the_retention_and_one_past_it_is_no_longer_listed(api, ta
                     int((placed_at + timedelta(days=2555)).timestamp())]
 
 
-# -- the credit ledger (being added by the money work) ------------------------------------------
+# -- the credit ledger ------------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(not LEDGER, reason="the credit ledger is not on this branch yet")
 def test_every_credit_ledger_entry_is_one_entry_once(api, table, order_stream):  # type: ignore[no-untyped-def]
     # GIVEN a client given credit by hand, then an order of theirs paid with it
     order = placed(api)

@@ -1,13 +1,13 @@
 """Stream images read as domain objects: what DynamoDB Streams shows of a record before or after
 a change (plain Python values, as Powertools deserializes them) becomes the Order, OrderItem,
-Invoice, Action or FraudCheck the data modules would have read, through the same records and mappers.
+Invoice, Action, FraudCheck, history entry or credit-ledger entry the data modules would have
+read, through the same records and mappers.
 
 So the views kept from the stream (`services.projections`) read the table's formats (JSON
 attributes, Decimals kept exactly inside them) from one place and never from a copy of them."""
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from ...domain.activity import CreditMove, Source
@@ -80,20 +80,12 @@ class StreamImages:
         return order_id, mappers.history_from(rec), Source(f"{order_id}#{rec.sk}", keys.written_ns_of(rec.sk))
 
     def credit_move(self, record_keys: dict[str, Any], image: Image) -> tuple[CreditMove, Source] | None:
-        """An entry of a client's credit ledger (`CLIENT#<id>` / `CREDIT#<at>#<write time>...`).
-
-        HOOK (credit ledger): read from the image's plain values, in the format of the ledger's
-        entry records being added beside the client (kind `credit_entry`: client_id, at, amount,
-        reason, ref, actor). When that record model is on main, read it through `record_of` and
-        its mapper like the others."""
-        if not image or image.get("kind") != "credit_entry":
+        """An entry of a client's credit ledger (`CLIENT#<id>` / `CREDIT#<at>#<write time>...`),
+        read through its record and mapper like the order's records."""
+        rec = record_of(image)
+        if not isinstance(rec, r.CreditEntryRecord) or not rec.client_id:
             return None
-        sk = str(record_keys.get("sk") or image.get("sk") or "")
-        client_id = str(image.get("client_id") or "")
-        at, amount = image.get("at"), image.get("amount")
-        if not (client_id and sk and at and amount is not None):
-            return None
-        move = CreditMove(client_id=client_id, at=str(at), amount=Decimal(str(amount)),
-                          reason=str(image.get("reason") or ""), ref=image.get("ref") or None,
-                          actor=image.get("actor") or None)
-        return move, Source(f"{client_id}#{sk}", keys.written_ns_of(sk))
+        entry = mappers.credit_entry_from(rec)
+        move = CreditMove(client_id=rec.client_id, at=entry.at, amount=entry.amount, reason=entry.reason,
+                          ref=entry.ref, actor=entry.actor)
+        return move, Source(f"{rec.client_id}#{rec.sk}", keys.written_ns_of(rec.sk))
