@@ -180,7 +180,7 @@ def _payment(base: GatewayEvent, intent: dict[str, Any]) -> GatewayEvent:
     try:
         invoices.record_payment(invoice_id, cmd, ACTOR)
     except DuplicateTransaction as exc:
-        holder = getattr(exc, "invoice_id", None)  # which invoice has it, where the error says
+        holder = exc.detail.get("invoice_id")  # which invoice has it (the guard of its transaction id says)
         if holder and holder != invoice_id:
             return _unmatched(event, f"payment {intent_id} is already recorded on invoice {holder}")
         return replace(event, outcome=ALREADY_RECORDED)
