@@ -139,6 +139,23 @@ def test_a_payment_typed_in_before_its_event_is_not_recorded_twice(api, webhook)
     assert unmatched(api) == []
 
 
+def test_a_payment_intent_typed_in_on_another_invoice_is_unmatched_naming_that_invoice(api, webhook):  # type: ignore[no-untyped-def]
+    # GIVEN a payment intent a person recorded by hand on one order's invoice
+    first, second = new_order(api, ["30.00"]), new_order(api, ["30.00"])
+    r = api.post(f"/invoices/{first['invoice_id']}/payments", {"amount": "30.00", "gateway": "stripe",
+                                                                "transaction_id": "pi_elsewhere"}, role="billing")
+    assert r.status_code == 201, r.data
+
+    # WHEN Stripe's event of that payment intent names another invoice
+    answer = webhook.send(payment_intent_succeeded(second["invoice_id"], 3000, "usd", intent_id="pi_elsewhere"))
+
+    # THEN it is unmatched for billing, naming the invoice that has it; the other invoice is untouched
+    assert answer.status_code == 200 and answer.data["outcome"] == "unmatched"
+    assert first["invoice_id"] in answer.data["reason"]
+    assert payments(invoice_of(api, second)) == [] and invoice_of(api, second)["status"] == "Unpaid"
+    assert [e["object_id"] for e in unmatched(api)] == ["pi_elsewhere"]
+
+
 @pytest.mark.parametrize(("currency", "amount", "units"), [("USD", "12.50", 1250), ("JPY", "1500.00", 1500),
                                                           ("KWD", "12.50", 12500)])
 def test_amounts_are_converted_with_the_currencys_exponent(api, webhook, currency, amount, units):  # type: ignore[no-untyped-def]
