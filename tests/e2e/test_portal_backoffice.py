@@ -21,6 +21,7 @@ from tests.integration.workflow_support import WEBHOOK_SECRET, RemoteStub
 
 from .conftest import HttpApi, PortalStack, shot, sign_in
 from .test_portal import axe_violations
+from .test_portal_lifecycle import wait_ended
 
 pytestmark = pytest.mark.browser
 
@@ -171,6 +172,33 @@ def test_clients_are_searched_added_and_edited_by_support_only(page, stack: Port
     expect(page.get_by_role("button", name="Edit")).to_have_count(0)
     expect(page.get_by_role("link", name="New order for this client")).to_have_count(0)
     expect(page.locator("#credit-form")).to_have_count(0)
+
+
+def test_billing_adjusts_a_clients_credit_and_the_ledger_shows_it(page, stack: PortalStack, http: HttpApi):  # type: ignore[no-untyped-def]
+    # GIVEN a client with no credit, and billing on their page
+    client = http.client()
+    as_role(page, stack, "billing", f"/#/clients/{client['id']}")
+    expect(page.locator("#credit-balance")).to_have_text("$0.00")
+    # WHEN more is taken off than the balance holds
+    page.get_by_label("Amount").fill("-5.00")
+    page.get_by_label("Reason").fill("correction")
+    page.get_by_role("button", name="Adjust credit").click()
+    # THEN it is refused, saying why, and nothing is written
+    expect(page.locator("#credit-form [role=alert]")).to_contain_text("credit")
+    assert http.get(f"/clients/{client['id']}/credit")["entries"] == []
+    # WHEN goodwill credit is given
+    page.get_by_label("Amount").fill("10.00")
+    page.get_by_label("Reason").fill("goodwill")
+    page.get_by_role("button", name="Adjust credit").click()
+    # THEN the balance and the ledger show it, by whom
+    expect(page.locator("#credit-balance")).to_have_text("$10.00")
+    expect(page.locator("#credit-ledger tbody tr")).to_have_count(1)
+    expect(page.locator("#credit-ledger tbody tr")).to_contain_text("goodwill")
+    expect(page.locator("#credit-ledger tbody tr")).to_contain_text("$10.00")
+    shot(page, "client-credit")
+    no_violations(page)
+    ledger = http.get(f"/clients/{client['id']}/credit")
+    assert ledger["balance"] == "10.00" and [e["amount"] for e in ledger["entries"]] == ["10.00"]
 
 
 def test_add_new_order_adds_the_client_inline_with_a_registrar_from_the_list(page, stack: PortalStack, http: HttpApi):  # type: ignore[no-untyped-def]
@@ -337,6 +365,57 @@ def test_exporting_the_fraud_orders_downloads_what_the_list_shows(page, stack: P
     text = download.value.path().read_text(encoding="utf-8-sig")
     rows = list(csv.reader(io.StringIO(text, newline="")))
     assert [r[0] for r in rows[1:]] == listed
+
+
+def refund_owed_order(http: HttpApi) -> dict[str, Any]:
+    """An order paid by bank transfer, then cancelled with a refund: no gateway pays it back."""
+    order = http.order(http.client()["id"], payment_method="banktransfer")
+    http.post(f"/invoices/{order['invoice_id']}/payments",
+              {"amount": order["total"], "gateway": "banktransfer", "transaction_id": f"BT-{tag()}"})
+    action = http.post(f"/orders/{order['id']}/cancel", {"refund": True}, expect=202)["action"]
+    assert wait_ended(http, order["id"], action["id"])["status"] == "SUCCEEDED"
+    return order
+
+
+def owed_refund(http: HttpApi, order: dict[str, Any]) -> dict[str, Any]:
+    return next(t for t in http.get(f"/invoices/{order['invoice_id']}")["transactions"] if t["type"] == "refund")
+
+
+def test_billing_confirms_a_refund_owed_with_its_reference(page, stack: PortalStack, http: HttpApi):  # type: ignore[no-untyped-def]
+    # GIVEN two orders cancelled with a refund of a bank transfer: two refunds owed
+    first, second = refund_owed_order(http), refund_owed_order(http)
+    # WHEN billing opens Refunds owed
+    as_role(page, stack, "billing", "/#/refunds")
+    row = page.locator("#refunds-table tbody tr", has_text=first["number"])
+    expect(row).to_contain_text("banktransfer")
+    expect(row).to_contain_text("$24.00")
+    shot(page, "refunds-owed")
+    no_violations(page)
+    # AND confirms the first without a reference, then with one
+    row.get_by_role("button", name="Confirm paid back").click()
+    expect(row.get_by_role("textbox")).to_have_attribute("aria-invalid", "true")
+    row.get_by_role("textbox").fill("BANK-REF-42")
+    row.get_by_role("button", name="Confirm paid back").click()
+    # THEN it is no longer owed: gone from the list, done on the invoice with its reference
+    expect(page.locator("#refunds-table tbody tr", has_text=first["number"])).to_have_count(0)
+    expect(page.locator("#refunds-table tbody tr", has_text=second["number"])).to_have_count(1)
+    refund = owed_refund(http, first)
+    assert (refund["state"], refund["reference"]) == ("done", "BANK-REF-42")
+    assert not [a for a in http.get(f"/orders/{first['id']}")["attention"] if a["code"] == "refund_owed"]
+    # WHEN the second is fixed from its order's attention list, on its invoice
+    page.goto(f"/#/orders/{second['id']}")
+    page.locator("#attention").get_by_role("link", name="Confirm the refund on the invoice").click()
+    owed = page.locator("#owed-refunds")
+    expect(owed).to_contain_text("$24.00 via banktransfer")
+    no_violations(page)
+    owed.get_by_role("textbox").fill("BANK-REF-43")
+    owed.get_by_role("button", name="Confirm paid back").click()
+    # THEN the invoice owes nothing more, and Refunds owed no longer lists it
+    expect(page.locator("#owed-refunds")).to_have_count(0)
+    assert (owed_refund(http, second)["state"], owed_refund(http, second)["reference"]) == ("done", "BANK-REF-43")
+    page.goto("/#/refunds")
+    expect(page.locator("#owed-summary")).to_be_visible()
+    expect(page.locator("#refunds-table tbody tr", has_text=second["number"])).to_have_count(0)
 
 
 def test_support_sends_the_welcome_email_again_from_an_active_order(page, stack: PortalStack, http: HttpApi):  # type: ignore[no-untyped-def]
