@@ -3,14 +3,12 @@
 import { api } from "./api.js";
 import { select } from "./ui.js";
 
-const MANUAL = { name: "none", label: "None (manual)", description: "", default: true };
 let cached = null; // they change only with the stack's settings: read once a page load
 
 /** The configured registrars, [{name, label, description, default}]. */
 export async function registrars(signal) {
   cached ??= api.get("/registrars", null, { signal }).then((r) => r.registrars).catch((err) => {
-    cached = null;
-    if ([403, 404].includes(err.status)) return [MANUAL]; // an API before GET /registrars: manual only
+    cached = null; // asked again next time
     throw err;
   });
   return cached;
