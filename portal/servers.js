@@ -76,7 +76,6 @@ function resultView(r) {
 }
 
 async function test(server, button) {
-  const slot = document.getElementById(`result-${server.id}`);
   let result;
   try {
     result = await busy(button, () => api.post(`/servers/${server.id}/test`, {}, { signal: view.ctx.signal }), "Testing…");
@@ -85,7 +84,8 @@ async function test(server, button) {
     result = { ok: false, detail: err.message, checked_at: new Date().toISOString() };
   }
   view.results.set(server.id, result);
-  slot.replaceChildren(...resultView(result));
+  // looked up now: the list may have been drawn again while the check ran
+  document.getElementById(`result-${server.id}`)?.replaceChildren(...resultView(result));
 }
 
 function edit(id) {

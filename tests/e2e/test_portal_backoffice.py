@@ -267,6 +267,7 @@ def test_servers_are_added_edited_and_tested_with_credentials_never_shown(page, 
         expect(page.locator("#server-form")).to_contain_text("Leave blank to keep them")
         page.get_by_label("Name", exact=True).fill(f"{name} EU")
         page.get_by_role("button", name="Save changes").click()
+        expect(page.locator("#server-form")).to_have_count(0)
         # THEN the stored secret is kept: the test still connects
         row = page.locator("#servers-table tbody tr", has_text=f"{name} EU")
         row.get_by_role("button", name="Test connection").click()
@@ -275,6 +276,7 @@ def test_servers_are_added_edited_and_tested_with_credentials_never_shown(page, 
         row.get_by_role("button", name="Edit").click()
         page.get_by_label("Credentials").fill("another-secret-0123456789")
         page.get_by_role("button", name="Save changes").click()
+        expect(page.locator("#server-form")).to_have_count(0)
         row.get_by_role("button", name="Test connection").click()
         # THEN the test fails with the receiver's refusal, and no secret is ever on the page
         expect(row.locator(".test-result")).to_contain_text("Failed")
