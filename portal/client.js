@@ -16,20 +16,18 @@ class ClientPage {
     this.ctx = ctx;
     this.id = id;
     this.editing = false;
-    this.once = { edit: new Once(), credit: new Once() };
+    this.once = { credit: new Once() };
   }
 
   async load() {
     const { signal } = this.ctx;
     const [client, credit] = await Promise.all([
       api.get(`/clients/${this.id}`, null, { signal }),
-      // (an API without the ledger yet, whose gateway answers an unknown route 403 or 404: the balance alone)
-      api.get(`/clients/${this.id}/credit`, null, { signal })
-        .catch((err) => ([403, 404].includes(err.status) ? null : Promise.reject(err))),
+      api.get(`/clients/${this.id}/credit`, null, { signal }),
     ]);
     if (signal.aborted) return;
     this.client = client;
-    this.credit = credit || { balance: client.credit_balance, entries: [], next_cursor: null, missing: true };
+    this.credit = credit;
     this.draw();
   }
 
@@ -107,7 +105,7 @@ class ClientPage {
     const balance = h("p", { class: "big-figure", id: "credit-balance" }, money(this.credit.balance));
     return h("section", { class: "card", "aria-labelledby": "credit-title" },
       h("h2", { id: "credit-title" }, "Credit balance"), balance,
-      this.credit.missing ? null : session.can("billing") ? this.adjustForm() : h("p", { class: "muted" }, "Adjusting credit needs the billing role."));
+      session.can("billing") ? this.adjustForm() : h("p", { class: "muted" }, "Adjusting credit needs the billing role."));
   }
 
   adjustForm() {
