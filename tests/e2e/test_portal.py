@@ -505,12 +505,13 @@ def test_cancel_and_refund_a_paid_order(page, stack: PortalStack, http: HttpApi)
     shot(page, "confirm-cancel-refund")
     # WHEN it is confirmed
     dialog.get_by_role("button", name="Cancel & refund").click()
-    # THEN the steps are shown as they run, and every one finishes
+    # THEN the steps are shown as they run, and every one finishes (the refund of a payment by hand,
+    # which no gateway can pay back, as OWED: someone must still pay it)
     steps = page.locator("#action-steps li")
     expect(steps.first).to_be_visible(timeout=WORKFLOW_TIMEOUT)
     expect(page.locator("#progress-summary")).to_contain_text("Succeeded", timeout=WORKFLOW_TIMEOUT)
-    for status in page.locator("#action-steps li").evaluate_all("els => els.map(e => e.dataset.status)"):
-        assert status.upper() in {"SUCCEEDED", "SKIPPED"}, status
+    statuses = page.locator("#action-steps li").evaluate_all("els => els.map(e => e.dataset.status.toUpperCase())")
+    assert set(statuses) <= {"SUCCEEDED", "SKIPPED", "OWED"} and statuses.count("OWED") == 1, statuses
     expect(page.locator("#action-progress")).not_to_contain_text(re.compile(r"\bnull\b|\bundefined\b"), use_inner_text=True)
     expect(page.locator(".page-head .badge").first).to_have_text("Cancelled", timeout=WORKFLOW_TIMEOUT)
     shot(page, "order-cancelled-refunded")
