@@ -73,12 +73,12 @@ SLOW := slow or browser or stack or emulated
 test: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy layers/common/python/orderdesk tests/fakes
-	$(VENV)/bin/pytest -q -n $(WORKERS) --dist loadfile --durations=25
+	$(VENV)/bin/pytest -q -n $(WORKERS) --dist loadfile --no-loadscope-reorder --durations=25
 
 test-fast: $(STAMP) $(TOOLS_STAMP) java
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy layers/common/python/orderdesk tests/fakes
-	$(VENV)/bin/pytest -q -n $(WORKERS) --dist loadfile -m "not ($(SLOW))"
+	$(VENV)/bin/pytest -q -n $(WORKERS) --dist loadfile --no-loadscope-reorder -m "not ($(SLOW))"
 
 test-slow: setup
 	$(VENV)/bin/pytest -q -m "$(SLOW)"
