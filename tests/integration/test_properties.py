@@ -40,6 +40,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 
 import boto3
 import pytest
@@ -564,6 +565,25 @@ def test_any_sequence_of_actions_keeps_the_invariants(api, workflows, inline_que
                 assert "Item" not in ddb.get_item(TableName=table, Key={"pk": {"S": k.order_number_pk(m.number)},
                                                                         "sk": {"S": k.ORDER_NUMBER_SK}}), m
                 assert api.get(f"/orders/{m.id}").status_code == 404
+
+        @invariant()
+        def every_change_has_an_activity_entry(self) -> None:
+            # the activity log is kept from the table's stream: once it is read, each history entry
+            # of this example's orders (the newest three, for time) is in the log as the same change
+            order_stream.settle()
+            for m in [m for m in self.mine if not m.deleted][-3:]:
+                history = Counter((h["at"], h["actor"], h["action"]) for h in read(m.id)["history"])
+                logged: Counter[tuple[str, str, str]] = Counter()
+                cursor = ""
+                while True:
+                    r = api.get(f"/activity?order_number={m.number}&limit=100{cursor}")
+                    assert r.status_code == 200, r.data
+                    logged.update((e["at"], e["actor"], e["action"]) for e in r.data["entries"])
+                    if not r.data["next_cursor"]:
+                        break
+                    cursor = f"&cursor={quote(r.data['next_cursor'])}"
+                missing = history - logged
+                assert not missing, (m, missing)
 
         @invariant()
         def status_counters_are_the_real_counts(self) -> None:
