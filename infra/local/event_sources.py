@@ -53,11 +53,17 @@ def _failed_ids(response: Any) -> set[str] | None:
     return {str(f.get("itemIdentifier")) for f in response.get("batchItemFailures") or []}
 
 
+SHARD_REFRESH_SECONDS = 5.0
+
+
 class _Loop:
     """start()/stop(): call run_once() on a daemon thread until stopped."""
 
     name = "poller"
     idle_seconds = 0.5
+    # an idle poller waits longer each empty pass, up to this, and polls at once after work: a
+    # stack left running (a test session's, a user's overnight) costs next to no CPU
+    max_idle_seconds = 1.0
 
     def __init__(self) -> None:
         self._stop = threading.Event()
@@ -67,14 +73,18 @@ class _Loop:
         raise NotImplementedError
 
     def _loop(self) -> None:
+        idle = self.idle_seconds
         while not self._stop.is_set():
             try:
                 handled = self.run_once()
             except Exception:
                 LOG.exception("%s: poll failed", self.name)
                 handled = 0
-            if not handled:
-                self._stop.wait(self.idle_seconds)
+            if handled:
+                idle = self.idle_seconds
+            else:
+                self._stop.wait(idle)
+                idle = min(idle * 2, max(self.max_idle_seconds, self.idle_seconds))
 
     def start(self) -> None:
         if self._thread is not None:
@@ -291,6 +301,8 @@ class DynamoDBStreamPoller(_Loop):
         self._stream_arn: str | None = None
         self._shards: dict[str, _Shard] = {}
         self._seen_first = False
+        self._refreshed_at = 0.0
+        self._shard_closed = False
         self.failed_batches: list[list[dict[str, Any]]] = []
 
     def _clients(self) -> tuple[Any, Any]:
@@ -372,7 +384,12 @@ class DynamoDBStreamPoller(_Loop):
         from botocore.exceptions import ClientError
 
         _, streams = self._clients()
-        self._refresh()
+        # the shards change only when one closes (DynamoDB rolls them over every few hours) or
+        # the table is new: list them again then, or every few seconds, not on every pass
+        now = time.monotonic()
+        if not self._shards or now - self._refreshed_at > SHARD_REFRESH_SECONDS or self._shard_closed:
+            self._refresh()
+            self._refreshed_at, self._shard_closed = now, False
         read = 0
         for shard in list(self._shards.values()):
             parent = self._shards.get(shard.parent) if shard.parent else None
@@ -394,7 +411,7 @@ class DynamoDBStreamPoller(_Loop):
                     self._deliver([self._lambda_record(r) for r in records])
                     shard.last_sequence = records[-1]["dynamodb"]["SequenceNumber"]
                 if shard.iterator is None:
-                    shard.closed = True
+                    shard.closed = self._shard_closed = True
                 if records or shard.closed:
                     self._save_checkpoint()
                 if shard.closed:

@@ -3,6 +3,7 @@ definition (keys, GSIs, stream, TTL)."""
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +30,18 @@ def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
 _CfnLoader.add_multi_constructor("!", _tag)
 
 
+_PARSED: dict[tuple[str, int], dict[str, Any]] = {}
+
+
 def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
-    return yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506 - a safe loader subclass
+    """template.yaml as a dict, a copy of its own for each caller. Parsed once per version of the
+    file: parsing takes about 140 ms, and every test's table and stream reader asks for it."""
+    path = Path(path)
+    key = (str(path.resolve()), path.stat().st_mtime_ns)
+    parsed = _PARSED.get(key)
+    if parsed is None:
+        parsed = _PARSED[key] = yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506 - a safe loader subclass
+    return copy.deepcopy(parsed)
 
 
 def table_definition(path: Path = TEMPLATE, logical_id: str = "Table") -> dict[str, Any]:
