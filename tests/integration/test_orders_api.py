@@ -22,7 +22,7 @@ from tests.conftest import OrderStream
 
 @pytest.fixture(scope="module")
 def seeded(dynamodb_local, ddb_client, keypair, chalice_app):
-    """A table with 240 orders over 180 days, shared by the read-only tests of this module."""
+    """A table with 120 orders over 180 days, shared by the read-only tests of this module."""
     name = f"orderdesk-{uuid.uuid4().hex[:10]}"
     create_table(ddb_client, name)
     previous = os.environ.get("TABLE_NAME")
@@ -31,7 +31,7 @@ def seeded(dynamodb_local, ddb_client, keypair, chalice_app):
     repo = stores()
     rng = random.Random(7)
     directory = seed.seed_directory(repo, rng, clients=25)
-    orders = seed.seed_orders(repo, rng, directory, 240)
+    orders = seed.seed_orders(repo, rng, directory, 120)
     OrderStream(name).settle()  # the status counters follow from the table's stream
     yield {"orders": orders, "directory": directory, "table": name}
     ddb_client.delete_table(TableName=name)
@@ -81,7 +81,7 @@ def test_every_order_exactly_once_newest_first(seeded, call):
     got = all_pages(call, "")
     ids = [o["id"] for o in got]
     # THEN each order appears exactly once, newest first
-    assert len(ids) == len(set(ids)) == 240
+    assert len(ids) == len(set(ids)) == 120
     assert ids == expect(seeded, lambda o: True)
 
 
