@@ -2,14 +2,13 @@
 // (from, to, actor, order number, type) and cursor paging.
 
 import { api } from "./api.js";
-import { badge, errorBox, field, h, humanize, money, replace, select, when } from "./ui.js";
+import { badge, errorBox, field, h, humanize, money, Pager, replace, select, when } from "./ui.js";
 
 const TYPES = ["order", "item", "invoice", "payment", "refund", "credit", "note", "fraud", "deletion"];
 const FILTERS = ["from", "to", "actor", "order_number", "type"];
 
 let view = null;
-let cursors = []; // the cursors of the pages before this one, for "Previous"
-let cursorsFor = "";
+const pager = new Pager(); // for "Previous"
 
 function filtersOf(query) {
   const out = {};
@@ -63,9 +62,9 @@ export async function render(main, ctx) {
     view.tbody);
   view.prev = h("button", { type: "button", class: "btn", id: "activity-prev" }, "← Newer");
   view.next = h("button", { type: "button", class: "btn", id: "activity-next" }, "Older →");
-  view.prev.addEventListener("click", () => go(filtersOf(view.ctx.query), cursors[cursors.length - 1]));
+  view.prev.addEventListener("click", () => go(filtersOf(view.ctx.query), pager.previous));
   view.next.addEventListener("click", () => {
-    cursors.push(view.ctx.query.get("cursor") || "");
+    pager.forward(view.ctx.query.get("cursor") || "");
     go(filtersOf(view.ctx.query), view.nextCursor);
   });
   replace(main,
@@ -86,12 +85,7 @@ async function load() {
   const { query, signal } = view.ctx;
   const filters = filtersOf(query);
   const cursor = query.get("cursor") || "";
-  const key = JSON.stringify(filters);
-  if (key !== cursorsFor) {
-    cursors = [];
-    cursorsFor = key;
-  }
-  if (cursors.length && cursors[cursors.length - 1] === cursor) cursors.pop(); // went back a page
+  pager.at(filters, cursor);
   for (const name of FILTERS) view.controls[name].value = filters[name] || "";
   view.form.querySelector(".form-errors").replaceChildren();
   view.table.setAttribute("aria-busy", "true");
@@ -103,14 +97,14 @@ async function load() {
     view.summary.textContent = n
       ? `${n} entr${n === 1 ? "y" : "ies"}, newest first${page.next_cursor ? "; older ones on the next page" : ""}`
       : page.next_cursor ? "None on this page; read on for older entries" : "No activity matches";
-    view.prev.disabled = cursors.length === 0;
+    view.prev.disabled = pager.first;
     view.next.disabled = !page.next_cursor;
     view.table.dataset.query = query.toString(); // what the rows show (tests wait on it)
   } catch (err) {
     if (err.name === "AbortError") return;
     drawRows([]);
     view.summary.textContent = "The activity could not be loaded";
-    view.prev.disabled = cursors.length === 0;
+    view.prev.disabled = pager.first;
     view.next.disabled = true;
     const box = errorBox(err);
     if (err.fields && err.fields.cursor) box.append(" ", h("a", { href: "#/activity" }, "Start again from the newest."));

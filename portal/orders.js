@@ -3,7 +3,7 @@
 
 import { api, Once, session } from "./api.js";
 import { runExport } from "./export.js";
-import { badge, busy, confirmDialog, errorBox, field, h, money, replace, select, sleep, toast, when } from "./ui.js";
+import { badge, busy, confirmDialog, errorBox, field, h, money, Pager, replace, select, sleep, toast, when } from "./ui.js";
 
 const STATUSES = ["Pending", "Active", "Cancelled", "Fraud"];
 const PAYMENT_STATUSES = ["Paid", "Unpaid", "Refunded", "Cancelled"];
@@ -21,8 +21,7 @@ const Q_HINT = "Finds orders where every word you type is the start of a word of
   + "For Ada Lovelace <ada@example.com> with shop.example.com: ada, lovelace, ada@exam, example.com, shop.example.";
 
 let panelOpen = false; // remembered while the tab lives
-let cursors = []; // cursors of the pages before this one, for "Previous"
-let cursorsFor = "";
+const pager = new Pager(); // for "Previous"
 
 let view = null; // the one mounted list
 
@@ -83,9 +82,9 @@ export async function render(main, ctx) {
   });
   view.prev = h("button", { type: "button", class: "btn", id: "prev-page" }, "← Previous");
   view.next = h("button", { type: "button", class: "btn", id: "next-page" }, "Next →");
-  view.prev.addEventListener("click", () => go(filtersOf(view.ctx.query), cursors[cursors.length - 1]));
+  view.prev.addEventListener("click", () => go(filtersOf(view.ctx.query), pager.previous));
   view.next.addEventListener("click", () => {
-    cursors.push(view.ctx.query.get("cursor") || "");
+    pager.forward(view.ctx.query.get("cursor") || "");
     go(filtersOf(view.ctx.query), view.nextCursor);
   });
   view.table = h("table", { id: "orders-table" },
@@ -258,12 +257,7 @@ async function load() {
   const { query, signal } = view.ctx;
   const filters = filtersOf(query);
   const cursor = query.get("cursor") || "";
-  const key = JSON.stringify(filters);
-  if (key !== cursorsFor) {
-    cursors = [];
-    cursorsFor = key;
-  }
-  if (cursors.length && cursors[cursors.length - 1] === cursor) cursors.pop(); // went back a page
+  pager.at(filters, cursor);
 
   view.statusSelect.value = filters.attention ? ATTENTION : filters.status || "";
   for (const name of PANEL_FILTERS) {
@@ -287,11 +281,11 @@ async function load() {
     drawCounts(counts, filters.attention ? ATTENTION : filters.status || "");
     drawRows();
     view.table.dataset.query = query.toString(); // what the rows show (tests and tools wait on it)
-    const page = cursors.length + 1;
+    const page = pager.page;
     view.summary.textContent = list.orders.length
       ? `Page ${page}: ${list.orders.length} order${list.orders.length === 1 ? "" : "s"}, newest first`
       : "No orders match";
-    view.prev.disabled = cursors.length === 0;
+    view.prev.disabled = pager.first;
     view.next.disabled = !list.next_cursor;
     drawSearchedTo(list);
   } catch (err) {

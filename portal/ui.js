@@ -259,3 +259,37 @@ export function sleep(ms, signal) {
     }, { once: true });
   });
 }
+
+// "Previous" on a list paged by cursors: the cursors of the pages before this one, kept while
+// the filters stay the same (`at` on each load, `forward` before going to the next page).
+export class Pager {
+  constructor() {
+    this.before = [];
+    this.filters = "";
+  }
+
+  at(filters, cursor) {
+    const key = JSON.stringify(filters);
+    if (key !== this.filters) {
+      this.before = [];
+      this.filters = key;
+    }
+    if (this.before.length && this.before[this.before.length - 1] === cursor) this.before.pop(); // went back a page
+  }
+
+  forward(cursor) {
+    this.before.push(cursor);
+  }
+
+  get previous() {
+    return this.before[this.before.length - 1];
+  }
+
+  get page() {
+    return this.before.length + 1;
+  }
+
+  get first() {
+    return this.before.length === 0;
+  }
+}
