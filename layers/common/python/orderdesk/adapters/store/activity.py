@@ -24,6 +24,7 @@ from ...domain.activity import ActivityEntry, ActivityFilter, ActivityPage, Orde
 from ...domain.model import utcnow
 from . import keys, mappers
 from . import records as r
+from . import view_records as v
 from .table import TxOp, condition_failed, translated
 
 # entries read of each partition per page when actor or type filter them (see the docstring)
@@ -41,7 +42,7 @@ def entry_op(entry: ActivityEntry, shards: int) -> TxOp:
     pk, sk = entry_key(entry, shards)
 
     def op(tx: TransactWrite) -> None:
-        tx.save(mappers.activity_record(entry, pk, sk, indexed=True), condition=r.ActivityRecord.pk.does_not_exist())
+        tx.save(mappers.activity_record(entry, pk, sk, indexed=True), condition=v.ActivityRecord.pk.does_not_exist())
 
     return op
 
@@ -58,7 +59,7 @@ class Activity:
         this call wrote it. An entry is never overwritten: the first writing is the record."""
         pk, sk = entry_key(entry, self.shards)
         try:
-            mappers.activity_record(entry, pk, sk, indexed=True).save(condition=r.ActivityRecord.pk.does_not_exist())
+            mappers.activity_record(entry, pk, sk, indexed=True).save(condition=v.ActivityRecord.pk.does_not_exist())
         except PutError as exc:
             if condition_failed(exc):
                 return False
@@ -82,7 +83,7 @@ class Activity:
     def kept_deletion(self, order_id: str) -> ActivityEntry | None:
         """What a delete under way kept of the order before removing its records."""
         try:
-            return mappers.activity_from(r.ActivityRecord.get(keys.deleted_order_pk(order_id), keys.DELETION_SK,
+            return mappers.activity_from(v.ActivityRecord.get(keys.deleted_order_pk(order_id), keys.DELETION_SK,
                                                               consistent_read=True))
         except DoesNotExist:
             return None
@@ -93,7 +94,7 @@ class Activity:
         assert entry.order_id is not None
         rec = mappers.activity_record(entry, keys.deleted_order_pk(entry.order_id), keys.DELETION_SK, indexed=False)
         try:
-            rec.save(condition=r.ActivityRecord.pk.does_not_exist())
+            rec.save(condition=v.ActivityRecord.pk.does_not_exist())
         except PutError as exc:
             if not condition_failed(exc):
                 raise
@@ -109,10 +110,10 @@ class Activity:
         """Entries newest first, `limit` at most, below the position `after` (exclusive)."""
         if f.order_number is not None:
             index: str | None = keys.BY_TYPE
-            key_attr: Any = r.ActivityRecord.gsi4sk
+            key_attr: Any = v.ActivityRecord.gsi4sk
             partitions = [keys.activity_order_partition(f.order_number)]
         else:
-            index, key_attr = None, r.ActivityRecord.sk
+            index, key_attr = None, v.ActivityRecord.sk
             partitions = [keys.activity_pk(s) for s in range(self.shards)]
         low = f.from_
         high = f"{f.to}#{keys.MAX_SK}" if f.to is not None else None
@@ -129,13 +130,13 @@ class Activity:
         budget = FILTERED_READ if filtered else limit + 1
         filt = _filter(f)
 
-        def read(partition: str) -> tuple[list[tuple[str, r.ActivityRecord]], str | None]:
-            pages = r.ActivityRecord.query(partition, range_key_condition=key_cond, filter_condition=filt,
+        def read(partition: str) -> tuple[list[tuple[str, v.ActivityRecord]], str | None]:
+            pages = v.ActivityRecord.query(partition, range_key_condition=key_cond, filter_condition=filt,
                                            index_name=index, scan_index_forward=False, page_size=budget).page_iter
             page = next(pages)  # one request: at most `budget` entries read
             found = []
             for raw in page.get("Items", []):
-                rec = r.ActivityRecord.from_raw_data(raw)
+                rec = v.ActivityRecord.from_raw_data(raw)
                 position = rec.gsi4sk if index else rec.sk
                 if position is not None and position != after:  # the cursor's own entry (inclusive bound)
                     found.append((position, rec))
@@ -149,7 +150,7 @@ class Activity:
         return _merge(results, limit)
 
 
-def _merge(results: list[tuple[list[tuple[str, r.ActivityRecord]], str | None]], limit: int) -> ActivityPage:
+def _merge(results: list[tuple[list[tuple[str, v.ActivityRecord]], str | None]], limit: int) -> ActivityPage:
     """One page from the partitions' reads, newest first. A partition read only down to position p
     (more left below) tells nothing below p: the page holds only what is at or above the highest
     such p, where every partition was read, and the next page starts there."""
@@ -166,9 +167,9 @@ def _merge(results: list[tuple[list[tuple[str, r.ActivityRecord]], str | None]],
 
 def _filter(f: ActivityFilter) -> Condition:
     # an entry past its time is gone, though the table's TTL may take up to days to remove it
-    cond: Condition = r.ActivityRecord.ttl > utcnow()
+    cond: Condition = v.ActivityRecord.ttl > utcnow()
     if f.actor is not None:
-        cond &= r.ActivityRecord.actor == f.actor
+        cond &= v.ActivityRecord.actor == f.actor
     if f.type is not None:
-        cond &= r.ActivityRecord.entry_type == f.type.value
+        cond &= v.ActivityRecord.entry_type == f.type.value
     return cond

@@ -12,6 +12,7 @@ from ...domain.queries import ATTENTION, Counted
 from ...domain.statuses import OrderStatus
 from . import keys
 from . import records as r
+from . import view_records as v
 from .table import condition_failed, conflicted, transaction, translated
 
 
@@ -36,7 +37,7 @@ class Counters:
         nobody counted yet is in the counters as (orders counted before this record existed).
         True when a count moved."""
         try:
-            held = r.CountedRecord.get(keys.counted_pk(order_id), keys.COUNTED_SK, consistent_read=True)
+            held = v.CountedRecord.get(keys.counted_pk(order_id), keys.COUNTED_SK, consistent_read=True)
         except DoesNotExist:
             held = None
         if held is not None and int(held.counted_version) >= version:
@@ -48,18 +49,18 @@ class Counters:
         for column in now.columns() if now else ():
             moves[column] = moves.get(column, 0) + 1
         moves = {c: n for c, n in moves.items() if n}
-        marker = r.CountedRecord(pk=keys.counted_pk(order_id), sk=keys.COUNTED_SK)
-        guard = (r.CountedRecord.counted_version == held.counted_version) if held is not None \
-            else r.CountedRecord.pk.does_not_exist()
+        marker = v.CountedRecord(pk=keys.counted_pk(order_id), sk=keys.COUNTED_SK)
+        guard = (v.CountedRecord.counted_version == held.counted_version) if held is not None \
+            else v.CountedRecord.pk.does_not_exist()
         try:
             with transaction() as tx:
                 if now is None:
                     tx.delete(marker, condition=guard)
                 else:
-                    tx.update(marker, actions=[r.CountedRecord.status.set(now.status.value),
-                                               r.CountedRecord.attention.set(now.attention),
-                                               r.CountedRecord.counted_version.set(version),
-                                               r.CountedRecord.kind.set(r.CountedRecord)], condition=guard)
+                    tx.update(marker, actions=[v.CountedRecord.status.set(now.status.value),
+                                               v.CountedRecord.attention.set(now.attention),
+                                               v.CountedRecord.counted_version.set(version),
+                                               v.CountedRecord.kind.set(v.CountedRecord)], condition=guard)
                 if moves:
                     tx.update(r.StatsRecord(pk=keys.stats_pk(keys.shard_of(order_id, self.shards)), sk=keys.STATS_SK),
                               actions=[*(getattr(r.StatsRecord, c).add(n) for c, n in moves.items()),

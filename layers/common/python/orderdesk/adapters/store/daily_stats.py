@@ -16,7 +16,7 @@ from ...domain.errors import ConcurrentUpdate
 from ...domain.model import iso, utcnow
 from ...domain.stats import COUNTERS, FRAUD_DECISIONS, PAYMENTS, REFUNDS, DailyEvent, DayCounts, currency_code
 from . import keys
-from . import records as r
+from . import view_records as v
 from .table import client, condition_failed, conflicted, table_name, transaction, translated
 
 PAID = "paid_"  # + currency: the day's payments in it
@@ -45,14 +45,14 @@ class DailyStats:
     def count(self, event: DailyEvent) -> bool:
         """Add one happening to its day, once: False when it was counted already."""
         added = _additions(event)
-        marker = r.DailyCountedRecord(pk=keys.daily_counted_pk(event.id), sk=keys.DAILY_COUNTED_SK,
+        marker = v.DailyCountedRecord(pk=keys.daily_counted_pk(event.id), sk=keys.DAILY_COUNTED_SK,
                                       counted_at=iso(utcnow()), ttl=utcnow() + timedelta(days=self.ttl_days))
         try:
             with transaction() as tx:
-                tx.save(marker, condition=r.DailyCountedRecord.pk.does_not_exist())
-                tx.update(r.DailyStatsRecord(pk=keys.DAILY_PK, sk=event.day),
+                tx.save(marker, condition=v.DailyCountedRecord.pk.does_not_exist())
+                tx.update(v.DailyStatsRecord(pk=keys.DAILY_PK, sk=event.day),
                           actions=[*(Path([name]).add(Value({"N": format(value, "f")})) for name, value in added.items()),
-                                   r.DailyStatsRecord.kind.set(r.DailyStatsRecord)])
+                                   v.DailyStatsRecord.kind.set(v.DailyStatsRecord)])
         except TransactWriteError as exc:
             if condition_failed(exc):
                 return False  # counted by an earlier delivery

@@ -38,6 +38,7 @@ from ...domain.payments import refunds_by_api
 from ...domain.statuses import ActionStatus, InvoiceStatus, ItemKind, ItemStatus, OrderStatus, PaymentStatus
 from . import keys
 from . import records as r
+from . import view_records as v
 
 
 def order_from(rec: r.OrderRecord) -> Order:
@@ -271,10 +272,10 @@ def server_from(rec: r.ServerRecord) -> Server:
                   username=rec.username, has_credentials=rec.credentials_enc is not None, created_at=rec.created_at)
 
 
-def activity_record(entry: ActivityEntry, pk: str, sk: str, *, indexed: bool) -> r.ActivityRecord:
+def activity_record(entry: ActivityEntry, pk: str, sk: str, *, indexed: bool) -> v.ActivityRecord:
     """An activity entry's record; `indexed`: also under its order's number in `by_type`."""
     by_number = indexed and entry.order_number is not None
-    return r.ActivityRecord(
+    return v.ActivityRecord(
         pk=pk, sk=sk, ttl=entry.keep_until,
         gsi4pk=keys.activity_order_partition(entry.order_number or "") if by_number else None,
         gsi4sk=sk if by_number else None,
@@ -285,7 +286,7 @@ def activity_record(entry: ActivityEntry, pk: str, sk: str, *, indexed: bool) ->
         deleted_order=deleted_order_dict(entry.deleted_order) if entry.deleted_order else None)
 
 
-def activity_from(rec: r.ActivityRecord) -> ActivityEntry:
+def activity_from(rec: v.ActivityRecord) -> ActivityEntry:
     return ActivityEntry(
         at=rec.at, actor=rec.actor, type=ActivityType(rec.entry_type), action=rec.action, source=rec.source,
         written_ns=int(rec.written_ns), keep_until=rec.ttl or datetime.now(UTC), order_id=rec.order_id,

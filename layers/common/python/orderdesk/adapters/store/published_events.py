@@ -11,7 +11,7 @@ from pynamodb.exceptions import PutError
 
 from ...domain.model import iso, utcnow
 from . import keys
-from . import records as r
+from . import view_records as v
 from .table import condition_failed, translated
 
 _BATCH_GET = 100  # BatchGetItem's limit
@@ -29,7 +29,7 @@ class PublishedEvents:
         for start in range(0, len(wanted), _BATCH_GET):
             chunk = [(keys.published_event_pk(i), keys.PUBLISHED_EVENT_SK) for i in wanted[start:start + _BATCH_GET]]
             found |= {rec.pk.removeprefix(keys.published_event_pk(""))
-                      for rec in r.PublishedEventRecord.batch_get(chunk, consistent_read=True)}
+                      for rec in v.PublishedEventRecord.batch_get(chunk, consistent_read=True)}
         return found
 
     def mark_published(self, events: Iterable[tuple[str, str]]) -> list[str]:
@@ -39,10 +39,10 @@ class PublishedEvents:
         now, expires = iso(utcnow()), utcnow() + timedelta(days=self.ttl_days)
         twice = []
         for event_id, detail_type in events:
-            rec = r.PublishedEventRecord(pk=keys.published_event_pk(event_id), sk=keys.PUBLISHED_EVENT_SK,
+            rec = v.PublishedEventRecord(pk=keys.published_event_pk(event_id), sk=keys.PUBLISHED_EVENT_SK,
                                          detail_type=detail_type, published_at=now, ttl=expires)
             try:
-                rec.save(condition=r.PublishedEventRecord.pk.does_not_exist())
+                rec.save(condition=v.PublishedEventRecord.pk.does_not_exist())
             except PutError as exc:
                 if not condition_failed(exc):
                     raise

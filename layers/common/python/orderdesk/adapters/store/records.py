@@ -396,52 +396,6 @@ class BulkJobRecord(Record, discriminator="bulk_job"):
     by_type = _type_index()
 
 
-class CountedRecord(Record, discriminator="counted"):
-    """What the status counters hold of one order: the status they count it in and the order
-    version that was counted. The stream consumer moves a count only from the status recorded
-    here and only for a newer version, so a redelivered stream record never counts twice."""
-
-    status = UnicodeAttribute()
-    attention = BooleanAttribute(null=True)
-    counted_version = NumberAttribute()
-
-
-class PublishedEventRecord(Record, discriminator="published_event"):
-    """An order event EventBridge took (`published_events`): a redelivered stream record finds
-    it and puts the event no second time. Expires by the table's TTL, long after the stream's
-    24 hours of redeliveries."""
-
-    detail_type = UnicodeAttribute()
-    published_at = UnicodeAttribute()
-
-
-class ActivityRecord(Record, discriminator="activity"):
-    """An entry of the activity log (`activity`): in a write shard of the log, newest last, and,
-    when it is of an order, in `by_type` under the order's number. Also, under the deleted order's
-    own key, what its delete keeps of it until the order is gone (`deleted_order_pk`). Expires
-    by the table's TTL."""
-
-    gsi4pk = UnicodeAttribute(null=True)
-    gsi4sk = UnicodeAttribute(null=True)
-    by_type = _type_index()
-
-    at = UnicodeAttribute()
-    actor = UnicodeAttribute()
-    entry_type = UnicodeAttribute()
-    action = UnicodeAttribute()
-    source = UnicodeAttribute()
-    written_ns = NumberAttribute()
-    order_id = UnicodeAttribute(null=True)
-    order_number = UnicodeAttribute(null=True)
-    client_id = UnicodeAttribute(null=True)
-    detail = UnicodeAttribute(null=True)
-    from_status = UnicodeAttribute(null=True)
-    to_status = UnicodeAttribute(null=True)
-    amount = DecimalAttribute(null=True)
-    currency = UnicodeAttribute(null=True)
-    deleted_order = JsonAttribute(null=True)
-
-
 class DomainItemRecord(Record, discriminator="domain_item"):
     """One domain item, under its domain name: how a registrar's event (which names only the
     domain) finds its items, written before the order and deleted with it."""
@@ -474,28 +428,6 @@ class ExportRecord(Record, discriminator="export"):
     error = UnicodeAttribute(null=True)
     object_key = UnicodeAttribute(null=True)
     run = UnicodeAttribute(null=True)  # the delivery writing it: only it may move it on
-
-
-class DailyStatsRecord(Record, discriminator="daily_stats"):
-    """One day's counts (`stores().daily_stats`). Money sums are attributes named per currency
-    (`paid_USD`, `refunded_EUR`) and screening results per decision (`checks_review`), added to
-    with ADD, so DynamoDB's exact decimal arithmetic keeps them; read raw (`daily_stats`)."""
-
-    placed = NumberAttribute(null=True)
-    accepted = NumberAttribute(null=True)
-    cancelled = NumberAttribute(null=True)
-    fraud = NumberAttribute(null=True)
-    payments = NumberAttribute(null=True)
-    refunds = NumberAttribute(null=True)
-    failed_actions = NumberAttribute(null=True)
-
-
-class DailyCountedRecord(Record, discriminator="daily_counted"):
-    """A happening the daily statistics counted, written in the transaction that counts it: a
-    stream record delivered again finds it and counts nothing. Expires by the table's TTL, long
-    after the stream's 24 hours of redeliveries."""
-
-    counted_at = UnicodeAttribute()
 
 
 class BulkOutcomeRecord(Record, discriminator="bulk_outcome"):
@@ -535,6 +467,10 @@ class GatewayPaymentRecord(Record, discriminator="gateway_payment"):
 
     invoice_id = UnicodeAttribute()
 
+
+# the stream's views keep their records in a module of their own; imported here so that every
+# record class is registered with the table's models whichever module is imported first
+from . import view_records as _views  # noqa: E402, F401
 
 _bound_table: tuple[str, str, str | None] | None = None
 
