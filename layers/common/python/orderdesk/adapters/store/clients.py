@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from pynamodb.constants import ALL_OLD
-from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
@@ -25,7 +25,7 @@ from ...domain.model import Client, CreditChange, CreditEntry, CreditLedger, iso
 from ...domain.money import ZERO
 from . import keys, mappers
 from . import records as r
-from .table import TxOp, condition_failed, conflicted, refused_item, transaction, translated
+from .table import TxOp, condition_failed, conflicted, edit_as_read, refused_item, transaction, translated
 
 OPENING_REASON = "opening balance (before the credit ledger)"
 
@@ -66,19 +66,9 @@ class Clients:
         what causes it."""
         new = mappers.client_record(after)
         actions: list[Action] = [r.ClientRecord.gsi4sk.set(new.gsi4sk), r.ClientRecord.search.set(new.search)]
-        condition = r.ClientRecord.pk.exists()
-        for name in _EDITABLE:
-            attr, old, value = getattr(r.ClientRecord, name), getattr(before, name), getattr(after, name)
-            condition &= attr == old if old is not None else attr.does_not_exist()
-            actions.append(attr.set(value) if value is not None else attr.remove())
         rec = r.ClientRecord(pk=keys.client_pk(before.id), sk=keys.CLIENTS)
-        try:
-            rec.update(actions=actions, condition=condition)
-        except UpdateError as exc:
-            if condition_failed(exc):
-                self.get_client(before.id)  # NotFound when it is gone
-                raise ConcurrentUpdate(f"client {before.id} changed meanwhile") from exc
-            raise
+        edit_as_read(rec, _EDITABLE, before, after, actions, f"client {before.id}",
+                     reread=lambda: self.get_client(before.id))
         return mappers.client_from(rec)
 
     # -- credit ----------------------------------------------------------------------------------

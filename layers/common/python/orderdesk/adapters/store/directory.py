@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+from pynamodb.exceptions import DoesNotExist, PutError
 from pynamodb.expressions.update import Action
 
 from ...domain.errors import ConcurrentUpdate, NotFound
 from ...domain.model import Affiliate, Server
 from . import keys, mappers
 from . import records as r
-from .table import condition_failed, translated
+from .table import condition_failed, edit_as_read, translated
 
 
 @translated
@@ -44,21 +44,11 @@ class Directory:
         `credentials_enc` replaces its credentials when given, else they stay as they are.
         ConcurrentUpdate when it changed meanwhile, NotFound when it is gone."""
         actions: list[Action] = [r.ServerRecord.gsi4sk.set(keys.name_sort_key(after.name, after.id))]
-        condition = r.ServerRecord.pk.exists()
-        for name in ("name", "module", "hostname", "url", "username"):
-            attr, old, value = getattr(r.ServerRecord, name), getattr(before, name), getattr(after, name)
-            condition &= attr == old if old is not None else attr.does_not_exist()
-            actions.append(attr.set(value) if value is not None else attr.remove())
         if credentials_enc is not None:
             actions.append(r.ServerRecord.credentials_enc.set(credentials_enc))
         rec = r.ServerRecord(pk=keys.server_pk(before.id), sk=keys.SERVERS)
-        try:
-            rec.update(actions=actions, condition=condition)
-        except UpdateError as exc:
-            if condition_failed(exc):
-                self._server(before.id)  # NotFound when it is gone
-                raise ConcurrentUpdate(f"server {before.id} changed meanwhile") from exc
-            raise
+        edit_as_read(rec, ("name", "module", "hostname", "url", "username"), before, after, actions,
+                     f"server {before.id}", reread=lambda: self._server(before.id))
         return mappers.server_from(rec)
 
     def get_server(self, server_id: str) -> Server:

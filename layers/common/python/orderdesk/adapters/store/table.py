@@ -10,10 +10,12 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from ...config import get_settings
+from ...domain.errors import ConcurrentUpdate
 from ..aws import reraise
 from . import records
 
@@ -59,6 +61,26 @@ def condition_failed(exc: Exception) -> bool:
     if isinstance(exc, TransactWriteError):
         return any(r is not None and r.code == "ConditionalCheckFailed" for r in exc.cancellation_reasons or [])
     return False
+
+
+def edit_as_read(record: records.Record, fields: tuple[str, ...], before: Any, after: Any, actions: list[Action],
+                 what: str, reread: Callable[[], Any]) -> None:
+    """An operator's edit: `fields` of `after` written (a None removed) with `actions`, only if the
+    stored record still holds those of `before`, as read. ConcurrentUpdate naming `what` when it
+    changed meanwhile (re-read and merge again); `reread` raises NotFound when it is gone."""
+    cls = type(record)
+    condition = cls.pk.exists()
+    for name in fields:
+        attr, old, value = getattr(cls, name), getattr(before, name), getattr(after, name)
+        condition &= attr == old if old is not None else attr.does_not_exist()
+        actions.append(attr.set(value) if value is not None else attr.remove())
+    try:
+        record.update(actions=actions, condition=condition)
+    except UpdateError as exc:
+        if condition_failed(exc):
+            reread()
+            raise ConcurrentUpdate(f"{what} changed meanwhile") from exc
+        raise
 
 
 def conflicted(exc: Exception) -> bool:
