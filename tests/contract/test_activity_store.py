@@ -105,3 +105,18 @@ def test_a_delete_refused_puts_no_entry(stores_impl: Stores) -> None:
     # THEN no entry says it is deleted
     assert every(stores_impl) == []
     assert stores_impl.activity.order_ref(order.id) is not None  # (the order is still there)
+
+
+def test_entries_put_together_are_put_once_as_one_by_one(stores_impl: Stores) -> None:
+    # GIVEN an entry put
+    old = entry("2024-05-01T10:00:00Z", "o1#HIST#0")
+    stores_impl.activity.add(old)
+    # WHEN a batch puts it again (changed), with 120 new entries (more than one transaction holds)
+    new = [entry(f"2024-05-01T11:{i // 60:02d}:{i % 60:02d}Z", f"o1#HIST#{i + 1}") for i in range(120)]
+    left = stores_impl.activity.add_many([replace(old, detail="changed"), *new])
+    # THEN each is there once, the old one as first written, and none is left over
+    assert left == []
+    assert every(stores_impl, limit=50) == [*reversed(new), old]
+    # AND the batch again (a redelivery) changes nothing
+    assert stores_impl.activity.add_many(new) == []
+    assert len(every(stores_impl, limit=200)) == 121

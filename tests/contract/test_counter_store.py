@@ -3,7 +3,9 @@ order version, never for an older version, and an order removed leaves its count
 
 from __future__ import annotations
 
-from orderdesk.domain.queries import ATTENTION, Counted
+import pytest
+
+from orderdesk.domain.queries import ATTENTION, CountChange, Counted
 from orderdesk.domain.statuses import OrderStatus
 from orderdesk.services.ports import Stores
 
@@ -89,3 +91,53 @@ def test_an_order_never_counted_and_now_gone_changes_nothing(stores_impl: Stores
     # THEN nothing moves
     assert not stores_impl.counters.count("o1", 4, None)
     assert counts(stores_impl) == {}
+
+
+def test_changes_counted_together_move_the_counts_as_one_by_one(stores_impl: Stores) -> None:
+    # GIVEN orders counted one by one: o1 Pending at 1, o2 Active at 3, o3 Cancelled at 2
+    c = stores_impl.counters
+    c.count("o1", 1, PENDING)
+    c.count("o2", 3, ACTIVE)
+    c.count("o3", 2, CANCELLED)
+    c.count("seed", 1, PENDING)  # what o5 below was counted as, by nobody's record
+    # WHEN a batch counts together: o1 Active (2), o2 at an older version (2), o3 removed (3), a new
+    # o4 Cancelled needing attention, an o5 counted before the records existed, and 150 new orders
+    # (more than one transaction holds)
+    batch = [CountChange("o1", 2, ACTIVE), CountChange("o2", 2, CANCELLED), CountChange("o3", 3, None),
+             CountChange("o4", 1, CANCELLED_LIVE), CountChange("o5", 4, ACTIVE, uncounted_was=PENDING),
+             *(CountChange(f"n{i}", 1, PENDING) for i in range(150))]
+    left = c.count_many(batch)
+    # THEN every count moved as counting them one by one would have moved it, and none is left over
+    assert left == []
+    assert counts(stores_impl) == {"Pending": 150, "Active": 3, "Cancelled": 1, ATTENTION: 1}
+    # AND the same batch again (a redelivery) moves nothing
+    assert c.count_many(batch) == []
+    assert counts(stores_impl) == {"Pending": 150, "Active": 3, "Cancelled": 1, ATTENTION: 1}
+
+
+def test_a_batch_names_each_order_once(stores_impl: Stores) -> None:
+    with pytest.raises(ValueError):
+        stores_impl.counters.count_many([CountChange("o1", 1, PENDING), CountChange("o1", 2, ACTIVE)])
+    assert counts(stores_impl) == {}
+
+
+def test_a_batch_whose_orders_were_counted_meanwhile_counts_none_of_them_and_leaves_them(table: str,
+                                                                                        monkeypatch) -> None:
+    # GIVEN DynamoDB's counters holding o1 Pending at version 1, and a batch that reads no record
+    # of it (counted between the batch's read and its write)
+    from orderdesk.adapters.store import view_records
+    from orderdesk.services import ports
+
+    ports.use_stores(None)
+    c = ports.stores().counters
+    c.count("o1", 1, PENDING)
+    monkeypatch.setattr(view_records.CountedRecord, "batch_get", classmethod(lambda cls, *a, **k: iter(())))
+    batch = [CountChange("o1", 2, ACTIVE), CountChange("o2", 1, PENDING)]
+    # WHEN the batch is counted
+    left = c.count_many(batch)
+    # THEN its transaction was refused: nothing moved, both are left to count one by one, which then counts them right
+    assert left == batch
+    assert {k: n for k, n in c.status_counts().items() if n} == {"Pending": 1}
+    monkeypatch.undo()
+    assert [c.count(x.order_id, x.version, x.now, uncounted_was=x.uncounted_was) for x in left] == [True, True]
+    assert {k: n for k, n in c.status_counts().items() if n} == {"Pending": 1, "Active": 1}

@@ -92,3 +92,17 @@ def test_postings_and_terms_are_written_once_however_often_they_are_asked_for(st
     # also added in the same call is no write
     assert listed == [3, 1]
     assert (posted, replayed, moved) == (3, 3, 2)
+
+
+def test_postings_of_many_orders_are_written_as_for_each_one(stores_impl: Stores) -> None:
+    # GIVEN o1's postings written on their own
+    at = "2024-01-01T00:00:00Z"
+    assert stores_impl.search.post("o1", at, {"ada", "lovelace"}, ()) == 2
+    # WHEN o1 loses a term and o2, o3 gain theirs in one call, then the same call again
+    changes = [("o1", at, frozenset(), frozenset({"lovelace"})), ("o2", at, frozenset({"ada", "king"}), frozenset()),
+               ("o3", at, frozenset({"grace"}), frozenset({"grace"}))]
+    written = [stores_impl.search.post_many(changes), stores_impl.search.post_many(changes)]
+    # THEN each posting is one record written, as `post` of each order writes it (a term added and
+    # removed at once is added), and a repeat writes the same again (idempotent both ways)
+    assert written == [4, 4]
+    assert [stores_impl.search.post(*c) for c in changes] == [1, 2, 1]

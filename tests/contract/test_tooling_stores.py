@@ -134,3 +134,26 @@ def test_days_far_apart_are_read_in_one_range(stores_impl: Stores) -> None:
         stores_impl.daily_stats.count(DailyEvent(f"o{n}:placed", day, "placed"))
     assert [d.date for d in stores_impl.daily_stats.days("2024-01-01", "2024-12-31")] == [
         "2024-01-01", "2024-04-10", "2024-12-31"]
+
+
+def test_happenings_counted_together_are_counted_once_as_one_by_one(stores_impl: Stores) -> None:
+    days = stores_impl.daily_stats
+    # GIVEN a happening counted already
+    assert days.count(DailyEvent("o0:placed", "2024-05-01", "placed"))
+    # WHEN a batch counts it again with 120 new placings over two days (more than one transaction
+    # holds), two payments, a fraud check, and one of the placings named twice
+    placed = [DailyEvent(f"o{i}:placed", "2024-05-01" if i % 2 else "2024-05-02", "placed") for i in range(1, 121)]
+    batch = [DailyEvent("o0:placed", "2024-05-01", "placed"), *placed, placed[0],
+             DailyEvent("o1:payment:t1", "2024-05-01", "payments", "USD", Decimal("10.10")),
+             DailyEvent("o2:payment:t2", "2024-05-01", "payments", "USD", Decimal("0.25")),
+             DailyEvent("o1:fraud:1", "2024-05-02", "fraud_check", decision="accept")]
+    counted, left = days.count_many(batch)
+    # THEN each new happening is counted once, the old one not again, and none is left over
+    assert left == []
+    assert sorted(e.id for e in counted) == sorted({e.id for e in batch} - {"o0:placed"})
+    first, second = days.days("2024-05-01", "2024-05-02")
+    assert (first.placed, first.payments, first.payment_amounts) == (61, 2, {"USD": Decimal("10.35")})
+    assert (second.placed, second.fraud_checks["accept"]) == (60, 1)
+    # AND the batch again (a redelivery) counts nothing
+    assert days.count_many(batch) == ([], [])
+    assert days.days("2024-05-01", "2024-05-02") == [first, second]

@@ -203,8 +203,9 @@ def test_the_projection_is_registered_and_ignores_other_records() -> None:
     # invoice or a history entry asks nothing of it
     from orderdesk.services import projections
 
-    assert search_projection.handle in projections.PROJECTIONS
+    assert (search_projection.handle, search_projection.handle_many) in projections.PROJECTIONS
     search_projection.handle(StreamChange("INSERT", {}, None, {"kind": "invoice", "sk": "INVOICE"}))
+    search_projection.handle_many([StreamChange("INSERT", {}, None, {"kind": "invoice", "sk": "INVOICE"})])
 
 
 # -- which index serves each filter, and every page of each ----------------------------------------

@@ -6,6 +6,8 @@ DynamoDB list bounds what it reads per page, which a dict need not."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from orderdesk.adapters.store.keys import MAX_SK, activity_sk
 from orderdesk.domain.activity import ActivityEntry, ActivityFilter, ActivityPage, OrderRef
 from orderdesk.domain.model import utcnow
@@ -25,6 +27,12 @@ class MemoryActivity:
     def add(self, entry: ActivityEntry) -> bool:
         with self.s.lock:
             return self.s.add_activity(entry)
+
+    def add_many(self, entries: Sequence[ActivityEntry]) -> list[ActivityEntry]:
+        with self.s.lock:  # nothing is put between them, so none is left over
+            for entry in entries:
+                self.s.add_activity(entry)
+        return []
 
     def order_ref(self, order_id: str) -> OrderRef | None:
         with self.s.lock:

@@ -5,7 +5,9 @@ one after a newer, moves nothing."""
 
 from __future__ import annotations
 
-from orderdesk.domain.queries import Counted
+from collections.abc import Sequence
+
+from orderdesk.domain.queries import CountChange, Counted
 
 from .state import MemoryState
 
@@ -35,3 +37,11 @@ class MemoryCounters:
             for column in now.columns() if now is not None else ():
                 self.s.counts[column] += 1
             return True
+
+    def count_many(self, changes: Sequence[CountChange]) -> list[CountChange]:
+        if len({c.order_id for c in changes}) != len(changes):
+            raise ValueError("count_many counts one change per order")
+        with self.s.lock:  # nothing counts between them, so none is left over
+            for c in changes:
+                self.count(c.order_id, c.version, c.now, uncounted_was=c.uncounted_was)
+        return []

@@ -91,6 +91,10 @@ class MemorySearch:
                 self.s.postings.get(term, set()).discard(sort_key)
         return len(added) + len(removed)  # records written, as BatchWriteItem counts them
 
+    def post_many(self, changes: Iterable[tuple[str, str, Iterable[str], Iterable[str]]]) -> int:
+        with self.s.lock:
+            return sum(self.post(*change) for change in changes)
+
     def ensure_terms(self, terms: Iterable[str]) -> int:
         with self.s.lock:
             new = set(terms) - self.s.terms

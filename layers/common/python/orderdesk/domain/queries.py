@@ -69,3 +69,15 @@ class Counted:
 
     def columns(self) -> set[str]:
         return {self.status.value} | ({ATTENTION} if self.attention else set())
+
+
+@dataclass(frozen=True)
+class CountChange:
+    """One order counted as `now` (None: no longer, it is gone) as of its `version`;
+    `uncounted_was`: what the counters hold it as if nothing counted it yet (orders counted before
+    the counted-version records existed)."""
+
+    order_id: str
+    version: int
+    now: Counted | None
+    uncounted_was: Counted | None = None

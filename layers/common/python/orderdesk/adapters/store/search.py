@@ -154,15 +154,21 @@ class Search:
 
     def post(self, order_id: str, placed_at: str, add: Iterable[str], remove: Iterable[str]) -> int:
         """Add and remove the order's postings (idempotent both ways); the records written."""
-        sk = keys.sort_key(placed_at, order_id)
+        return self.post_many([(order_id, placed_at, add, remove)])
+
+    def post_many(self, changes: Iterable[tuple[str, str, Iterable[str], Iterable[str]]]) -> int:
+        """`post` for many orders (order id, placed at, terms added, terms removed) in shared
+        batches of writes; the records written."""
         written = 0
         with PostingRecord.batch_write() as batch:
-            for term in sorted(set(add)):
-                batch.save(PostingRecord(pk=keys.posting_partition(term), sk=sk))
-                written += 1
-            for term in sorted(set(remove) - set(add)):
-                batch.delete(PostingRecord(pk=keys.posting_partition(term), sk=sk))
-                written += 1
+            for order_id, placed_at, add, remove in changes:
+                sk = keys.sort_key(placed_at, order_id)
+                for term in sorted(set(add)):
+                    batch.save(PostingRecord(pk=keys.posting_partition(term), sk=sk))
+                    written += 1
+                for term in sorted(set(remove) - set(add)):
+                    batch.delete(PostingRecord(pk=keys.posting_partition(term), sk=sk))
+                    written += 1
         return written
 
     def ensure_terms(self, terms: Iterable[str]) -> int:

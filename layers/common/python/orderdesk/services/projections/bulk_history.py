@@ -8,20 +8,31 @@ entry trails the move by the stream's delay."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..ports import stores
 
 if TYPE_CHECKING:
+    from ...domain.model import BulkDecision
     from . import StreamChange
 
 
 def handle(change: StreamChange) -> None:
-    if change.kind != "order" or change.new is None:
-        return
+    handle_many([change])
+
+
+def handle_many(changes: Sequence[StreamChange]) -> None:
+    """The entries of every bulk move a batch of stream records shows, written together."""
     images = stores().images
-    before = images.bulk_moves(change.old)
-    moves = [(job_id, d) for job_id, d in images.bulk_moves(change.new).items() if before.get(job_id) != d]
-    order_id = images.order_id(change.keys)
-    if moves and order_id:
-        stores().writes.bulk_history((job_id, order_id, d) for job_id, d in moves)
+    entries: list[tuple[str, str, BulkDecision]] = []
+    for change in changes:
+        if change.kind != "order" or change.new is None:
+            continue
+        before = images.bulk_moves(change.old)
+        order_id = images.order_id(change.keys)
+        if order_id:
+            entries += [(job_id, order_id, d) for job_id, d in images.bulk_moves(change.new).items()
+                        if before.get(job_id) != d]
+    if entries:
+        stores().writes.bulk_history(entries)
