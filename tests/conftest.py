@@ -91,14 +91,36 @@ def keypair(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return {"private": private, "public": public, "public_path": str(path)}
 
 
+_session_dynamodb: list[DynamoDBLocal] = []  # the session's DynamoDB Local, once started
+_used_by_this_file = [False]
+
+
 @pytest.fixture(scope="session")
 def dynamodb_local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DynamoDBLocal]:
     ddb = DynamoDBLocal(data_dir=None)
     ddb.start()
     os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = ddb.endpoint
     os.environ["AWS_ENDPOINT_URL_DYNAMODB_STREAMS"] = ddb.endpoint
+    _session_dynamodb.append(ddb)
     yield ddb
+    _session_dynamodb.remove(ddb)
     ddb.stop()
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if "dynamodb_local" in getattr(item, "fixturenames", ()):
+        _used_by_this_file[0] = True
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """After the last test of a file that used DynamoDB Local (its module's fixtures gone, so no
+    table outlives it), the next file gets a new database on the same port: the stream records
+    of every file before would slow each of its writes (`DynamoDBLocal.restart`)."""
+    yield
+    if nextitem is not None and nextitem.path != item.path and _used_by_this_file[0] and _session_dynamodb:
+        _used_by_this_file[0] = False
+        _session_dynamodb[0].restart()
 
 
 @pytest.fixture(scope="session")

@@ -234,6 +234,18 @@ class DynamoDBLocal:
                 time.sleep(0.05)
         raise DynamoDBLocalError(f"no answer within {self.startup_timeout}s")
 
+    def restart(self) -> str:
+        """A new, empty database on the same port, for clients that keep the endpoint.
+
+        DynamoDB Local keeps every stream record it ever wrote (for 24 hours, as AWS does), of
+        deleted tables too, and each write to a table with a stream gets slower with their number:
+        2,000 puts take 1.0 s in a new process and 3.8 s after 10,000 other stream records, 12.9 s
+        after 30,000. A test session that writes hundreds of thousands restarts it instead."""
+        port = self.port
+        self.stop()
+        self.requested_port = port
+        return self.start()
+
     def stop(self, timeout: float = 10.0) -> None:
         process, self._process = self._process, None
         if process is not None and process.poll() is None:

@@ -220,11 +220,12 @@ def test_a_job_with_no_progress_for_15_minutes_is_finished_by_the_sweep(api, bul
     from orderdesk.domain.model import utcnow
     from orderdesk.services import cleanup
 
-    # GIVEN a job of 300 Pending orders (two messages) whose first message moved its orders but died
-    # before counting, and whose second was never delivered
-    _, orders = seed(300, [OrderStatus.PENDING])
+    # GIVEN a job of 30 Pending orders in messages of 25 (two messages) whose first message moved
+    # its orders but died before counting, and whose second was never delivered
+    monkeypatch.setattr(bulk, "CHUNK", 25)
+    _, orders = seed(30, [OrderStatus.PENDING])
     job_id, body = _job(api, orders)
-    first = {**body, "order_ids": body["order_ids"][:250]}
+    first = {**body, "order_ids": body["order_ids"][:25]}
 
     def die(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         raise RuntimeError("died before counting")
@@ -242,10 +243,10 @@ def test_a_job_with_no_progress_for_15_minutes_is_finished_by_the_sweep(api, bul
     # with the reason, and a late delivery of the lost message moves nothing
     assert report.changed == [job_id]
     job = api.get(f"/bulk-jobs/{job_id}").data
-    assert (job["status"], job["succeeded"], job["failed"]) == ("DONE", 250, 50), job
+    assert (job["status"], job["succeeded"], job["failed"]) == ("DONE", 25, 5), job
     assert {f["error"] for f in job["failures"]} == {"not processed: the job made no progress for 15 minutes"}
-    late = {**body, "chunk": 1, "order_ids": body["order_ids"][250:]}
+    late = {**body, "chunk": 1, "order_ids": body["order_ids"][25:]}
     bulk.process_message(late)
-    assert all(stores().orders.get_order_header(o.id).status is OrderStatus.PENDING for o in orders[250:])
-    assert _counts(api, order_stream)["Cancelled"] == 250
+    assert all(stores().orders.get_order_header(o.id).status is OrderStatus.PENDING for o in orders[25:])
+    assert _counts(api, order_stream)["Cancelled"] == 25
     assert cleanup.run("finish_stale_jobs").examined == 0  # no job left open
