@@ -127,7 +127,7 @@ def _table_stages(sizes: Sizes, stage: Callable[..., None], wanted: set[str]) ->
             loaded[0] += 1
             yield entry
 
-    with Stack() as stack:
+    with Stack(stream=False) as stack:  # no stage here reads the stream
         seeded = data.directory(rng)
         count, seconds = data.load(remember(data.build(rng, seeded, sizes.small_orders, numbers=numbers)),
                                    workers=sizes.seed_workers)

@@ -40,17 +40,17 @@ STACK_FOLDERS = ("e2e", "bench")
 EMULATED = frozenset({"workflows", "moto", "bulk_queue", "bus", "stripe_api", "kms"})
 
 
-# The files that take a minute or more, longest first: `make test` runs them before the others
+# The files that take half a minute or more, longest first: `make test` runs them before the others
 # (with --no-loadscope-reorder), so that no long file starts last and runs on alone while the
 # other worker idles. Only the order changes; a file not named here runs after them.
-LONG_FILES = (
-    "integration/test_orders_api.py", "e2e/test_fuzz.py", "integration/test_properties.py",
-    "integration/test_filter_properties.py", "e2e/test_faults.py", "integration/test_read_budget.py",
-    "integration/test_auth.py", "integration/test_workflows.py", "e2e/test_portal.py", "e2e/test_races.py",
-    "e2e/test_portal_backoffice.py", "e2e/test_local_stack.py", "e2e/test_portal_lifecycle.py",
-    "integration/test_search_index.py", "integration/test_bulk.py", "e2e/test_stripe_webhook.py",
-    "integration/test_item_commands.py", "integration/test_activity.py", "integration/test_stripe_webhook.py",
-    "integration/test_exports.py", "integration/test_money.py", "bench/test_bench_smoke.py",
+LONG_FILES = (  # as measured in a whole `make test` on 2 cores
+    "e2e/test_fuzz.py", "integration/test_bulk.py", "integration/test_workflows.py", "e2e/test_faults.py",
+    "e2e/test_portal.py", "e2e/test_local_stack.py", "e2e/test_races.py", "integration/test_read_budget.py",
+    "integration/test_properties.py", "integration/test_auth.py", "integration/test_filter_properties.py",
+    "integration/test_registrar_events.py", "integration/test_stripe_webhook.py", "integration/test_orders_api.py",
+    "bench/test_bench_smoke.py", "integration/test_exports.py", "integration/test_item_commands.py",
+    "integration/test_webhook_faults.py", "integration/test_search_index.py", "integration/test_bulk_chunks.py",
+    "integration/test_money.py", "e2e/test_portal_backoffice.py",
 )
 
 

@@ -48,8 +48,10 @@ def table_definition(path: Path = TEMPLATE, logical_id: str = "Table") -> dict[s
     return load_template(path)["Resources"][logical_id]["Properties"]
 
 
-def create_table(client: Any, table_name: str, path: Path = TEMPLATE) -> bool:
-    """Create the table (and its TTL) as template.yaml defines it; False if it already exists."""
+def create_table(client: Any, table_name: str, path: Path = TEMPLATE, *, stream: bool = True) -> bool:
+    """Create the table (and its TTL) as template.yaml defines it; False if it already exists.
+    `stream=False` leaves its stream out, for a table nothing reads the stream of (DynamoDB Local
+    slows every write to a streamed table with the stream records it holds: `DynamoDBLocal.restart`)."""
     props = table_definition(path)
     if table_name in client.list_tables().get("TableNames", []):
         return False
@@ -61,7 +63,7 @@ def create_table(client: Any, table_name: str, path: Path = TEMPLATE) -> bool:
     }
     if props.get("GlobalSecondaryIndexes"):
         kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
-    if props.get("StreamSpecification"):
+    if stream and props.get("StreamSpecification"):
         kwargs["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
     client.create_table(**kwargs)
     client.get_waiter("table_exists").wait(TableName=table_name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 100})
