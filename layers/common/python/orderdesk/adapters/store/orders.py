@@ -20,7 +20,7 @@ from . import records as r
 from .activity import entry_op
 from .search import doc_key, doc_record
 from .search_records import SearchDocRecord
-from .table import client, condition_failed, table_name, transaction, translated
+from .table import client, condition_failed, query_records, table_name, transaction, translated
 
 
 @translated
@@ -111,7 +111,7 @@ class Orders:
         items: list[r.ItemRecord] = []
         order = None
         notes, history, actions = [], [], []
-        for rec in r.Record.query(keys.order_pk(order_id), consistent_read=consistent):
+        for rec in query_records(keys.order_pk(order_id), consistent=consistent):
             if isinstance(rec, r.OrderRecord):
                 order_rec = rec
             elif isinstance(rec, r.FraudCheckRecord):
@@ -145,8 +145,7 @@ class Orders:
         """The order record and its fraud check (no items), strongly consistent, in one Query."""
         order: Order | None = None
         fraud: r.FraudCheckRecord | None = None
-        for rec in r.Record.query(keys.order_pk(order_id), r.Record.sk.startswith(keys.ORDER_SK),
-                                  consistent_read=True):
+        for rec in query_records(keys.order_pk(order_id), keys.ORDER_SK):
             if isinstance(rec, r.OrderRecord):
                 order = mappers.order_from(rec)
             elif isinstance(rec, r.FraudCheckRecord):

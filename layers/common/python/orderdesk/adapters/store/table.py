@@ -44,9 +44,30 @@ def table_name() -> str:
     return get_settings().table_name
 
 
+def query_records(pk: str, sk_prefix: str | None = None, *, consistent: bool = True) -> Iterator[records.Record]:
+    """Every record under a partition key (whose sort key starts with `sk_prefix`), each as its
+    own record class: what `Record.query` reads, without the filter pynamodb adds to a query of a
+    polymorphic class (`kind IN` every registered record class, 29 values), which DynamoDB
+    evaluates on every item read though every record of the table is one of them (about 0.16 ms
+    of a 1.5 ms read of an order's partition on DynamoDB Local)."""
+    request: dict[str, Any] = {
+        "TableName": table_name(), "ConsistentRead": consistent,
+        "KeyConditionExpression": "pk = :pk" + (" AND begins_with(sk, :sk)" if sk_prefix is not None else ""),
+        "ExpressionAttributeValues": {":pk": {"S": pk}, **({":sk": {"S": sk_prefix}} if sk_prefix is not None else {})},
+    }
+    while True:
+        page = client().query(**request)
+        for item in page.get("Items", []):
+            yield records.Record.from_raw_data(item)
+        if "LastEvaluatedKey" not in page:
+            return
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
 def client() -> Any:
     """The botocore DynamoDB client, for the few requests pynamodb cannot shape (an UpdateItem
-    that returns the item when its condition fails)."""
+    that returns the item when its condition fails, a query of records of every class without a
+    filter on their class)."""
     return connection().client
 
 
