@@ -133,6 +133,24 @@ def test_a_server_edit_that_leaves_it_unusable_is_a_400_naming_the_field(api, ta
     assert api.get("/servers").data["servers"] == [server]
 
 
+@pytest.mark.parametrize(("body", "field"), [
+    ({"credentials": "tökén-of-whm"}, "credentials"), ({"credentials": "two words"}, "credentials"),
+    ({"username": "rööt"}, "username"),
+])
+def test_a_whm_token_or_user_that_cannot_go_in_its_header_is_a_400_naming_it(api, table, body, field):
+    # GIVEN a cpanel server (what the fuzzer found: a token with a non-ASCII letter was stored, and
+    # its connection test then failed with a 503 from the header's encoding)
+    server = add_server(api, name="whm", module="cpanel", hostname="whm.example.com", credentials="TOKEN123")
+    # WHEN it is edited, or another is added, with such a token or user name
+    edited = api.put(f"/servers/{server['id']}", body, role="admin")
+    added = api.post("/servers", {"name": "whm2", "module": "cpanel", "hostname": "whm2.example.com",
+                                  "credentials": "TOKEN123", **body}, role="admin")
+    # THEN both are a 400 naming the field, and nothing changed
+    for r in (edited, added):
+        assert r.status_code == 400 and field in r.data["error"]["fields"], r.data
+    assert api.get("/servers").data["servers"] == [server]
+
+
 def test_a_server_becomes_a_webhook_only_with_its_url_and_secret(api, table):
     server = add_server(api, name="manual", module="none")
     r = api.put(f"/servers/{server['id']}", {"module": "webhook", "url": "https://hooks.example.com/p"}, role="admin")

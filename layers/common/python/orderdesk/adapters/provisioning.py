@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 from ..domain.errors import OrderDeskError, PermanentError
 from ..domain.model import Server
 from ..domain.outbound import url_for_messages
+from ..domain.servers import header_safe
 from .remote import RemoteRejected, post_signed, redact, request_json
 
 # a connection test waits this long for an answer (commands wait REMOTE_TIMEOUT_SECONDS): it runs
@@ -166,6 +167,10 @@ class CpanelModule:
     def __init__(self, server: Server, token: str | None) -> None:
         if not token:
             raise PermanentError(f"server {server.name} ({server.id}) has no WHM API token")
+        if not header_safe(token) or not header_safe(server.username or "root"):
+            # stored before the API refused such values: it could not go in WHM's header
+            raise PermanentError(f"server {server.name} ({server.id}): its WHM API token and user name must be "
+                                 "visible ASCII characters, no spaces")
         if not (server.url or server.hostname):
             raise PermanentError(f"server {server.name} ({server.id}) has no hostname")
         self.server = server

@@ -97,7 +97,8 @@ class ServerIn(Strict):
 
     @model_validator(mode="after")
     def _target(self) -> ServerIn:
-        problems = server_problems(self.module, url=self.url, hostname=self.hostname, credentials=self.credentials)
+        problems = server_problems(self.module, url=self.url, hostname=self.hostname, credentials=self.credentials,
+                                   username=self.username)
         if problems:
             name, why = next(iter(problems.items()))
             raise ValueError(f"{name}: {why}")

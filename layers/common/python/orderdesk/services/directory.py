@@ -93,6 +93,7 @@ def update_server(server_id: str, cmd: ServerUpdateIn) -> Server:
         before = data.directory.get_server(server_id)
         after = replace(before, **changes, has_credentials=before.has_credentials or credentials is not None)
         problems = server_problems(after.module, url=after.url, hostname=after.hostname, credentials=credentials,
+                                   username=after.username,
                                    has_stored_credentials=before.has_credentials)
         if problems:
             raise ValidationFailed("the server would lack what its module needs", problems)
